@@ -1,0 +1,231 @@
+"""The sans-I/O core of one call, shared by the sync and async shells in ``client``.
+
+``CallState`` holds everything per call (the immutable policy lives on the client): the
+targets still to try, the attempt history, the deadline, and the spend reservation. The
+shells only send requests and sleep; every decision and every record is made here::
+
+    next_deployment()  -> the next target resolved (context-window skips recorded here)
+    build(deployment)  -> HTTPRequest (params selected or dropped for the provider)
+    interpret(...)     -> response, or the typed error for a non-2xx / unreadable answer
+    succeeded(...)     -> the response, priced, with its attempts, spend recorded
+    failed(...)        -> attempt recorded; give_up(...) says whether to fall back
+    exhausted(...)     -> the last typed error, carrying the whole history
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._request import ChatRequest
+from .exceptions import (
+    APIError,
+    APITimeoutError,
+    ContextWindowExceededError,
+    RouterlibError,
+    StreamInterruptedError,
+)
+from .planning import Target, targets_for
+from .providers.base import Deployment, select_params
+from .types import Attempt, ChatCompletionMessage, Choice, Cost, ModelResponse, TextChoice, TextCompletion, Usage
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .streaming import StreamAccumulator
+    from .transport import HTTPRequest
+
+Response = ModelResponse | TextCompletion
+
+
+class CallState:
+    """One call in flight. Not shared between calls; safe because each call has its own."""
+
+    def __init__(self, client: Client, request: ChatRequest) -> None:
+        self.client = client
+        self.request = request
+        self.clock: Callable[[], float] = client._clock
+        self.started = self.clock()
+        self.deadline_at = self.started + request.deadline if request.deadline else None
+        self.policy = client.policy
+        self.num_retries = (request.num_retries if request.num_retries is not None
+                            else self.policy.num_retries)
+        self.attempts: list[Attempt] = []
+        self.call_id = uuid.uuid4().hex
+        self.primary: Deployment | None = None
+        self.dropped: tuple[str, ...] = ()
+        self.pending_wait = 0.0
+        self._targets: deque[Target] = deque(targets_for(request))
+        self._spend = client._spend.start(self) if client._spend is not None else None
+
+    # -- planning
+    def next_deployment(self) -> Deployment | None:
+        """The next deployment to try, or None when every target has been tried or skipped."""
+        while self._targets:
+            if self.seconds_left() <= 0:
+                raise self._deadline_error()
+            target = self._targets.popleft()
+            deployment = self.client._planner.resolve(target, self.request, self.primary)
+            if self.primary is None:
+                self.primary = deployment
+            skip = self.client._context.check(self.request, deployment)
+            if skip is not None:
+                self._record(deployment, "skipped", message=skip)
+                self._push_context_fallback(target, deployment)
+                continue
+            if self._spend is not None:
+                self._spend.reserve(deployment)
+            return deployment
+        return None
+
+    def _push_context_fallback(self, target: Target, deployment: Deployment) -> None:
+        mapping = self.request.context_window_fallback_dict or {}
+        mapped = (mapping.get(target.model) or mapping.get(deployment.label)
+                  or mapping.get(deployment.model))
+        if mapped:
+            self._targets.appendleft(Target(mapped, "context_window", target.entry))
+
+    # -- one attempt
+    def seconds_left(self) -> float:
+        return float("inf") if self.deadline_at is None else self.deadline_at - self.clock()
+
+    def attempt_timeout(self, deployment: Deployment) -> float:
+        """Per-attempt timeout, never past the deadline (so no attempt can overrun it)."""
+        timeout = (deployment.options.get("timeout") or self.request.timeout
+                   or self.client.timeout)
+        left = self.seconds_left()
+        if left <= 0:
+            raise self._deadline_error()
+        return min(float(timeout), left)
+
+    def build(self, deployment: Deployment) -> HTTPRequest:
+        params, self.dropped = select_params(self.request, deployment.spec)
+        return deployment.adapter.build_request(self.request, params, deployment)
+
+    def interpret(self, deployment: Deployment, status: int, headers: Any, body: bytes) -> Response:
+        adapter = deployment.adapter
+        if status >= 300:
+            raise adapter.parse_error(status, headers, body, deployment)
+        return adapter.parse_response(status, headers, body, self.request, deployment)
+
+    def mock(self, deployment: Deployment) -> Response:
+        """The response for mock_response=...: no network, usage counted locally (estimated)."""
+        from .tokens import count_messages, count_text
+
+        text = self.request.mock_response or ""
+        model = deployment.model
+        prompt = (count_text(model, self.request.prompt if isinstance(self.request.prompt, str) else "")
+                  if self.request.prompt is not None else count_messages(model, self.request.messages))
+        completion = count_text(model, text)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
+                      total_tokens=prompt + completion, estimated=True)
+        ident = "mock-" + self.call_id
+        if self.request.prompt is not None:
+            return TextCompletion(id=ident, created=int(time.time()), model=model, usage=usage,
+                                  choices=[TextChoice(text=text, finish_reason="stop")])
+        return ModelResponse(id=ident, created=int(time.time()), model=model, usage=usage, choices=[
+            Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
+
+    # -- outcomes
+    def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
+        usage = response.usage
+        cost = self.client._price(deployment, self.request, usage, latency)
+        self._record(deployment, "ok", latency=latency, cost=cost)
+        response.provider = deployment.provider
+        response.attempts = tuple(self.attempts)
+        response.cost = cost
+        response.dropped_params = self.dropped
+        if self._spend is not None:
+            self._spend.settle(deployment, usage, cost, latency)
+        self.client._callbacks.emit("on_success", response)
+        return response
+
+    def stream_finished(self, deployment: Deployment, acc: StreamAccumulator,
+                        error: APIError | None, latency: float) -> Cost | None:
+        """Price and record a stream at its end (complete, interrupted or closed early)."""
+        usage = acc.usage
+        if usage is None and acc.has_content:
+            usage = self.client._estimate_usage(deployment, self.request, acc.text)
+            acc.usage = usage
+        cost = self.client._price(deployment, self.request, usage, latency) if usage else None
+        outcome = "ok" if error is None else "error"
+        self._record(deployment, outcome, latency=latency, cost=cost, error=error)
+        if self._spend is not None:
+            self._spend.settle(deployment, usage, cost, latency)
+        if error is not None:
+            error.attempts = tuple(self.attempts)
+        return cost
+
+    def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
+        if error.provider is None:
+            error.provider = deployment.provider
+        if error.model is None:
+            error.model = deployment.model
+        self._record(deployment, "error", latency=latency, error=error)
+
+    def give_up(self, deployment: Deployment, error: RouterlibError) -> bool:
+        """After ``deployment`` failed for good: True to raise now, False to try the next target."""
+        if isinstance(error, ContextWindowExceededError):
+            self._push_context_fallback(Target(deployment.label, "fallback"), deployment)
+        if not self._targets or not self.policy.should_fallback(error):
+            return True
+        self.client._callbacks.emit("on_fallback", error)
+        return False
+
+    def exhausted(self, error: BaseException | None) -> BaseException:
+        """The error to raise when the call is over: the last typed error, with the history."""
+        if error is None:
+            error = APITimeoutError("no deployment could take the request") if not self.attempts else \
+                ContextWindowExceededError("every candidate model was skipped: the request does not fit "
+                                           "their context windows", model=self.request.model)
+        if isinstance(error, APIError | RouterlibError):
+            error.attempts = tuple(self.attempts)  # type: ignore[union-attr]
+            if isinstance(error, APIError) and self.attempts:
+                error.history = self.history()
+        if self._spend is not None:
+            self._spend.release()
+        self.client._callbacks.emit("on_failure", error)
+        return error
+
+    def abandon(self) -> None:
+        """Release what the call holds after an unexpected exception."""
+        if self._spend is not None:
+            self._spend.release()
+
+    def history(self) -> str:
+        """E.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, anthropic/claude-3 503"."""
+        labels = Counter(a.summary() for a in self.attempts)
+        models = {f"{a.provider}/{a.model}" for a in self.attempts}
+        parts = [f"{label} x{n}" if n > 1 else label for label, n in labels.items()]
+        s = "" if len(self.attempts) == 1 else "s"
+        m = "" if len(models) == 1 else "s"
+        return f"{len(self.attempts)} attempt{s} on {len(models)} model{m}: {', '.join(parts)}"
+
+    def _record(self, deployment: Deployment, outcome: Any, *, latency: float = 0.0,
+                cost: Cost | None = None, error: APIError | None = None, message: str | None = None) -> None:
+        attempt = Attempt(
+            model=deployment.model, provider=deployment.provider, api_base=deployment.api_base,
+            outcome=outcome, latency=latency, waited=self.pending_wait, cost=cost,
+            error=type(error).__name__ if error is not None else None,
+            status_code=error.status_code if error is not None else None,
+            message=message if error is None else error.message[:300],
+            retry_after=error.retry_after if error is not None else None)
+        self.pending_wait = 0.0
+        self.attempts.append(attempt)
+        self.client._callbacks.emit("on_attempt", attempt)
+
+    def _deadline_error(self) -> APITimeoutError:
+        return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",
+                               model=self.request.model, code="deadline_exceeded")
+
+    def before_retry_sleep(self, wait: float, error: BaseException | None) -> None:
+        self.pending_wait = wait
+        self.client._callbacks.emit("on_retry", error)
+
+    def stream_not_started(self, acc: StreamAccumulator, done: bool) -> None:
+        """A stream that ended before any content: fine if complete, else retryable."""
+        if not done and not acc.finish_reasons:
+            raise StreamInterruptedError("the stream ended before any content arrived",
+                                         partial_text="")

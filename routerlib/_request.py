@@ -1,0 +1,251 @@
+"""The validated request: every parameter of a call, checked once, frozen.
+
+``completion(**params)`` funnels everything through ``build_request``: unknown names and
+bad values raise ``InvalidRequestError`` (naming the parameter, the value and what is
+allowed) before any planning or network I/O. After that, no code reads loose kwargs.
+
+Parameters fall in two groups. ``PROVIDER_PARAMS`` are sent to the provider (after the
+adapter maps or drops them); everything else steers routerlib itself (routing, retries,
+cost, templates). ``None`` means "not given" for every optional parameter, so a per-call
+``num_retries=0`` is a real zero and never "use the default".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .exceptions import InvalidRequestError
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
+
+#: Parameters forwarded to the provider (the adapter decides how each is spelled there).
+PROVIDER_PARAMS: tuple[str, ...] = (
+    "temperature", "top_p", "n", "stream_options", "stop", "max_completion_tokens", "max_tokens",
+    "modalities", "prediction", "audio", "presence_penalty", "frequency_penalty", "logit_bias", "user",
+    "reasoning_effort", "verbosity", "response_format", "seed", "tools", "tool_choice",
+    "parallel_tool_calls", "logprobs", "top_logprobs", "web_search_options", "safety_identifier",
+    "service_tier", "repetition_penalty", "router_preference",
+)
+
+Number = float | int | str | Decimal
+
+
+class ChatRequest(BaseModel):
+    """One chat call, validated. Build it with ``build_request``, never by hand."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
+                              protected_namespaces=())
+
+    model: str = Field(min_length=1)
+    messages: tuple[Mapping[str, Any], ...] = ()
+    # -- sent to the provider
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int | None = Field(default=None, ge=1)
+    stream: bool = False
+    stream_options: Mapping[str, Any] | None = None
+    stop: str | tuple[str, ...] | None = None
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    modalities: tuple[Literal["text", "audio"], ...] | None = None
+    prediction: Mapping[str, Any] | None = None
+    audio: Mapping[str, Any] | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: Mapping[str, float] | None = None
+    user: str | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    response_format: Mapping[str, Any] | None = None
+    seed: int | None = None
+    tools: tuple[Mapping[str, Any], ...] | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    web_search_options: Mapping[str, Any] | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    repetition_penalty: float | None = Field(default=None, gt=0)
+    router_preference: Literal["balanced", "powerful", "efficient"] | None = None
+    # -- routing and connection
+    timeout: float | None = Field(default=None, gt=0)
+    deadline: float | None = Field(default=None, gt=0)
+    deployment_id: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    model_list: tuple[Mapping[str, Any], ...] | None = None
+    headers: Mapping[str, str] | None = None
+    metadata: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
+    drop_params: bool = False
+    # -- reliability (behaviour: routerlib.policy)
+    num_retries: int | None = Field(default=None, ge=0)
+    fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
+    context_window_fallback_dict: Mapping[str, str] | None = None
+    # -- cost (behaviour: routerlib.cost)
+    input_cost_per_token: Decimal | None = Field(default=None, ge=0)
+    output_cost_per_token: Decimal | None = Field(default=None, ge=0)
+    input_cost_per_second: Decimal | None = Field(default=None, ge=0)
+    output_cost_per_second: Decimal | None = Field(default=None, ge=0)
+    # -- prompt templates for raw-prompt providers (behaviour: routerlib.prompts)
+    initial_prompt_value: str | None = None
+    roles: Mapping[str, Mapping[str, str]] | None = None
+    final_prompt_value: str | None = None
+    bos_token: str | None = None
+    eos_token: str | None = None
+    hf_model_name: str | None = None
+    # -- testing
+    mock_response: str | None = None
+    #: Set for text_completion(): the raw prompt, sent to /completions as is.
+    prompt: str | tuple[str, ...] | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _check_messages(cls, messages: tuple[Mapping[str, Any], ...]) -> tuple[Mapping[str, Any], ...]:
+        for i, message in enumerate(messages):
+            _check_message(i, message)
+        return messages
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _check_stop(cls, stop: Any) -> Any:
+        if isinstance(stop, list | tuple) and len(stop) > 4:
+            raise ValueError(f"at most 4 stop sequences are allowed, got {len(stop)}")
+        return stop
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> ChatRequest:
+        if self.prompt is None and not self.messages:
+            raise ValueError("messages: at least one message is required")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs: only allowed together with logprobs=True")
+        return self
+
+    @property
+    def wants_usage_chunk(self) -> bool:
+        """Whether the caller asked to see the usage chunk of a stream."""
+        return bool(self.stream_options and self.stream_options.get("include_usage"))
+
+
+def _check_message(i: int, message: Any) -> None:
+    if not isinstance(message, Mapping):
+        raise ValueError(f"messages[{i}]: each message must be a dict, got {type(message).__name__}")
+    role = message.get("role")
+    if role not in ROLES:
+        raise ValueError(f"messages[{i}].role={role!r}: allowed roles are {', '.join(sorted(ROLES))}")
+    content = message.get("content")
+    if isinstance(content, list | tuple):
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind not in CONTENT_PART_TYPES:
+                raise ValueError(f"messages[{i}].content[{j}].type={kind!r}: allowed part types are "
+                                 f"{', '.join(sorted(CONTENT_PART_TYPES))}")
+    elif content is not None and not isinstance(content, str):
+        raise ValueError(f"messages[{i}].content: must be a string or a list of parts, "
+                         f"got {type(content).__name__}")
+    elif content is None and role != "assistant":
+        raise ValueError(f"messages[{i}].content: required for role {role!r}")
+    if role == "tool" and not message.get("tool_call_id"):
+        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id")
+
+
+FIELDS = frozenset(ChatRequest.model_fields)
+#: Accepted spellings that are folded into one field before validation.
+ALIASES = {"base_url": "api_base", "max_retries": "num_retries", "extra_headers": "headers"}
+#: Deprecated OpenAI parameters mapped to their successors (functions -> tools).
+DEPRECATED = frozenset({"functions", "function_call"})
+ACCEPTED = FIELDS | set(ALIASES) | DEPRECATED
+
+
+def build_request(params: dict[str, Any]) -> ChatRequest:
+    """Validate call parameters into a ``ChatRequest``, or raise ``InvalidRequestError``."""
+    unknown = params.keys() - ACCEPTED
+    if unknown:
+        raise _unknown_parameter_error(sorted(unknown))
+    if params.keys() & (ALIASES.keys() | DEPRECATED):
+        params = _fold_aliases(dict(params))
+    response_format = params.get("response_format")
+    if isinstance(response_format, type):
+        params["response_format"] = _json_schema_format(response_format)
+    try:
+        return ChatRequest.model_validate(params)
+    except ValidationError as exc:
+        raise _validation_error(exc, params) from exc
+
+
+def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
+    for alias, name in ALIASES.items():
+        if alias not in params:
+            continue
+        value = params.pop(alias)
+        if name == "headers" and params.get("headers") is not None and value is not None:
+            value = {**params["headers"], **value}
+        elif params.get(name) is not None and value is not None and params[name] != value:
+            raise InvalidRequestError(f"{alias} and {name} are the same parameter: give one of them")
+        if value is not None:
+            params[name] = value
+    functions = params.pop("functions", None)
+    function_call = params.pop("function_call", None)
+    if functions is not None and params.get("tools") is None:
+        params["tools"] = [{"type": "function", "function": f} for f in functions]
+    if function_call is not None and params.get("tool_choice") is None:
+        params["tool_choice"] = (function_call if isinstance(function_call, str)
+                                 else {"type": "function", "function": dict(function_call)})
+    return params
+
+
+def _json_schema_format(model_class: type) -> dict[str, Any]:
+    """Turn a pydantic model class into OpenAI's json_schema response_format."""
+    if not issubclass(model_class, BaseModel):
+        raise InvalidRequestError(
+            f"response_format={model_class!r}: pass a dict or a pydantic BaseModel subclass")
+    schema = model_class.model_json_schema()
+    _forbid_extra_properties(schema)
+    return {"type": "json_schema",
+            "json_schema": {"name": model_class.__name__, "schema": schema, "strict": True}}
+
+
+def _forbid_extra_properties(schema: Any) -> None:
+    """OpenAI's strict mode requires additionalProperties: false on every object schema."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _forbid_extra_properties(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _forbid_extra_properties(value)
+
+
+def _unknown_parameter_error(names: Sequence[str]) -> InvalidRequestError:
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(ACCEPTED), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        parts.append(f"{name!r}{hint}")
+    return InvalidRequestError(
+        f"unknown parameter {', '.join(parts)}; provider-specific parameters go in extra_body={{...}}",
+        code="unknown_parameter")
+
+
+def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> InvalidRequestError:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        name = str(loc[0]) if loc else ""
+        message = err["msg"].removeprefix("Value error, ")
+        if name in params and name != "messages":
+            shown = "<hidden>" if name == "api_key" else repr(params[name])
+            problems.append(f"{name}={shown}: {message}")
+        else:
+            problems.append(message if not name or message.startswith(name) else f"{name}: {message}")
+    return InvalidRequestError("invalid request: " + "; ".join(dict.fromkeys(problems)),
+                               code="invalid_parameter")

@@ -1,0 +1,398 @@
+"""``routerlib.Client``: what is not per call, and the sync and async shells of a call.
+
+A client holds the HTTP pools (one for sync calls, one per event loop for async calls),
+the default timeout and retry policy, the provider registry, the model/price map, the
+spend ledger and budgets, and the callbacks. Everything per call lives in a ``CallState``
+(``_engine``); the two shells below only send, sleep and loop, and mirror each other line
+for line. Nothing here reads or writes module-level settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import tenacity
+
+from ._engine import CallState, Response
+from ._request import ChatRequest, build_request
+from .callbacks import Callbacks
+from .exceptions import APIError, RouterlibError
+from .planning import ContextCheck, Planner
+from .policy import RetryPolicy
+from .providers.base import Deployment, ProviderSpec
+from .providers.registry import ProviderRegistry, spec_from_row
+from .streaming import AsyncStream, Stream, StreamAccumulator, aiter_sse, iter_sse
+from .transport import AsyncTransport, SyncTransport
+from .types import ChatCompletionChunk, Cost, ModelResponse, TextCompletion, Usage
+
+if TYPE_CHECKING:
+    from .cost.model_map import ModelMap
+    from .spend import Budget, Ledger
+    from .transport import AsyncTransportProtocol, HTTPRequest, TransportProtocol
+
+DEFAULT_TIMEOUT = 600.0
+
+
+class Client:
+    """Holds configuration, pools and spend tracking; makes calls.
+
+    Every argument is a value fixed at construction; per-call parameters override the
+    defaults for that call only.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        policy: RetryPolicy | None = None,
+        model_map: ModelMap | str | PathLike[str] | None = None,
+        ledger: Ledger | None = None,
+        budgets: Sequence[Budget] = (),
+        callbacks: Sequence[Any] = (),
+        transport: TransportProtocol | None = None,
+        async_transport: AsyncTransportProtocol | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+    ) -> None:
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"timeout={timeout!r}: must be a number of seconds > 0")
+        self.timeout = float(timeout)
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._transport = transport if transport is not None else SyncTransport()
+        self._async_transport = async_transport if async_transport is not None else AsyncTransport()
+        self._model_map_arg = model_map
+        self._model_map: ModelMap | None = None
+        self._registry = ProviderRegistry.with_builtins()
+        self._planner = Planner(self._registry, _LazyModelMap(self), environ)
+        self._context = ContextCheck(self._planner)
+        self._callbacks = Callbacks(callbacks)
+        self._clock = clock
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._spend = _spend_tracker(ledger, budgets, self)
+
+    # -- configuration
+    @property
+    def model_map(self) -> ModelMap:
+        """This client's model and price map (the packaged one unless given; loaded on first use)."""
+        if self._model_map is None:
+            from .cost.model_map import ModelMap
+
+            arg = self._model_map_arg
+            if arg is None:
+                self._model_map = ModelMap.default()
+            elif isinstance(arg, ModelMap):
+                self._model_map = arg
+            else:
+                self._model_map = ModelMap.default().merged(ModelMap.from_file(arg))
+        return self._model_map
+
+    def register_model(self, name: str, **fields: Any) -> None:
+        """Add or override a model's prices and limits on this client only."""
+        self._model_map = self.model_map.register(name, **fields)
+
+    def register_provider(self, spec: ProviderSpec | None = None, /, **row: Any) -> ProviderSpec:
+        """Add a provider on this client: a ``ProviderSpec``, or an OpenAI-compatible row, e.g.
+        ``register_provider(name="acme", api_base="https://llm.acme.dev/v1", api_key_env=["ACME_KEY"])``.
+        """
+        if spec is None:
+            spec = spec_from_row(row)
+        elif row:
+            raise TypeError("pass either a ProviderSpec or row fields, not both")
+        return self._registry.register(spec)
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        return self._registry
+
+    # -- public calls
+    def completion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+                   **params: Any) -> ModelResponse | Stream:
+        """A chat completion (or a ``Stream`` of chunks with stream=True). See ``routerlib.completion``."""
+        request = build_request({"model": model, "messages": messages or (), **params})
+        return self._run(request)  # type: ignore[return-value]
+
+    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+                          **params: Any) -> ModelResponse | AsyncStream:
+        request = build_request({"model": model, "messages": messages or (), **params})
+        return await self._arun(request)  # type: ignore[return-value]
+
+    def text_completion(self, model: str, prompt: str | Sequence[str], **params: Any) -> TextCompletion | Stream:
+        """A legacy /completions call: a raw prompt in, ``text_completion`` objects out."""
+        request = build_request({"model": model, "prompt": _prompt(prompt), **params})
+        return self._run(request)  # type: ignore[return-value]
+
+    async def atext_completion(self, model: str, prompt: str | Sequence[str],
+                               **params: Any) -> TextCompletion | AsyncStream:
+        request = build_request({"model": model, "prompt": _prompt(prompt), **params})
+        return await self._arun(request)  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close the sync connection pool (async pools close with ``aclose`` or their loop)."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        await self._async_transport.aclose()
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the sync shell
+    def _run(self, request: ChatRequest) -> Response | Stream:
+        call = CallState(self, request)
+        try:
+            while (deployment := call.next_deployment()) is not None:
+                try:
+                    return self._on_deployment(call, deployment)
+                except RouterlibError as error:
+                    if call.give_up(deployment, error):
+                        raise call.exhausted(error)  # noqa: B904 - the error keeps its own cause
+            raise call.exhausted(None)
+        except BaseException:
+            call.abandon()
+            raise
+
+    def _on_deployment(self, call: CallState, deployment: Deployment) -> Response | Stream:
+        for attempt in tenacity.Retrying(sleep=self._sleep, **_retry_kwargs(call)):
+            with attempt:
+                return self._attempt(call, deployment)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def _attempt(self, call: CallState, deployment: Deployment) -> Response | Stream:
+        timeout = call.attempt_timeout(deployment)
+        if call.request.mock_response is not None and not call.request.stream:
+            return call.succeeded(deployment, call.mock(deployment), 0.0)
+        http_request = call.build(deployment)
+        started = self._clock()
+        try:
+            if call.request.stream:
+                return self._open_stream(call, deployment, http_request, timeout, started)
+            raw = self._transport.send(http_request, timeout)
+            response = call.interpret(deployment, raw.status, raw.headers, raw.body)
+        except APIError as error:
+            call.failed(deployment, error, self._clock() - started)
+            raise
+        return call.succeeded(deployment, response, self._clock() - started)
+
+    def _open_stream(self, call: CallState, deployment: Deployment, http_request: HTTPRequest,
+                     timeout: float, started: float) -> Stream:
+        http = (_mock_stream(call, deployment) if call.request.mock_response is not None
+                else self._transport.stream(http_request, timeout))
+        if http.status >= 300:
+            body = http.read()
+            http.close()
+            raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
+        parser = _stream_parser(call, deployment)
+        acc = StreamAccumulator()
+        events = iter_sse(http.lines())
+        buffered: list[ChatCompletionChunk] = []
+        try:
+            for event, data in events:
+                if _take(parser.feed(event, data), acc, buffered):
+                    break
+            else:
+                call.stream_not_started(acc, parser.done)
+        except APIError:
+            http.close()
+            raise
+        return Stream(http, events, parser, acc, buffered, _finisher(call, deployment, started),
+                      **_stream_kwargs(call, deployment))
+
+    # -- the async shell (mirrors the sync one)
+    async def _arun(self, request: ChatRequest) -> Response | AsyncStream:
+        call = CallState(self, request)
+        try:
+            while (deployment := call.next_deployment()) is not None:
+                try:
+                    return await self._aon_deployment(call, deployment)
+                except RouterlibError as error:
+                    if call.give_up(deployment, error):
+                        raise call.exhausted(error)  # noqa: B904
+            raise call.exhausted(None)
+        except BaseException:
+            call.abandon()
+            raise
+
+    async def _aon_deployment(self, call: CallState, deployment: Deployment) -> Response | AsyncStream:
+        async for attempt in tenacity.AsyncRetrying(sleep=self._async_sleep, **_retry_kwargs(call)):
+            with attempt:
+                return await self._aattempt(call, deployment)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def _aattempt(self, call: CallState, deployment: Deployment) -> Response | AsyncStream:
+        timeout = call.attempt_timeout(deployment)
+        if call.request.mock_response is not None and not call.request.stream:
+            return call.succeeded(deployment, call.mock(deployment), 0.0)
+        http_request = call.build(deployment)
+        started = self._clock()
+        try:
+            if call.request.stream:
+                return await self._aopen_stream(call, deployment, http_request, timeout, started)
+            raw = await self._async_transport.send(http_request, timeout)
+            response = call.interpret(deployment, raw.status, raw.headers, raw.body)
+        except APIError as error:
+            call.failed(deployment, error, self._clock() - started)
+            raise
+        return call.succeeded(deployment, response, self._clock() - started)
+
+    async def _aopen_stream(self, call: CallState, deployment: Deployment, http_request: HTTPRequest,
+                            timeout: float, started: float) -> AsyncStream:
+        http = (_mock_async_stream(call, deployment) if call.request.mock_response is not None
+                else await self._async_transport.stream(http_request, timeout))
+        if http.status >= 300:
+            body = await http.read()
+            await http.aclose()
+            raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
+        parser = _stream_parser(call, deployment)
+        acc = StreamAccumulator()
+        events = aiter_sse(http.lines())
+        buffered: list[ChatCompletionChunk] = []
+        try:
+            async for event, data in events:
+                if _take(parser.feed(event, data), acc, buffered):
+                    break
+            else:
+                call.stream_not_started(acc, parser.done)
+        except APIError:
+            await http.aclose()
+            raise
+        return AsyncStream(http, events, parser, acc, buffered, _finisher(call, deployment, started),
+                           **_stream_kwargs(call, deployment))
+
+    # -- pricing (shared by both shells through CallState)
+    def _price(self, deployment: Deployment, request: ChatRequest, usage: Usage | None,
+               seconds: float) -> Cost | None:
+        from .cost.pricing import PriceOverride, compute_cost
+
+        if usage is None:
+            return None
+        override = None
+        prices = _price_params(request, deployment)
+        if prices:
+            override = PriceOverride.from_params(**prices)
+        info = self._planner.info(deployment)
+        return compute_cost(usage, info, override, response_seconds=seconds, estimated=usage.estimated)
+
+    def _estimate_usage(self, deployment: Deployment, request: ChatRequest, text: str) -> Usage:
+        """Usage counted locally (tiktoken) when the provider sent none; marked estimated."""
+        from .tokens import count_messages, count_text
+
+        prompt = (count_messages(deployment.model, request.messages) if request.prompt is None
+                  else count_text(deployment.model, "".join(request.prompt)))
+        completion = count_text(deployment.model, text)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                     total_tokens=prompt + completion, estimated=True)
+
+
+class _LazyModelMap:
+    """Defers loading the model map until a call needs it (not at Client())."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get(self, model: str, provider: str | None = None) -> Any:
+        return self._client.model_map.get(model, provider)
+
+    def provider_of(self, model: str) -> str | None:
+        return self._client.model_map.provider_of(model)
+
+
+_PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
+                 "output_cost_per_second")
+
+
+def _price_params(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
+    values = request.__dict__
+    prices = {k: values[k] for k in _PRICE_FIELDS if values[k] is not None}
+    if deployment.options:
+        prices.update((k, v) for k, v in deployment.options.items() if k in _PRICE_FIELDS)
+    return prices
+
+
+def _retry_kwargs(call: CallState) -> dict[str, Any]:
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        outcome = state.outcome
+        call.before_retry_sleep(state.upcoming_sleep, outcome.exception() if outcome else None)
+
+    return call.policy.tenacity_kwargs(num_retries=call.num_retries, seconds_left=call.seconds_left,
+                                       before_sleep=before_sleep)
+
+
+def _take(chunks: list[ChatCompletionChunk], acc: StreamAccumulator,
+          buffered: list[ChatCompletionChunk]) -> bool:
+    """Buffer chunks read inside the policy; True once content (or the finish) has arrived."""
+    started = False
+    for chunk in chunks:
+        buffered.append(chunk)
+        if acc.add(chunk):
+            started = True
+    return started or bool(acc.finish_reasons)
+
+
+def _finisher(call: CallState, deployment: Deployment, started: float
+              ) -> Callable[[StreamAccumulator, APIError | None], Cost | None]:
+    def finish(acc: StreamAccumulator, error: APIError | None) -> Cost | None:
+        return call.stream_finished(deployment, acc, error, call.clock() - started)
+    return finish
+
+
+def _stream_kwargs(call: CallState, deployment: Deployment) -> dict[str, Any]:
+    return {"forward_usage": call.request.wants_usage_chunk, "provider": deployment.provider,
+            "attempts": call.attempts}
+
+
+def _stream_parser(call: CallState, deployment: Deployment) -> Any:
+    if call.request.mock_response is not None:  # mock streams are OpenAI SSE whatever the provider
+        from .providers.openai_compat import OpenAIStreamParser
+
+        return OpenAIStreamParser(deployment, text=call.request.prompt is not None)
+    return deployment.adapter.stream_parser(call.request, deployment)
+
+
+def _mock_stream(call: CallState, deployment: Deployment) -> Any:
+    """mock_response with stream=True: the mock answer as OpenAI SSE, through the real parser."""
+    from .testing import mock_sse_response
+    from .transport._mock import MockStreamResponse
+
+    return MockStreamResponse(mock_sse_response(call.mock(deployment)))
+
+
+def _mock_async_stream(call: CallState, deployment: Deployment) -> Any:
+    from .testing import mock_sse_response
+    from .transport._mock import MockAsyncStreamResponse
+
+    return MockAsyncStreamResponse(mock_sse_response(call.mock(deployment)))
+
+
+def _prompt(prompt: Any) -> Any:
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+        return tuple(prompt)
+    return prompt  # validation reports the bad value
+
+
+def _spend_tracker(ledger: Ledger | None, budgets: Sequence[Budget], client: Client) -> Any:
+    """The spend hooks for this client, or None when neither a ledger nor budgets were given."""
+    if ledger is None and not budgets:
+        return None
+    from ._spend import SpendTracker
+
+    return SpendTracker(ledger, budgets, client)
+

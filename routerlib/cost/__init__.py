@@ -1,0 +1,36 @@
+"""Model prices and capabilities, and exact (Decimal) pricing of calls.
+
+- ``ModelMap``: the packaged snapshot of LiteLLM's model map (read on first use, never at
+  import), or a map of your own; ``register``/``merged`` return new maps.
+- ``ModelInfo``: one model's limits, prices and capability flags.
+- ``compute_cost(usage, info, override)``: a ``Cost`` priced once per usage bucket;
+  ``worst_case_cost`` bounds a call for budget reservations.
+- ``PriceOverride``: per-call prices that replace the map's.
+- LiteLLM-named helpers: ``get_model_info``, ``cost_per_token``, ``completion_cost``,
+  ``token_counter``.
+
+An unknown price is ``Cost.total is None`` plus a ``CostUnknownWarning``, never a zero.
+See docs/cost.md for the rules and for where routerlib and LiteLLM differ.
+"""
+
+from __future__ import annotations
+
+from ._compat import completion_cost, cost_per_token, get_model_info, token_counter
+from ._errors import CostUnknownWarning, UnknownModelError
+from .model_map import ModelInfo, ModelMap, is_default_loaded
+from .pricing import PriceOverride, compute_cost, worst_case_cost
+
+__all__ = [
+    "CostUnknownWarning",
+    "ModelInfo",
+    "ModelMap",
+    "PriceOverride",
+    "UnknownModelError",
+    "completion_cost",
+    "compute_cost",
+    "cost_per_token",
+    "get_model_info",
+    "is_default_loaded",
+    "token_counter",
+    "worst_case_cost",
+]

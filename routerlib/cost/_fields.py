@@ -1,0 +1,124 @@
+"""The model-map fields routerlib reads, and the exact conversion of their values.
+
+One table serves three readers: the regeneration script (which fields to keep), the loader
+(which fields to read from a user's file) and ``ModelInfo`` (which attributes exist). Keeping
+it in one place means a field added here is trimmed, loaded and exposed alike.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+__all__ = [
+    "FLAG_FIELDS",
+    "INT_FIELDS",
+    "KEPT_FIELDS",
+    "PRICE_FIELDS",
+    "Rates",
+    "as_decimal",
+    "bucket_rates",
+    "normalise_provider",
+]
+
+#: The rate of each usage bucket: (input, cached input, cache creation, input audio,
+#: output, reasoning, output audio), None where unpriced. A plain tuple because pricing
+#: reads it on every call and tuple indexing is the cheapest access Python has.
+Rates = tuple[
+    Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None
+]
+
+#: Prices, in USD per token or per second; kept exactly (see ``as_decimal``).
+PRICE_FIELDS: tuple[str, ...] = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_audio_token",
+    "output_cost_per_audio_token",
+    "input_cost_per_second",
+    "output_cost_per_second",
+)
+
+INT_FIELDS: tuple[str, ...] = ("max_input_tokens", "max_output_tokens", "max_tokens")
+
+#: Capability flags, named as in LiteLLM's map without the ``supports_`` prefix.
+FLAG_FIELDS: tuple[str, ...] = (
+    "function_calling",
+    "parallel_function_calling",
+    "vision",
+    "response_schema",
+    "reasoning",
+    "prompt_caching",
+    "audio_input",
+    "audio_output",
+    "system_messages",
+    "tool_choice",
+)
+
+#: Every field the packaged snapshot keeps. ``alias_of`` is kept too: LiteLLM's map has rows
+#: such as ``claude-sonnet-latest`` that only point at another row, and without it they vanish.
+KEPT_FIELDS: frozenset[str] = frozenset(
+    ("litellm_provider", "mode", "alias_of", *INT_FIELDS, *PRICE_FIELDS, *(f"supports_{f}" for f in FLAG_FIELDS))
+)
+
+# LiteLLM files some rows under a sub-provider ("vertex_ai-anthropic_models") or an endpoint
+# flavour ("text-completion-openai"); routing only cares about who answers the request.
+_PROVIDER_ALIASES: dict[str, str] = {
+    "bedrock_converse": "bedrock",
+    "azure_text": "azure",
+    "text-completion-openai": "openai",
+    "text-completion-codestral": "codestral",
+    "text-completion-inception": "inception",
+    "fireworks_ai-embedding-models": "fireworks_ai",
+}
+
+
+def normalise_provider(provider: str) -> str:
+    """The routing name of a LiteLLM provider label: ``vertex_ai-language-models`` -> ``vertex_ai``."""
+    if provider.startswith("vertex_ai-"):
+        return "vertex_ai"
+    return _PROVIDER_ALIASES.get(provider, provider)
+
+
+def as_decimal(value: object, *, what: str = "price") -> Decimal:
+    """Convert a price to an exact, finite, non-negative Decimal.
+
+    Floats go through ``str()`` so ``0.1`` stays ``Decimal("0.1")`` rather than the binary
+    value ``0.1000000000000000055511151231257827...``: a float price is a decimal number typed
+    by a person, and its shortest repr is what they meant. ``bool`` is refused because
+    ``True`` is an ``int`` and a price of ``1`` from a flag would be a silent bug.
+    """
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        raise TypeError(f"{what} must be a Decimal, int, float or str, not {type(value).__name__}")
+    try:
+        result = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{what} is not a number: {value!r}") from None
+    if not result.is_finite() or result < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, not {value!r}")
+    return result
+
+
+def bucket_rates(
+    input_rate: Decimal | None,
+    output_rate: Decimal | None,
+    cached: Decimal | None = None,
+    creation: Decimal | None = None,
+    input_audio: Decimal | None = None,
+    reasoning: Decimal | None = None,
+    output_audio: Decimal | None = None,
+) -> Rates:
+    """Each bucket's rate, falling back to the plain input or output rate where it has none.
+
+    ``is None`` tests, never truthiness: a cached rate of zero is a real (free) price.
+    """
+    return (
+        input_rate,
+        input_rate if cached is None else cached,
+        input_rate if creation is None else creation,
+        input_rate if input_audio is None else input_audio,
+        output_rate,
+        output_rate if reasoning is None else reasoning,
+        output_rate if output_audio is None else output_audio,
+    )

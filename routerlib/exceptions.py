@@ -1,0 +1,326 @@
+"""routerlib's error tree.
+
+Names mirror openai-python, so code that catches ``openai.RateLimitError`` ports by
+renaming the module::
+
+    RouterlibError
+    ├── APIError                              (every provider- or transport-side failure)
+    │   ├── APIStatusError                    (the provider answered with a non-2xx status)
+    │   │   ├── BadRequestError               400
+    │   │   │   ├── ContextWindowExceededError
+    │   │   │   ├── ContentPolicyViolationError
+    │   │   │   ├── UnsupportedParamsError    (raised locally, no status code)
+    │   │   │   └── InvalidRequestError       (raised locally, no status code)
+    │   │   ├── AuthenticationError           401
+    │   │   │   └── MissingAPIKeyError        (raised locally, no status code)
+    │   │   ├── PermissionDeniedError         403
+    │   │   ├── NotFoundError                 404
+    │   │   ├── RequestTimeoutError           408
+    │   │   ├── ConflictError                 409
+    │   │   ├── UnprocessableEntityError      422
+    │   │   ├── RateLimitError                429
+    │   │   └── InternalServerError           >= 500
+    │   │       └── ServiceUnavailableError   503, 529
+    │   ├── APIConnectionError                (no answer: refused, reset, DNS, TLS)
+    │   │   └── APITimeoutError (alias Timeout)
+    │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
+    │   └── StreamInterruptedError            (a stream that broke off)
+    ├── BudgetExceededError                   (refused before any network call)
+    └── PromptTemplateError                   (a template could not be found or rendered)
+
+Every ``APIError`` carries the context needed to act on it: ``status_code``,
+``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
+``retryable``, ``retry_after`` (seconds) and, once the reliability layer has run,
+``attempts``. API keys never appear in any of them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .types import Attempt, Cost, Usage
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ConflictError",
+    "ContentPolicyViolationError",
+    "ContextWindowExceededError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PromptTemplateError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RouterlibError",
+    "ServiceUnavailableError",
+    "StreamInterruptedError",
+    "Timeout",
+    "UnprocessableEntityError",
+    "UnsupportedParamsError",
+    "error_for_status",
+    "parse_retry_after",
+]
+
+
+class RouterlibError(Exception):
+    """The root of every error routerlib raises on purpose."""
+
+
+class APIError(RouterlibError):
+    """A call to a provider failed. Carries everything known about the failure."""
+
+    #: Whether trying the same deployment again may succeed (class default).
+    default_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.provider = provider
+        self.model = model
+        self.code = code
+        self.request_id = request_id
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.retry_after = retry_after
+        self.body = body
+        self.attempts: tuple[Attempt, ...] = ()
+        #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
+        self.history: str | None = None
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.provider, self.model) if p)
+        parts = [f"[{where}]" if where else "", f"{self.status_code}" if self.status_code else "", self.message]
+        text = " ".join(p for p in parts if p)
+        return f"{text} ({self.history})" if self.history else text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not pickle by default; errors cross process pools.
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class APIStatusError(APIError):
+    """The provider answered with a non-2xx status."""
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is wrong and would fail the same way again."""
+
+
+class ContextWindowExceededError(BadRequestError):
+    """The prompt plus the requested output does not fit the model's context window."""
+
+
+class ContentPolicyViolationError(BadRequestError):
+    """The provider refused the content (moderation, safety block)."""
+
+
+class UnsupportedParamsError(BadRequestError):
+    """A parameter the chosen provider does not accept (pass drop_params=True to drop it)."""
+
+
+class InvalidRequestError(BadRequestError):
+    """routerlib rejected the request before any network call: names the bad parameter."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the key is missing, wrong or revoked."""
+
+
+class MissingAPIKeyError(AuthenticationError):
+    """No key was given and the provider's environment variable is not set."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this model or resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such model, deployment or path."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed out waiting for the request."""
+
+    default_retryable = True
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting concurrent operation; worth retrying."""
+
+    default_retryable = True
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the server understood the request but refused its content."""
+
+
+class RateLimitError(APIStatusError):
+    """429: slow down; ``retry_after`` says for how long when the server says."""
+
+    default_retryable = True
+
+
+class InternalServerError(APIStatusError):
+    """>= 500: the provider failed; usually transient."""
+
+    default_retryable = True
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503 or 529 (Anthropic's "overloaded"): the provider is shedding load."""
+
+
+class APIConnectionError(APIError):
+    """No usable answer arrived: connection refused or reset, DNS or TLS failure."""
+
+    default_retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt exceeded its timeout, or the whole call exceeded its deadline."""
+
+
+Timeout = APITimeoutError
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx answer whose body is not valid JSON or lacks what the format requires."""
+
+    default_retryable = True
+
+
+class StreamInterruptedError(APIError):
+    """A stream broke off before its end; carries what had arrived, and what it cost."""
+
+    default_retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial_text: str = "",
+        usage: Usage | None = None,
+        cost: Cost | None = None,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.partial_text = partial_text
+        self.usage = usage
+        self.cost = cost
+
+
+class BudgetExceededError(RouterlibError):
+    """A budget would be exceeded by the worst-case cost of the call; nothing was sent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: Decimal,
+        spent: Decimal,
+        reserved: Decimal,
+        requested: Decimal,
+        scope: str,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.spent = spent
+        self.reserved = reserved
+        self.requested = requested
+        self.scope = scope
+        self.key = key
+        self.attempts: tuple[Attempt, ...] = ()
+
+
+class PromptTemplateError(RouterlibError, ValueError):
+    """A prompt template could not be found, validated or rendered."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: BadRequestError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+    529: ServiceUnavailableError,
+}
+
+
+def error_class_for_status(status: int) -> type[APIStatusError]:
+    """The error class for an HTTP status: exact entries first, then by range."""
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls
+    return InternalServerError if status >= 500 else APIStatusError
+
+
+def error_for_status(status: int, message: str, **context: Any) -> APIStatusError:
+    """Build the typed error for ``status`` (subclasses such as context window come from adapters)."""
+    return error_class_for_status(status)(message, status_code=status, **context)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: retry-after-ms, then retry-after (seconds or HTTP date).
+
+    ``headers`` must have lower-case keys. Returns None when the server said nothing usable.
+    """
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

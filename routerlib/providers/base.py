@@ -1,0 +1,141 @@
+"""The provider seam: adapters, provider rows and deployments.
+
+An adapter is a pure translator with no I/O::
+
+    (ChatRequest, params, Deployment) --build_request-->  HTTPRequest
+    (status, headers, body)           --parse_response--> ModelResponse | TextCompletion
+    (status, headers, body)           --parse_error-->    typed APIError
+    SSE event                         --StreamParser-->   ChatCompletionChunk(s)
+
+A ``ProviderSpec`` is one row of data: where a provider lives, which environment variable
+holds its key, which parameters it takes or renames, and its quirks, each with the reason.
+OpenAI-compatible gateways are rows on one adapter; a different wire format is a module.
+
+A ``Deployment`` is one concrete target of a call: a provider row, the model name sent to
+it, and the endpoint and credentials resolved for this call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import UnsupportedParamsError
+from .._request import PROVIDER_PARAMS, ChatRequest
+
+if TYPE_CHECKING:
+    from ..exceptions import APIError
+    from ..transport import HTTPRequest
+    from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
+
+
+class StreamParser(Protocol):
+    """Turns one stream's SSE events into chunks; keeps the per-stream state."""
+
+    #: True once the provider's end marker (or final event) has been seen.
+    done: bool
+
+    def feed(self, event: str | None, data: bytes) -> list[ChatCompletionChunk]:
+        """Chunks for one SSE event (often one, sometimes none). Raises typed errors."""
+        ...
+
+
+class Adapter(Protocol):
+    """Translates between routerlib's OpenAI-shaped request/response and one wire format."""
+
+    def build_request(self, request: ChatRequest, params: dict[str, Any],
+                      deployment: Deployment) -> HTTPRequest:
+        """The HTTP request for ``request``; ``params`` are the provider params already selected."""
+        ...
+
+    def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
+                       request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
+        ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
+                    deployment: Deployment) -> APIError:
+        ...
+
+    def stream_parser(self, request: ChatRequest, deployment: Deployment) -> StreamParser:
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider as data. ``quirks`` maps each quirk to the one-line reason for it."""
+
+    name: str
+    adapter: Adapter
+    api_base: str | None = None
+    #: Environment variables that may hold the key, in order; empty when no key is needed.
+    api_key_env: tuple[str, ...] = ()
+    key_required: bool = True
+    #: Provider params this provider does not take (refused, or dropped with drop_params=True).
+    unsupported: frozenset[str] = frozenset()
+    #: Provider params spelled differently there: routerlib name -> provider name.
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    #: Headers every request to this provider carries, besides authentication.
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    #: How the key is sent: "bearer", "x-api-key", "api-key", "bearer+x-api-key", "query".
+    auth: str = "bearer"
+    #: The provider name used as a prefix in the model map ("" for bare keys).
+    price_prefix: str = ""
+    quirks: Mapping[str, str] = field(default_factory=dict)
+    #: Free-form adapter settings (paths, API version defaults...).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def supported(self) -> frozenset[str]:
+        return frozenset(PROVIDER_PARAMS) - self.unsupported
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One concrete target: provider row + model + endpoint + credentials for this call."""
+
+    spec: ProviderSpec
+    model: str
+    api_base: str
+    api_key: str | None = field(default=None, repr=False)
+    api_version: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Per-deployment price overrides and extra options from a fallback or model_list entry.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> str:
+        return self.spec.name
+
+    @property
+    def adapter(self) -> Adapter:
+        return self.spec.adapter
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name}/{self.model}"
+
+
+def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The provider params of ``request`` that were given, renamed for ``spec``.
+
+    A param the provider does not take raises ``UnsupportedParamsError`` naming it, or with
+    ``drop_params=True`` is dropped and reported in the second value.
+    """
+    values = request.__dict__
+    given = {name: values[name] for name in PROVIDER_PARAMS if values[name] is not None}
+    dropped: tuple[str, ...] = ()
+    refused = given.keys() & spec.unsupported
+    if refused:
+        if not request.drop_params:
+            names = ", ".join(sorted(refused))
+            raise UnsupportedParamsError(
+                f"{spec.name} does not support {names}; pass drop_params=True to drop "
+                f"unsupported parameters", provider=spec.name, model=request.model,
+                code="unsupported_params")
+        dropped = tuple(sorted(refused))
+        for name in dropped:
+            del given[name]
+    if spec.renamed:
+        given = {spec.renamed.get(k, k): v for k, v in given.items()}
+    return given, dropped

@@ -1,0 +1,132 @@
+"""The OpenAI wire format: /chat/completions and /completions, for OpenAI and every gateway
+that speaks it (the provider rows in ``_rows`` differ only in data).
+
+Bodies are parsed by pydantic-core's JSON parser straight into the response models
+(no intermediate dicts), and request bodies are serialised by ``pydantic_core.to_json``:
+both are measured hot spots (benchmarks/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic_core
+from pydantic import ValidationError
+
+from .._request import ChatRequest
+from ..exceptions import APIError
+from ..transport import HTTPRequest
+from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
+from ._errors import build_error, decode_error_body, unreadable_body
+from .base import Deployment, ProviderSpec
+
+_JSON = "application/json"
+
+
+def auth_headers(spec: ProviderSpec, deployment: Deployment) -> dict[str, str]:
+    """Headers for a request to ``deployment``: content type, authentication, extras."""
+    headers = {"content-type": _JSON, "accept": _JSON}
+    key = deployment.api_key
+    if key:
+        if spec.auth in ("bearer", "bearer+x-api-key"):
+            headers["authorization"] = "Bearer " + key
+        if spec.auth in ("x-api-key", "bearer+x-api-key"):
+            headers["x-api-key"] = key
+        if spec.auth == "api-key":
+            headers["api-key"] = key
+    if spec.extra_headers:
+        headers.update(spec.extra_headers)
+    if deployment.headers:
+        headers.update(deployment.headers)
+    return headers
+
+
+def request_body(request: ChatRequest, params: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    """The OpenAI-format JSON body: model, messages or prompt, params, stream flags, extra_body."""
+    body: dict[str, Any] = {"model": deployment.model}
+    if request.prompt is not None:
+        body["prompt"] = request.prompt if isinstance(request.prompt, str) else list(request.prompt)
+    else:
+        body["messages"] = request.messages
+    body.update(params)
+    if request.stream:
+        body["stream"] = True
+        if "stream_options" not in deployment.spec.unsupported:
+            # Always ask for usage so that cost is exact; the usage chunk reaches the caller
+            # only if they asked for it (see streaming.py).
+            body["stream_options"] = {**(request.stream_options or {}), "include_usage": True}
+    if request.extra_body:
+        body.update(request.extra_body)
+    return body
+
+
+class OpenAICompatAdapter:
+    """Adapter for the OpenAI chat and text completion formats."""
+
+    chat_path = "/chat/completions"
+    text_path = "/completions"
+
+    def build_request(self, request: ChatRequest, params: dict[str, Any],
+                      deployment: Deployment) -> HTTPRequest:
+        path = self.text_path if request.prompt is not None else self.chat_path
+        body = request_body(request, params, deployment)
+        return HTTPRequest("POST", deployment.api_base.rstrip("/") + path,
+                           auth_headers(deployment.spec, deployment), pydantic_core.to_json(body))
+
+    def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
+                       request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
+        model = TextCompletion if request.prompt is not None else ModelResponse
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            raise unreadable_body("the provider's answer is not a valid completion", body,
+                                  provider=deployment.provider, model=deployment.model,
+                                  headers=headers) from exc
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
+                    deployment: Deployment) -> APIError:
+        return build_error(status, headers, body, provider=deployment.provider, model=deployment.model)
+
+    def stream_parser(self, request: ChatRequest, deployment: Deployment) -> OpenAIStreamParser:
+        return OpenAIStreamParser(deployment, text=request.prompt is not None)
+
+
+class OpenAIStreamParser:
+    """Parses ``data: {...}`` events until ``data: [DONE]``."""
+
+    def __init__(self, deployment: Deployment, *, text: bool = False) -> None:
+        self.done = False
+        self._deployment = deployment
+        self._model: type[ChatCompletionChunk] | type[TextCompletion] = (
+            TextCompletion if text else ChatCompletionChunk)
+
+    def feed(self, event: str | None, data: bytes) -> list[Any]:
+        if data == b"[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = self._model.model_validate_json(data)
+        except ValidationError as exc:
+            raise self._error_event(data) from exc
+        if not chunk.choices and chunk.usage is None and chunk.model_extra and "error" in chunk.model_extra:
+            raise self._error_event(data)
+        return [chunk]
+
+    def _error_event(self, raw: bytes) -> APIError:
+        """A mid-stream error object, or an unreadable chunk (never skipped silently)."""
+        deployment = self._deployment
+        message, code, parsed = decode_error_body(raw)
+        if isinstance(parsed, Mapping) and "error" in parsed:
+            status = _error_status(parsed["error"])
+            return build_error(status, {}, raw, provider=deployment.provider, model=deployment.model)
+        return unreadable_body("malformed stream chunk", raw, provider=deployment.provider,
+                               model=deployment.model)
+
+
+def _error_status(error: Any) -> int:
+    """Mid-stream errors carry no HTTP status; infer one from the error's own code when numeric."""
+    code = error.get("code") if isinstance(error, Mapping) else None
+    if isinstance(code, int) and 400 <= code < 600:
+        return code
+    return 500

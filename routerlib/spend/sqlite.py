@@ -1,0 +1,329 @@
+"""``SQLiteLedger``: spend in one SQLite file, shared by the threads and processes of one machine.
+
+Durability and locking, and why:
+
+- ``journal_mode=WAL`` lets readers run while one writer commits, and ``synchronous=NORMAL``
+  (the default here) makes a commit durable against a crash of the *process* (SIGKILL, OOM
+  kill, segfault): the commit is in the WAL file in the OS page cache, which the kernel writes
+  out even when the process is gone. Only a power loss or kernel crash can drop the last
+  commits, and never corrupts the file. Pass ``synchronous="FULL"`` to fsync every commit
+  (survives power loss, costs a disk flush per record).
+- Every write runs inside ``BEGIN IMMEDIATE``: it takes the database's write lock up front,
+  so a reserve's read-check-write cannot interleave with another process's. Waiters queue on
+  ``busy_timeout`` instead of failing.
+- One connection per thread (``threading.local``): ``sqlite3`` connections must not be used
+  by two threads at once. After ``fork`` a child opens its own connections.
+
+Money is stored as decimal TEXT, never REAL (a REAL column would bring back float artefacts),
+and summed with Decimal: ``dec_add`` and ``dec_sum`` are Python functions registered on each
+connection, so ``SUM`` stays inside one SQL statement and stays exact. Budget checks read the
+``totals`` table -- a running total per (window, bucket) updated in the transaction that
+inserts the record -- so a check costs a few primary-key lookups however long the history.
+``verify()`` recomputes those totals from ``records``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Literal, cast
+
+from .base import (
+    DEFAULT_RESERVATION_TTL,
+    EXACT,
+    ZERO,
+    Budget,
+    BudgetCheck,
+    Filters,
+    LedgerBase,
+    Reservation,
+    SpendRecord,
+    dec_text,
+    enforce,
+    plan_checks,
+    record_buckets,
+    reserved_by_bucket,
+    window_ids,
+)
+
+__all__ = ["SQLiteLedger"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    call_id TEXT PRIMARY KEY, ts REAL NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL,
+    user TEXT, team TEXT, cost TEXT, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_ts ON records (ts);
+CREATE INDEX IF NOT EXISTS records_user ON records (user, ts);
+CREATE INDEX IF NOT EXISTS records_team ON records (team, ts);
+CREATE TABLE IF NOT EXISTS record_tags (
+    tag TEXT NOT NULL, call_id TEXT NOT NULL, PRIMARY KEY (tag, call_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (
+    call_id TEXT PRIMARY KEY, amount TEXT NOT NULL, expires REAL NOT NULL,
+    user TEXT, team TEXT, tags TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reservations_expires ON reservations (expires);
+CREATE TABLE IF NOT EXISTS totals (
+    win TEXT NOT NULL, bucket TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (win, bucket)) WITHOUT ROWID;
+"""
+_INSERT_RECORD = "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_ADD_TOTAL = (
+    "INSERT INTO totals (win, bucket, amount) VALUES (?, ?, ?) "
+    "ON CONFLICT (win, bucket) DO UPDATE SET amount = dec_add(amount, excluded.amount)"
+)
+
+
+def _dec_add(a: str, b: str) -> str:
+    return dec_text(EXACT.add(Decimal(a), Decimal(b)))
+
+
+class _DecSum:
+    """SQL aggregate ``dec_sum(text)``: exact Decimal sum, NULLs skipped, "0" for no rows."""
+
+    def __init__(self) -> None:
+        self.total = ZERO
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total = EXACT.add(self.total, Decimal(value))
+
+    def finalize(self) -> str:
+        return dec_text(self.total)
+
+
+class _Handle:
+    """Holds one thread's connection; weakly tracked so close() can reach every live one."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+
+
+class SQLiteLedger(LedgerBase):
+    """A ledger in one SQLite file; safe across threads and across processes on one machine."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+        timeout: float = 30.0,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        super().__init__(reservation_ttl=reservation_ttl)
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL'; got {synchronous!r}")
+        self.path = os.fspath(path)
+        self._timeout = float(timeout)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._handles_lock = threading.Lock()
+        self._closed = False
+        self._conn()  # create the schema now, so a bad path fails here and not on the first call
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again in a forked child)."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and handle.pid == os.getpid():
+            return handle.conn
+        if self._closed:
+            raise RuntimeError(f"SQLiteLedger({self.path!r}) is closed")
+        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.create_function("dec_add", 2, _dec_add, deterministic=True)
+        conn.create_aggregate("dec_sum", 1, cast("Any", _DecSum))
+        self._ensure_schema(conn)
+        handle = _Handle(conn)
+        self._local.handle = handle
+        with self._handles_lock:
+            self._handles.add(handle)
+        return conn
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has spend schema v{version}; this routerlib reads v{SCHEMA_VERSION}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write_txn(self) -> _Transaction:
+        return _Transaction(self._conn())
+
+    def close(self) -> None:
+        """Close every thread's connection; the ledger cannot be used afterwards."""
+        self._closed = True
+        with self._handles_lock:
+            handles = list(self._handles)
+            self._handles.clear()
+        for handle in handles:
+            if handle.pid == os.getpid():
+                handle.conn.close()
+        self._local = threading.local()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _write(conn: sqlite3.Connection, rec: SpendRecord) -> bool:
+        """Insert a record, its tags and its share of the running totals (inside a transaction)."""
+        cost = None if rec.cost is None else dec_text(rec.cost)
+        row = (rec.call_id, rec.timestamp, rec.model, rec.provider, rec.user, rec.team, cost, rec.to_json())
+        if conn.execute(_INSERT_RECORD, row).rowcount != 1:
+            return False
+        if rec.tags:
+            conn.executemany("INSERT OR IGNORE INTO record_tags VALUES (?, ?)", [(t, rec.call_id) for t in rec.tags])
+        if rec.cost:
+            buckets = rec.buckets
+            conn.executemany(_ADD_TOTAL, [(w, b, cost) for w in window_ids(rec.timestamp) for b in buckets])
+        return True
+
+    def record(self, rec: SpendRecord) -> bool:
+        with self._write_txn() as conn:
+            return self._write(conn, rec)
+
+    def settle(self, call_id: str, rec: SpendRecord) -> bool:
+        self._settle_args(call_id, rec)
+        with self._write_txn() as conn:
+            conn.execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+            return self._write(conn, rec)
+
+    def release(self, call_id: str) -> None:
+        self._conn().execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        *,
+        user: str | None = None,
+        team: str | None = None,
+        tags: Sequence[str] = (),
+        budgets: Sequence[Budget] = (),
+        now: float | None = None,
+    ) -> None:
+        """Check and hold inside one ``BEGIN IMMEDIATE`` transaction (see ``MemoryLedger.reserve``)."""
+        value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
+        checks = plan_checks(budgets, user, team, tags, when)
+        with self._write_txn() as conn:
+            conn.execute("DELETE FROM reservations WHERE expires <= ?", (when,))
+            reserved = reserved_by_bucket(self._reservations(conn, exclude=call_id))
+
+            def spent_of(check: BudgetCheck) -> Decimal:
+                row = conn.execute(
+                    "SELECT amount FROM totals WHERE win = ? AND bucket = ?", (check.window_id, check.bucket)
+                ).fetchone()
+                return ZERO if row is None else Decimal(row[0])
+
+            enforce(checks, value, spent_of, lambda bucket: reserved.get(bucket, ZERO))
+            conn.execute(
+                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
+                (call_id, dec_text(value), when + self.reservation_ttl, user, team, json.dumps(list(tags))),
+            )
+
+    @staticmethod
+    def _reservations(conn: sqlite3.Connection, exclude: str | None = None) -> Iterator[Reservation]:
+        rows = conn.execute("SELECT call_id, amount, expires, user, team, tags FROM reservations")
+        for call_id, amount, expires, user, team, tags in rows:
+            if call_id != exclude:
+                yield Reservation(Decimal(amount), expires, frozenset(record_buckets(user, team, json.loads(tags))))
+
+    def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
+        """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
+        when = time.time() if now is None else now
+        return reserved_by_bucket(r for r in self._reservations(self._conn()) if r.expires > when)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(filters: Filters) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("user", filters.user), ("team", filters.team), ("model", filters.model)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.since is not None:
+            clauses.append("ts >= ?")
+            params.append(filters.since)
+        if filters.tag is not None:
+            clauses.append("call_id IN (SELECT call_id FROM record_tags WHERE tag = ?)")
+            params.append(filters.tag)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _iter(self, filters: Filters, newest: int | None) -> Iterable[SpendRecord]:
+        where, params = self._where(filters)
+        if newest is None:
+            rows = self._conn().execute(f"SELECT json FROM records{where} ORDER BY ts, call_id", params).fetchall()
+        else:
+            sql = f"SELECT json FROM records{where} ORDER BY ts DESC, call_id DESC LIMIT ?"
+            rows = self._conn().execute(sql, [*params, newest]).fetchall()[::-1]
+        return [SpendRecord.from_json(row[0]) for row in rows]
+
+    def _sum(self, filters: Filters) -> Decimal:
+        conn = self._conn()
+        bucket = filters.single_bucket()
+        if bucket is not None:
+            row = conn.execute("SELECT amount FROM totals WHERE win = 'total' AND bucket = ?", (bucket,)).fetchone()
+            return ZERO if row is None else Decimal(row[0])
+        where, params = self._where(filters)
+        return Decimal(conn.execute(f"SELECT dec_sum(cost) FROM records{where}", params).fetchone()[0])
+
+    def _stored_aggregates(self) -> dict[str, Decimal]:
+        rows = self._conn().execute("SELECT win, bucket, amount FROM totals").fetchall()
+        return {f"{w}|{b}": Decimal(a) for w, b, a in rows if Decimal(a)}
+
+    def rebuild_totals(self) -> None:
+        """Recompute the running totals from ``records`` (repair after manual edits of the file)."""
+        with self._write_txn() as conn:
+            conn.execute("DELETE FROM totals")
+            for (json_text,) in conn.execute("SELECT json FROM records").fetchall():
+                rec = SpendRecord.from_json(json_text)
+                if rec.cost:
+                    cost = dec_text(rec.cost)
+                    conn.executemany(_ADD_TOTAL, [(w, b, cost) for w in window_ids(rec.timestamp) for b in rec.buckets])
+
+
+class _Transaction:
+    """``with``: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any exception (including BudgetExceeded)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        if self.conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+            self.conn.execute("ROLLBACK")

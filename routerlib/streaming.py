@@ -1,0 +1,307 @@
+"""Streaming: SSE decoding, chunk accumulation, and the stream objects callers iterate.
+
+::
+
+    transport lines --iter_sse--> (event, data) --adapter StreamParser--> chunks
+        chunks --StreamAccumulator--> response, usage (assembled once, as chunks pass)
+        end of body --> complete (end marker or finish reason seen) --> priced, recorded
+                    --> otherwise StreamInterruptedError(partial_text, usage, cost)
+
+The reliability policy opens a stream and reads it up to its first content chunk while it
+can still retry or fall back; ``Stream`` then hands the caller the chunks read so far and
+the rest as they arrive. Usage is always asked of the provider; the usage-only chunk is
+forwarded only if the caller asked for it. Closing a stream early releases its connection
+and still prices what arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import APIError, StreamInterruptedError
+from .types import (
+    Attempt,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    Function,
+    ModelResponse,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from .providers.base import StreamParser
+    from .transport import AsyncStreamResponse, StreamResponse
+    from .types import Cost
+
+Event = tuple["str | None", bytes]
+
+
+def iter_sse(lines: Iterator[bytes]) -> Iterator[Event]:
+    """Server-sent events from body lines: (event name or None, data joined by newlines)."""
+    event: str | None = None
+    data: list[bytes] = []
+    for line in lines:
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
+        elif not line:
+            if data:
+                yield event, data[0] if len(data) == 1 else b"\n".join(data)
+                data = []
+            event = None
+        elif line.startswith(b"event:"):
+            event = line[6:].strip().decode()
+        # comments (":...") and fields we do not use (id:, retry:) are ignored, as SSE says
+    if data:
+        yield event, b"\n".join(data)
+
+
+async def aiter_sse(lines: AsyncIterator[bytes]) -> AsyncIterator[Event]:
+    """The async twin of ``iter_sse``."""
+    event: str | None = None
+    data: list[bytes] = []
+    async for line in lines:
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
+        elif not line:
+            if data:
+                yield event, data[0] if len(data) == 1 else b"\n".join(data)
+                data = []
+            event = None
+        elif line.startswith(b"event:"):
+            event = line[6:].strip().decode()
+    if data:
+        yield event, b"\n".join(data)
+
+
+class StreamAccumulator:
+    """Builds the final response from chunks as they pass (no second scan at the end)."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+        self.finish_reasons: dict[int, str] = {}
+        self._roles: dict[int, str] = {}
+        self._text: dict[int, list[str]] = {}
+        self._tools: dict[int, dict[int, dict[str, Any]]] = {}
+        self.has_content = False
+
+    def add(self, chunk: ChatCompletionChunk) -> bool:
+        """Fold one chunk in; True if it carried content (text, tool call or refusal)."""
+        if not self.id:
+            self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.system_fingerprint:
+            self.system_fingerprint = chunk.system_fingerprint
+        content = False
+        for choice in chunk.choices:
+            delta = choice.delta
+            index = choice.index
+            if delta.role:
+                self._roles[index] = delta.role
+            if delta.content:
+                self._text.setdefault(index, []).append(delta.content)
+                content = True
+            if delta.tool_calls:
+                self._add_tool_calls(index, delta.tool_calls)
+                content = True
+            if delta.refusal:
+                content = True
+            if choice.finish_reason:
+                self.finish_reasons[index] = choice.finish_reason
+        if content:
+            self.has_content = True
+        return content
+
+    def _add_tool_calls(self, index: int, calls: list[ChatCompletionMessageToolCall]) -> None:
+        slots = self._tools.setdefault(index, {})
+        for position, call in enumerate(calls):
+            slot = slots.setdefault(call.index if call.index is not None else position,
+                                    {"id": None, "name": "", "arguments": []})
+            slot["id"] = slot["id"] or call.id
+            if call.function.name:
+                slot["name"] += call.function.name
+            slot["arguments"].append(call.function.arguments)
+
+    @property
+    def text(self) -> str:
+        """The text of the first choice so far."""
+        return "".join(self._text.get(0, ()))
+
+    def response(self) -> ModelResponse:
+        choices = []
+        for index in sorted(self._roles.keys() | self._text.keys() | self._tools.keys()
+                            | self.finish_reasons.keys()) or [0]:
+            tools = self._tools.get(index)
+            tool_calls = [ChatCompletionMessageToolCall(
+                id=slot["id"], function=Function(name=slot["name"], arguments="".join(slot["arguments"])))
+                for _, slot in sorted(tools.items())] if tools else None
+            text = self._text.get(index)
+            message = ChatCompletionMessage(role=self._roles.get(index, "assistant"),
+                                            content="".join(text) if text else None, tool_calls=tool_calls)
+            choices.append(Choice(index=index, message=message,
+                                  finish_reason=self.finish_reasons.get(index)))
+        return ModelResponse(id=self.id or "stream", created=self.created or int(time.time()),
+                             model=self.model, choices=choices, usage=self.usage,
+                             system_fingerprint=self.system_fingerprint)
+
+
+#: Called once when a stream ends: prices and records it, returns its cost.
+Finisher = Callable[[StreamAccumulator, "APIError | None"], "Cost | None"]
+
+
+class _StreamBase:
+    """The non-I/O half of a stream: chunk bookkeeping and the end-of-stream decision."""
+
+    def __init__(self, parser: StreamParser, acc: StreamAccumulator, buffered: list[ChatCompletionChunk],
+                 outcome: Finisher, *, forward_usage: bool, provider: str, attempts: list[Attempt]) -> None:
+        self.provider = provider
+        self._attempts = attempts
+        self._parser = parser
+        self._acc = acc
+        self._buffered = buffered
+        self._outcome = outcome
+        self._forward_usage = forward_usage
+        self._ended = False
+        self.response: ModelResponse | None = None
+        self.cost: Cost | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.response.usage if self.response is not None else self._acc.usage
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        return tuple(self._attempts)
+
+    def _forward(self, chunk: ChatCompletionChunk) -> bool:
+        """Whether the caller sees this chunk (usage-only chunks only if they asked)."""
+        return bool(chunk.choices) or self._forward_usage
+
+    def _end(self, error: APIError | None) -> None:
+        """Settle the stream once: complete, interrupted by an error, or closed by the caller."""
+        if self._ended:
+            return
+        self._ended = True
+        complete = error is None and (self._parser.done or bool(self._acc.finish_reasons))
+        if error is None and not complete and not self._closing:
+            error = StreamInterruptedError("the stream ended without a finish reason or end marker",
+                                           partial_text=self._acc.text)
+        self.cost = self._outcome(self._acc, error)
+        if error is None or self._closing:
+            response = self._acc.response()
+            response.cost = self.cost
+            response.provider = self.provider
+            response.attempts = tuple(self._attempts)
+            self.response = response
+        if error is not None and not self._closing:
+            if isinstance(error, StreamInterruptedError):
+                error.partial_text = error.partial_text or self._acc.text
+                error.usage = self._acc.usage
+                error.cost = self.cost
+            raise error
+
+    _closing = False
+
+
+class Stream(_StreamBase):
+    """An iterator of ``ChatCompletionChunk``; after the end, ``response``, ``usage``, ``cost``."""
+
+    def __init__(self, http: StreamResponse, events: Iterator[Event], parser: StreamParser,
+                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], outcome: Finisher,
+                 **kwargs: Any) -> None:
+        super().__init__(parser, acc, buffered, outcome, **kwargs)
+        self._http = http
+        self._events = events
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        for chunk in self._buffered:
+            if self._forward(chunk):
+                yield chunk
+        self._buffered = []
+        add, feed = self._acc.add, self._parser.feed
+        try:
+            for event, data in self._events:
+                for chunk in feed(event, data):
+                    add(chunk)
+                    if chunk.choices or self._forward_usage:
+                        yield chunk
+        except APIError as exc:
+            self._http.close()
+            self._end(_interrupted(exc, self._acc))
+            return
+        self._http.close()
+        self._end(None)
+
+    def close(self) -> None:
+        """Stop reading: the connection is released, and what arrived is priced and recorded."""
+        self._http.close()
+        if not self._ended:
+            self._closing = True
+            self._end(None)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncStream(_StreamBase):
+    """The async twin of ``Stream``: ``async for chunk in stream``."""
+
+    def __init__(self, http: AsyncStreamResponse, events: AsyncIterator[Event], parser: StreamParser,
+                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], outcome: Finisher,
+                 **kwargs: Any) -> None:
+        super().__init__(parser, acc, buffered, outcome, **kwargs)
+        self._http = http
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        for chunk in self._buffered:
+            if self._forward(chunk):
+                yield chunk
+        self._buffered = []
+        add, feed = self._acc.add, self._parser.feed
+        try:
+            async for event, data in self._events:
+                for chunk in feed(event, data):
+                    add(chunk)
+                    if chunk.choices or self._forward_usage:
+                        yield chunk
+        except APIError as exc:
+            await self._http.aclose()
+            self._end(_interrupted(exc, self._acc))
+            return
+        await self._http.aclose()
+        self._end(None)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        if not self._ended:
+            self._closing = True
+            self._end(None)
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _interrupted(exc: APIError, acc: StreamAccumulator) -> StreamInterruptedError:
+    """A failure after content reached the caller: always a StreamInterruptedError."""
+    if isinstance(exc, StreamInterruptedError):
+        return exc
+    err = StreamInterruptedError(f"the stream broke off: {exc.message}", partial_text=acc.text,
+                                 status_code=exc.status_code, provider=exc.provider, model=exc.model,
+                                 code=exc.code, request_id=exc.request_id)
+    err.__cause__ = exc
+    return err

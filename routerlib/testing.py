@@ -1,0 +1,158 @@
+"""Fakes for users' own tests: an in-process OpenAI-compatible server and mock SSE bodies.
+
+``MockServer`` is a real HTTP server on 127.0.0.1 (stdlib only, in a background thread)
+that answers /v1/chat/completions and /v1/completions, streams with SSE, and fails on
+demand: a base URL ending in ``/fail/503/v1`` answers every call with that status, which
+is how ``routerlib demo`` shows a fallback. Every request it receives is kept in
+``server.requests`` (path, headers, body) so tests can count exactly what was sent::
+
+    with MockServer(reply="Hello!") as server:
+        r = routerlib.completion("openai/gpt-4o-mini", messages, api_base=server.url, api_key="x")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .transport import HTTPResponse
+from .types import ModelResponse, TextCompletion
+
+__all__ = ["MockServer", "mock_sse_response"]
+
+
+def mock_sse_response(response: ModelResponse | TextCompletion) -> HTTPResponse:
+    """An OpenAI SSE body streaming ``response`` word by word, with a usage chunk and [DONE]."""
+    text = (response.choices[0].text if isinstance(response, TextCompletion)
+            else response.choices[0].message.content) or ""
+    events = [_chunk(response, {"role": "assistant", "content": ""})]
+    events += [_chunk(response, {"content": piece}) for piece in re.findall(r"\s*\S+|\s+$", text)]
+    events.append(_chunk(response, {}, finish="stop"))
+    usage = response.usage.model_dump(exclude_none=True) if response.usage else None
+    events.append({"id": response.id, "object": "chat.completion.chunk", "created": response.created,
+                   "model": response.model, "choices": [], "usage": usage})
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
+
+
+def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "chat.completion.chunk", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+class MockServer:
+    """An OpenAI-compatible server on 127.0.0.1 for tests and demos (see the module docstring)."""
+
+    def __init__(self, reply: str = "Hello from routerlib's mock server.", *, port: int = 0,
+                 chunk_delay: float = 0.0) -> None:
+        self.reply = reply
+        self.chunk_delay = chunk_delay
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="routerlib-mock",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The OpenAI-style base URL (ends in /v1)."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def failing_url(self, status: int) -> str:
+        """A base URL on which every call fails with ``status``."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/fail/{status}/v1"
+
+    def start(self) -> MockServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(entry)
+
+
+def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length)
+            body = json.loads(raw or b"{}")
+            server.record({"path": self.path, "headers": dict(self.headers), "body": body})
+            failing = re.match(r"/fail/(\d{3})/", self.path)
+            if failing:
+                self._fail(int(failing.group(1)))
+            elif body.get("stream"):
+                self._stream(body)
+            else:
+                self._json(200, _completion(body, server.reply, text=self.path.endswith("/completions")
+                                            and not self.path.endswith("chat/completions")))
+
+        def _fail(self, status: int) -> None:
+            error = {"error": {"message": f"mock failure {status}", "type": "server_error",
+                               "code": None}}
+            self._json(status, error, {"retry-after": "0"} if status in (429, 503) else {})
+
+        def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _stream(self, body: dict[str, Any]) -> None:
+            response = ModelResponse.model_validate(_completion(body, server.reply, text=False))
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for event in mock_sse_response(response).body.split(b"\n\n"):
+                if event:
+                    if server.chunk_delay:
+                        time.sleep(server.chunk_delay)
+                    self._chunked(event + b"\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+        def _chunked(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    return Handler
+
+
+def _completion(body: dict[str, Any], reply: str, *, text: bool) -> dict[str, Any]:
+    prompt_words = len(json.dumps(body.get("messages") or body.get("prompt") or "").split())
+    completion_words = len(reply.split())
+    usage = {"prompt_tokens": prompt_words, "completion_tokens": completion_words,
+             "total_tokens": prompt_words + completion_words}
+    created = int(time.time())
+    if text:
+        return {"id": "cmpl-mock", "object": "text_completion", "created": created,
+                "model": body.get("model", ""), "usage": usage,
+                "choices": [{"index": 0, "text": reply, "finish_reason": "stop", "logprobs": None}]}
+    return {"id": "chatcmpl-mock", "object": "chat.completion", "created": created,
+            "model": body.get("model", ""), "usage": usage,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": reply}}]}

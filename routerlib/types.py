@@ -1,0 +1,251 @@
+"""Public value types: responses, chunks, usage, cost and attempts.
+
+Responses are OpenAI-shaped: ``model_dump()`` gives the OpenAI JSON, and unknown fields a
+provider adds are kept. Beside the OpenAI fields each response carries routerlib's own,
+excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
+
+- ``provider``: the provider that answered (``model`` is the model that answered);
+- ``attempts``: every attempt made for the call, in order (see ``Attempt``);
+- ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
+- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
+
+Usage has one canonical meaning across providers, OpenAI's: ``prompt_tokens`` includes
+cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Attempt",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Choice",
+    "ChoiceDelta",
+    "CompletionTokensDetails",
+    "Cost",
+    "Function",
+    "ModelResponse",
+    "PromptTokensDetails",
+    "StreamChoice",
+    "TextChoice",
+    "TextCompletion",
+    "Usage",
+]
+
+_OPEN = ConfigDict(extra="allow", protected_namespaces=())
+_FROZEN = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+
+class _OpenModel(BaseModel):
+    """An OpenAI-shaped object: keeps fields it does not know, dumps without routerlib's own."""
+
+    model_config = _OPEN
+
+
+class PromptTokensDetails(_OpenModel):
+    cached_tokens: int = 0
+    audio_tokens: int | None = None
+    #: routerlib extension: tokens written to the provider's prompt cache (Anthropic), priced apart.
+    cache_creation_tokens: int = 0
+
+
+class CompletionTokensDetails(_OpenModel):
+    reasoning_tokens: int = 0
+    audio_tokens: int | None = None
+
+
+class Usage(_OpenModel):
+    """Token counts in OpenAI's meaning (see the module docstring)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    #: True when routerlib counted the tokens itself because the provider sent none.
+    estimated: bool = Field(default=False, exclude=True)
+
+    @property
+    def cached_tokens(self) -> int:
+        d = self.prompt_tokens_details
+        return d.cached_tokens if d else 0
+
+    @property
+    def cache_creation_tokens(self) -> int:
+        d = self.prompt_tokens_details
+        return d.cache_creation_tokens if d else 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        d = self.completion_tokens_details
+        return d.reasoning_tokens if d else 0
+
+
+class Cost(BaseModel):
+    """What a call cost, in USD, exactly (Decimal), priced once per usage bucket.
+
+    ``total`` is None when no price is known for the model: never a silent zero.
+    ``source`` says where the prices came from: "model_map", "override" (per-call prices),
+    "per_second" (priced by response time), or "unknown".
+    """
+
+    model_config = _FROZEN
+
+    total: Decimal | None
+    input: Decimal = Decimal(0)
+    cached_input: Decimal = Decimal(0)
+    cache_creation: Decimal = Decimal(0)
+    output: Decimal = Decimal(0)
+    reasoning: Decimal = Decimal(0)
+    audio: Decimal = Decimal(0)
+    time: Decimal = Decimal(0)
+    source: Literal["model_map", "override", "per_second", "unknown"] = "unknown"
+    estimated: bool = False
+    #: The model map key the prices came from (None for overrides and unknown models).
+    priced_as: str | None = None
+
+    def __add__(self, other: Cost) -> Cost:
+        """Sum two costs (an unknown total stays unknown: it cannot be summed honestly)."""
+        total = None if self.total is None or other.total is None else self.total + other.total
+        return Cost(
+            total=total,
+            input=self.input + other.input,
+            cached_input=self.cached_input + other.cached_input,
+            cache_creation=self.cache_creation + other.cache_creation,
+            output=self.output + other.output,
+            reasoning=self.reasoning + other.reasoning,
+            audio=self.audio + other.audio,
+            time=self.time + other.time,
+            source=self.source if self.source == other.source else other.source,
+            estimated=self.estimated or other.estimated,
+            priced_as=other.priced_as or self.priced_as,
+        )
+
+
+class Attempt(BaseModel):
+    """One try at one deployment, as recorded in ``response.attempts`` and ``error.attempts``."""
+
+    model_config = _FROZEN
+
+    model: str
+    provider: str
+    api_base: str | None = None
+    #: "ok", "error", or "skipped" (not sent: e.g. the prompt cannot fit the context window).
+    outcome: Literal["ok", "error", "skipped"]
+    error: str | None = None
+    status_code: int | None = None
+    message: str | None = None
+    #: Seconds from sending to the answer (or failure).
+    latency: float = 0.0
+    #: Seconds waited before this attempt (backoff or server-asked).
+    waited: float = 0.0
+    retry_after: float | None = None
+    cost: Cost | None = None
+
+    def summary(self) -> str:
+        """A short label such as "openai/gpt-4o 429" used in error messages."""
+        label = f"{self.provider}/{self.model}"
+        if self.outcome == "ok":
+            return f"{label} ok"
+        if self.outcome == "skipped":
+            return f"{label} skipped ({self.message})"
+        return f"{label} {self.status_code or self.error}"
+
+
+class _RouterlibFields(_OpenModel):
+    provider: str | None = Field(default=None, exclude=True)
+    attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
+    cost: Cost | None = Field(default=None, exclude=True)
+    dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+
+
+class Function(_OpenModel):
+    name: str | None = None
+    arguments: str = ""
+
+
+class ChatCompletionMessageToolCall(_OpenModel):
+    id: str | None = None
+    type: str = "function"
+    function: Function
+    #: Present in stream deltas, where tool calls arrive in pieces.
+    index: int | None = None
+
+
+class ChatCompletionMessage(_OpenModel):
+    role: str = "assistant"
+    content: str | None = None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
+    refusal: str | None = None
+    function_call: Function | None = None
+
+
+class Choice(_OpenModel):
+    index: int = 0
+    message: ChatCompletionMessage
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ModelResponse(_RouterlibFields):
+    """A chat completion, shaped like OpenAI's ``ChatCompletion``."""
+
+    id: str
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    choices: list[Choice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+
+class ChoiceDelta(_OpenModel):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
+    refusal: str | None = None
+    function_call: Function | None = None
+
+
+class StreamChoice(_OpenModel):
+    index: int = 0
+    delta: ChoiceDelta
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ChatCompletionChunk(_OpenModel):
+    """One streamed chunk, shaped like OpenAI's ``ChatCompletionChunk``."""
+
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[StreamChoice] = []
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+
+class TextChoice(_OpenModel):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class TextCompletion(_RouterlibFields):
+    """A legacy /v1/completions answer, shaped like OpenAI's ``Completion``."""
+
+    id: str
+    object: str = "text_completion"
+    created: int = 0
+    model: str = ""
+    choices: list[TextChoice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
