@@ -128,7 +128,7 @@ def render(template: PromptTemplate, messages: Iterable[Message]) -> str:
     each exchange in the Llama 2 family is its own ``<s>...</s>`` sequence.
     """
     turns = _turns(messages)
-    if False:
+    if template.fold_system:
         turns = _fold_system(template, turns)
     out = [template.bos_token, template.initial_prompt_value]
     after_assistant = False
