@@ -81,9 +81,7 @@ def _cache_model(
     snapshot = repo / "snapshots" / rev
     snapshot.mkdir(parents=True)
     if config is not None:
-        (snapshot / "tokenizer_config.json").write_text(
-            json.dumps(config), encoding="utf-8"
-        )
+        (snapshot / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     if main:
         (repo / "refs").mkdir(exist_ok=True)
         (repo / "refs" / "main").write_text(rev, encoding="utf-8")
@@ -114,7 +112,10 @@ def test_zephyr_template_from_the_cache_renders_like_transformers(hub: Path) -> 
     loaded = load_hf_chat_template("HuggingFaceH4/zephyr-7b-beta")
     assert loaded is not None
     assert (loaded.bos_token, loaded.eos_token) == ("<s>", "</s>")
-    expected = "<|system|>\nYou are terse.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello.</s>\n<|user|>\nBye</s>\n<|assistant|>\n"
+    expected = (
+        "<|system|>\nYou are terse.</s>\n<|user|>\nHi</s>\n"
+        "<|assistant|>\nHello.</s>\n<|user|>\nBye</s>\n<|assistant|>\n"
+    )
     assert loaded.render(CHAT) == expected
     # The built-in zephyr family reproduces the model's own template exactly.
     assert render(BUILTIN_TEMPLATES["zephyr"], CHAT) == expected
@@ -126,14 +127,10 @@ def test_chatml_template_matches_the_builtin_chatml_family(hub: Path) -> None:
     assert loaded is not None
     assert loaded.render(CHAT) == render(BUILTIN_TEMPLATES["chatml"], CHAT)
     no_system = loaded.render(CHAT[1:])
-    assert no_system.startswith(
-        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi"
-    )
+    assert no_system.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi")
 
 
-def test_hf_home_is_used_when_hf_hub_cache_is_unset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hf_home_is_used_when_hf_hub_cache_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     _cache_model(
@@ -146,9 +143,7 @@ def test_hf_home_is_used_when_hf_hub_cache_is_unset(
     assert loaded.render([{"role": "user", "content": "x"}]) == "HF_HOME:x"
 
 
-def test_home_cache_is_the_last_resort(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_home_cache_is_the_last_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HF_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -169,9 +164,7 @@ def test_the_snapshot_refs_main_points_to_wins(hub: Path) -> None:
 
 
 def test_explicit_directory_and_file_paths(tmp_path: Path) -> None:
-    (tmp_path / "tokenizer_config.json").write_text(
-        json.dumps(_config("dir:{{ bos_token }}")), encoding="utf-8"
-    )
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(_config("dir:{{ bos_token }}")), encoding="utf-8")
     from_dir = load_hf_chat_template(str(tmp_path))
     from_file = load_hf_chat_template(str(tmp_path / "tokenizer_config.json"))
     assert from_dir is not None and from_file is not None
@@ -223,15 +216,9 @@ def test_invalid_json_is_an_error(hub: Path) -> None:
 
 
 def test_raise_exception_in_a_template_raises() -> None:
-    mistral = HFChatTemplate(
-        MISTRAL_TEMPLATE, bos_token="<s>", eos_token="</s>", source="mistral"
-    )
-    assert (
-        mistral.render(CHAT[1:]) == "<s>[INST] Hi [/INST]Hello.</s>[INST] Bye [/INST]"
-    )
-    with pytest.raises(
-        PromptTemplateError, match="Conversation roles must alternate"
-    ) as info:
+    mistral = HFChatTemplate(MISTRAL_TEMPLATE, bos_token="<s>", eos_token="</s>", source="mistral")
+    assert mistral.render(CHAT[1:]) == "<s>[INST] Hi [/INST]Hello.</s>[INST] Bye [/INST]"
+    with pytest.raises(PromptTemplateError, match="Conversation roles must alternate") as info:
         mistral.render(CHAT)
     assert "mistral" in str(info.value)
     assert isinstance(info.value.__cause__, jinja2.exceptions.TemplateError)
@@ -269,17 +256,13 @@ def test_tojson_does_not_html_escape_and_loop_controls_work() -> None:
 
 def test_developer_becomes_system_and_add_generation_prompt_is_true() -> None:
     template = "{% for m in messages %}{{ m.role }}={{ m.content }};{% endfor %}{{ add_generation_prompt }}"
-    rendered = HFChatTemplate(template).render(
-        [{"role": "developer", "content": [{"type": "text", "text": "d"}]}]
-    )
+    rendered = HFChatTemplate(template).render([{"role": "developer", "content": [{"type": "text", "text": "d"}]}])
     assert rendered == "system=d;True"
 
 
 def test_jinja2_is_imported_lazily() -> None:
     code = "import sys, routerlib.prompts; print('jinja2' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -292,40 +275,25 @@ HI = [{"role": "user", "content": "hi"}]
 def test_explicit_template_wins_over_everything(hub: Path) -> None:
     _cache_model(hub, "Qwen/Qwen2-7B-Instruct", _config(MARKER_TEMPLATE))
     explicit = PromptTemplate(roles={"user": RoleTemplate("<<", ">>")})
-    assert (
-        resolve_prompt(
-            HI, model="qwen2", template=explicit, hf_model_name="Qwen/Qwen2-7B-Instruct"
-        )
-        == "<<hi>>"
-    )
+    assert resolve_prompt(HI, model="qwen2", template=explicit, hf_model_name="Qwen/Qwen2-7B-Instruct") == "<<hi>>"
 
 
 def test_local_hf_template_wins_over_builtin_family(hub: Path) -> None:
     _cache_model(hub, "Qwen/Qwen2-7B-Instruct", _config(MARKER_TEMPLATE))
-    assert (
-        resolve_prompt(HI, model="qwen2", hf_model_name="Qwen/Qwen2-7B-Instruct")
-        == "HF:hi"
-    )
+    assert resolve_prompt(HI, model="qwen2", hf_model_name="Qwen/Qwen2-7B-Instruct") == "HF:hi"
 
 
 @pytest.mark.usefixtures("hub")
 def test_builtin_family_by_hf_model_name_then_model() -> None:
     chatml = render(BUILTIN_TEMPLATES["chatml"], HI)
-    assert (
-        resolve_prompt(HI, model="prod", hf_model_name="Qwen/Qwen2-7B-Instruct")
-        == chatml
-    )
+    assert resolve_prompt(HI, model="prod", hf_model_name="Qwen/Qwen2-7B-Instruct") == chatml
     assert resolve_prompt(HI, model="Qwen/Qwen2-7B-Instruct") == chatml
     assert resolve_prompt(HI, model="alias", hf_model_name="chatml") == chatml
 
 
 @pytest.mark.usefixtures("hub")
 def test_default_template_when_nothing_matches_and_no_hf_name() -> None:
-    assert (
-        resolve_prompt(HI, model="my-finetune")
-        == render(DEFAULT_TEMPLATE, HI)
-        == "user: hi\nassistant:"
-    )
+    assert resolve_prompt(HI, model="my-finetune") == render(DEFAULT_TEMPLATE, HI) == "user: hi\nassistant:"
 
 
 def test_unknown_hf_model_name_raises_with_places_and_options(hub: Path) -> None:

@@ -33,9 +33,7 @@ def custom_prompt() -> Iterator[CustomPrompt]:
     with pytest.MonkeyPatch.context() as mp:
         # Keep LiteLLM's import from trying to download its cost map.
         mp.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        factory = pytest.importorskip(
-            "litellm.litellm_core_utils.prompt_templates.factory"
-        )
+        factory = pytest.importorskip("litellm.litellm_core_utils.prompt_templates.factory")
         yield factory.custom_prompt
 
 
@@ -45,12 +43,8 @@ texts = st.one_of(
     st.text(max_size=5),
     st.sampled_from(["<s>", "</s>", "[INST] ", " [/INST]", "\n", "<|im_end|>", ""]),
 )
-role_entries = st.fixed_dictionaries(
-    {}, optional={"pre_message": texts, "post_message": texts}
-)
-role_dicts = st.dictionaries(
-    st.sampled_from(["system", "user", "assistant", "tool", "function"]), role_entries
-)
+role_entries = st.fixed_dictionaries({}, optional={"pre_message": texts, "post_message": texts})
+role_dicts = st.dictionaries(st.sampled_from(["system", "user", "assistant", "tool", "function"]), role_entries)
 params = st.fixed_dictionaries(
     {
         "role_dict": role_dicts,
@@ -71,9 +65,7 @@ def messages(roles: list[str], *, allow_none: bool) -> st.SearchStrategy[list[Ms
     contents = st.one_of(texts, st.lists(parts, max_size=3))
     if allow_none:
         contents = st.one_of(contents, st.none())
-    message = st.builds(
-        lambda r, c: {"role": r, "content": c}, st.sampled_from(roles), contents
-    )
+    message = st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(roles), contents)
     return st.lists(message, max_size=7)
 
 
@@ -87,9 +79,7 @@ def _template(p: Mapping[str, Any]) -> PromptTemplate:
     )
 
 
-def _litellm_with_documented_fixes(
-    custom_prompt: CustomPrompt, p: Mapping[str, Any], msgs: list[Msg]
-) -> str:
+def _litellm_with_documented_fixes(custom_prompt: CustomPrompt, p: Mapping[str, Any], msgs: list[Msg]) -> str:
     """LiteLLM's output once each documented difference is applied to its input."""
     role_dict = dict(p["role_dict"])
     for role in (
@@ -153,17 +143,15 @@ def _exchanges_opened_by_non_system(msgs: list[Msg]) -> tuple[int, int]:
 # --- differential properties ------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=4000, deadline=None)
 @given(p=params, msgs=messages(ALL_ROLES, allow_none=True))
 def test_equals_litellm_after_documented_differences(
     custom_prompt: CustomPrompt, p: Mapping[str, Any], msgs: list[Msg]
 ) -> None:
-    assert render(_template(p), msgs) == _litellm_with_documented_fixes(
-        custom_prompt, p, msgs
-    )
+    assert render(_template(p), msgs) == _litellm_with_documented_fixes(custom_prompt, p, msgs)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=4000, deadline=None)
 @given(p=params, msgs=messages(["system", "user", "assistant"], allow_none=False))
 def test_equals_litellm_exactly_where_no_difference_applies(
     custom_prompt: CustomPrompt, p: Mapping[str, Any], msgs: list[Msg]
@@ -171,17 +159,13 @@ def test_equals_litellm_exactly_where_no_difference_applies(
     ours = render(_template(p), msgs)
     theirs = custom_prompt(role_dict=p["role_dict"], messages=msgs, **_scalars(p))
     opened, never_reopened_by_litellm = _exchanges_opened_by_non_system(msgs)
-    note(
-        f"exchanges opened by a non-system turn: {opened} ({never_reopened_by_litellm} without system)"
-    )
+    note(f"exchanges opened by a non-system turn: {opened} ({never_reopened_by_litellm} without system)")
     if opened == 0 or not p["bos_token"]:
         assert ours == theirs
     else:
         # The documented bos fix is the only difference: bos moves to the start of
         # each new exchange, and is added where LiteLLM never re-opened it.
-        assert len(ours) - len(theirs) == never_reopened_by_litellm * len(
-            p["bos_token"]
-        )
+        assert len(ours) - len(theirs) == never_reopened_by_litellm * len(p["bos_token"])
         assert ours == _litellm_with_documented_fixes(custom_prompt, p, msgs)
 
 
@@ -232,9 +216,7 @@ def test_bos_is_not_repeated_within_one_exchange() -> None:
 
 
 def test_developer_renders_as_system() -> None:
-    template = PromptTemplate(
-        roles={"system": RoleTemplate("<sys>", "</sys>")}, bos_token="B"
-    )
+    template = PromptTemplate(roles={"system": RoleTemplate("<sys>", "</sys>")}, bos_token="B")
     msgs = [
         {"role": "assistant", "content": "a"},
         {"role": "developer", "content": "d"},
@@ -243,9 +225,7 @@ def test_developer_renders_as_system() -> None:
 
 
 def test_tool_and_function_use_their_own_wrapping_when_the_template_has_it() -> None:
-    template = PromptTemplate(
-        roles={"user": RoleTemplate("U:", "\n"), "tool": RoleTemplate("T:", "\n")}
-    )
+    template = PromptTemplate(roles={"user": RoleTemplate("U:", "\n"), "tool": RoleTemplate("T:", "\n")})
     msgs = [{"role": "tool", "content": "1"}, {"role": "function", "content": "2"}]
     assert render(template, msgs) == "T:1\nU:2\n"
 
@@ -263,17 +243,13 @@ def test_none_content_renders_an_empty_wrapped_turn(
         {"role": "assistant", "content": None},
     ]
     chatml = BUILTIN_TEMPLATES["chatml"]
-    assert render(chatml, msgs).endswith(
-        "<|im_start|>assistant\n<|im_end|>\n<|im_start|>assistant\n"
-    )
+    assert render(chatml, msgs).endswith("<|im_start|>assistant\n<|im_end|>\n<|im_start|>assistant\n")
     theirs = custom_prompt(
         role_dict=chatml.as_role_dict(),
         messages=msgs,
         final_prompt_value=chatml.final_prompt_value,
     )
-    assert (
-        "<|im_start|>assistant\n<|im_end|>" not in theirs
-    )  # LiteLLM drops the wrapping, keeps eos
+    assert "<|im_start|>assistant\n<|im_end|>" not in theirs  # LiteLLM drops the wrapping, keeps eos
 
 
 # --- content handling and validation ----------------------------------------
@@ -287,10 +263,7 @@ def test_text_parts_are_concatenated_and_other_parts_skipped() -> None:
     ]
     assert message_text(content) == "Look at this."
     assert message_text(None) == ""
-    assert (
-        render(PromptTemplate(), [{"role": "user", "content": content}])
-        == "Look at this."
-    )
+    assert render(PromptTemplate(), [{"role": "user", "content": content}]) == "Look at this."
 
 
 @pytest.mark.parametrize(
@@ -302,9 +275,7 @@ def test_text_parts_are_concatenated_and_other_parts_skipped() -> None:
         ({"role": "user", "content": ["plain string part"]}, "plain string part"),
     ],
 )
-def test_invalid_messages_raise_prompt_template_error(
-    message: Msg, fragment: str
-) -> None:
+def test_invalid_messages_raise_prompt_template_error(message: Msg, fragment: str) -> None:
     with pytest.raises(PromptTemplateError, match=fragment):
         render(PromptTemplate(), [message])
 
@@ -364,7 +335,5 @@ FOLD = PromptTemplate(
         ),
     ],
 )
-def test_fold_system_moves_system_text_into_the_next_user_turn(
-    msgs: list[Msg], expected: str
-) -> None:
+def test_fold_system_moves_system_text_into_the_next_user_turn(msgs: list[Msg], expected: str) -> None:
     assert render(FOLD, msgs) == expected

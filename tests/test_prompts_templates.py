@@ -117,9 +117,7 @@ def test_as_role_dict_round_trips_through_from_params() -> None:
             bos_token=template.bos_token,
             eos_token=template.eos_token,
         )
-        assert (
-            dataclasses.replace(rebuilt, fold_system=template.fold_system) == template
-        )
+        assert dataclasses.replace(rebuilt, fold_system=template.fold_system) == template
 
 
 # The published format of each family, rendered for system + two user turns.
@@ -140,22 +138,15 @@ GOLDEN = {
     ),
     "falcon": "S\n\nUser: q1\n\nAssistant: a1\n\nUser: q2\n\nAssistant:",
     "vicuna": "S USER: q1 ASSISTANT: a1</s>USER: q2 ASSISTANT:",
-    "alpaca": (
-        "S\n\n### Instruction:\nq1\n\n### Response:\na1\n\n"
-        "### Instruction:\nq2\n\n### Response:\n"
-    ),
+    "alpaca": ("S\n\n### Instruction:\nq1\n\n### Response:\na1\n\n### Instruction:\nq2\n\n### Response:\n"),
     "phi-3": (
-        "<|system|>\nS<|end|>\n<|user|>\nq1<|end|>\n<|assistant|>\na1<|end|>\n"
-        "<|user|>\nq2<|end|>\n<|assistant|>\n"
+        "<|system|>\nS<|end|>\n<|user|>\nq1<|end|>\n<|assistant|>\na1<|end|>\n<|user|>\nq2<|end|>\n<|assistant|>\n"
     ),
     "gemma": (
         "<bos><start_of_turn>user\nS\n\nq1<end_of_turn>\n<start_of_turn>model\na1"
         "<end_of_turn>\n<start_of_turn>user\nq2<end_of_turn>\n<start_of_turn>model\n"
     ),
-    "zephyr": (
-        "<|system|>\nS</s>\n<|user|>\nq1</s>\n<|assistant|>\na1</s>\n"
-        "<|user|>\nq2</s>\n<|assistant|>\n"
-    ),
+    "zephyr": ("<|system|>\nS</s>\n<|user|>\nq1</s>\n<|assistant|>\na1</s>\n<|user|>\nq2</s>\n<|assistant|>\n"),
 }
 
 
@@ -245,10 +236,7 @@ def test_hf_model_name_is_checked_before_model() -> None:
     assert found is BUILTIN_TEMPLATES["chatml"]
     found = template_for_model("prod-alias", "HuggingFaceH4/zephyr-7b-beta")
     assert found is BUILTIN_TEMPLATES["zephyr"]
-    assert (
-        template_for_model("lmsys/vicuna-7b", "unknown/thing")
-        is BUILTIN_TEMPLATES["vicuna"]
-    )
+    assert template_for_model("lmsys/vicuna-7b", "unknown/thing") is BUILTIN_TEMPLATES["vicuna"]
 
 
 def test_prompt_template_error_is_a_value_error() -> None:

@@ -63,7 +63,9 @@ def cost_per_token(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached_tokens, cache_creation_tokens=cache_creation_tokens),
+        prompt_tokens_details=PromptTokensDetails(
+            cached_tokens=cached_tokens, cache_creation_tokens=cache_creation_tokens
+        ),
         completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning_tokens),
     )
     if info.bills_by_time:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
+    "DEFAULT_CACHE_READ_RATIO",
     "FLAG_FIELDS",
     "INT_FIELDS",
     "KEPT_FIELDS",
@@ -72,6 +73,13 @@ _PROVIDER_ALIASES: dict[str, str] = {
     "text-completion-inception": "inception",
     "fireworks_ai-embedding-models": "fireworks_ai",
 }
+
+
+#: Cache-read rate as a fraction of the input rate, for providers whose rows in LiteLLM's map
+#: leave it out although the provider discounts cached tokens. Fireworks bills cached prompt
+#: tokens at half the input price (fireworks.ai/pricing; LiteLLM applies the same 0.5 in code,
+#: ``FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO``). An explicit rate in the row always wins.
+DEFAULT_CACHE_READ_RATIO: dict[str, Decimal] = {"fireworks_ai": Decimal("0.5")}
 
 
 def normalise_provider(provider: str) -> str:

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from importlib import resources
 from os import PathLike
+from types import MappingProxyType
 from typing import Any
 
 from ._fields import (
+    DEFAULT_CACHE_READ_RATIO,
     FLAG_FIELDS,
     INT_FIELDS,
     KEPT_FIELDS,
@@ -148,6 +150,9 @@ def _build_info(key: str, entry: Mapping[str, Any]) -> ModelInfo:
         kwargs[name] = None if value is None else as_decimal(value, what=f"model map entry {key!r}: {name}")
     for flag in FLAG_FIELDS:
         kwargs[f"supports_{flag}"] = entry.get(f"supports_{flag}") is True
+    ratio, input_rate = DEFAULT_CACHE_READ_RATIO.get(kwargs["provider"]), kwargs["input_cost_per_token"]
+    if ratio is not None and input_rate is not None and kwargs["cache_read_input_token_cost"] is None:
+        kwargs["cache_read_input_token_cost"] = input_rate * ratio
     return ModelInfo(**kwargs)
 
 
@@ -158,7 +163,10 @@ def _trim(key: str, entry: object) -> dict[str, Any]:
 
 
 def _fields_for_register(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``register`` fields: LiteLLM's names, ``provider`` for ``litellm_provider``, flags with or without ``supports_``."""
+    """Check ``register`` fields now, so a typo fails at the call that made it, not at a later lookup.
+
+    Names are LiteLLM's; ``provider`` stands for ``litellm_provider``; flags may drop ``supports_``.
+    """
     out: dict[str, Any] = {}
     for field_name, value in given.items():
         target = "litellm_provider" if field_name == "provider" else field_name
@@ -169,7 +177,7 @@ def _fields_for_register(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
         if target in PRICE_FIELDS and value is not None:
             value = as_decimal(value, what=f"register({name!r}): {field_name}")
         out[target] = value
-    _build_info(name, out)  # raise now, at the call that made the mistake, not at a later lookup
+    _build_info(name, out)
     return out
 
 
@@ -187,7 +195,9 @@ class ModelMap:
 
     __slots__ = ("_entries", "_infos", "_lower", "_meta", "_resolved", "_suffixes")
 
-    def __init__(self, entries: Mapping[str, Mapping[str, Any]] | None = None, *, meta: Mapping[str, Any] | None = None):
+    def __init__(
+        self, entries: Mapping[str, Mapping[str, Any]] | None = None, *, meta: Mapping[str, Any] | None = None
+    ) -> None:
         """Wrap already-trimmed rows; use ``default``, ``from_file`` or ``from_dict`` to build one."""
         self._entries: dict[str, Mapping[str, Any]] = dict(entries or {})
         self._meta: dict[str, Any] = dict(meta or {})
@@ -286,7 +296,7 @@ class ModelMap:
     @property
     def meta(self) -> Mapping[str, Any]:
         """The file's ``__meta__`` header (source, LiteLLM version, date, licence), if any."""
-        return self._meta
+        return MappingProxyType(self._meta)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from .model_map import ModelInfo
 __all__ = ["PriceOverride", "compute_cost", "worst_case_cost"]
 
 _ZERO = Decimal(0)
+_OVERRIDE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second", "output_cost_per_second")
 _NO_RATES: Rates = (None, None, None, None, None, None, None)
 PriceInput = Decimal | float | int | str | None
 
@@ -54,7 +55,7 @@ class PriceOverride:
     output_cost_per_second: Decimal | None = None
 
     def __post_init__(self) -> None:
-        for name in ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second", "output_cost_per_second"):
+        for name in _OVERRIDE_FIELDS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, Decimal):
                 object.__setattr__(self, name, as_decimal(value, what=name))
@@ -153,7 +154,7 @@ def compute_cost(
     fields: dict[str, Any] = {"source": "override" if overridden else "model_map"}
     total = _bucket_costs(counts, r, fields)
     if total is None:
-        side = "input" if any(n and rate is None for n, rate in zip(counts[:4], r[:4])) else "output"
+        side = "input" if any(n and rate is None for n, rate in zip(counts[:4], r[:4], strict=True)) else "output"
         return _unknown(info.key if info else model, f"no {side} price", estimated)
     if estimated:
         fields["estimated"] = True

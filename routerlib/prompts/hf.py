@@ -64,12 +64,8 @@ class HFChatTemplate:
             )
         except PromptTemplateError:
             raise
-        except (
-            Exception
-        ) as exc:  # the template is third-party code; any failure is its failure
-            raise PromptTemplateError(
-                f"chat_template from {self.source} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        except Exception as exc:  # the template is third-party code; any failure is its failure
+            raise PromptTemplateError(f"chat_template from {self.source} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _for_template(message: Message) -> dict[str, object]:
@@ -79,9 +75,7 @@ def _for_template(message: Message) -> dict[str, object]:
     and a raw-prompt server cannot take images anyway.
     """
     if not isinstance(message, Mapping):
-        raise PromptTemplateError(
-            f"each message must be a mapping, got {type(message).__name__}"
-        )
+        raise PromptTemplateError(f"each message must be a mapping, got {type(message).__name__}")
     copy = dict(message)
     if copy.get("role") == "developer":
         copy["role"] = "system"
@@ -118,9 +112,7 @@ def _compile(source: str) -> jinja2.Template:
     def strftime_now(fmt: str) -> str:
         return datetime.now().strftime(fmt)
 
-    env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
-    )
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.filters["tojson"] = tojson
     env.globals.update(raise_exception=raise_exception, strftime_now=strftime_now)
     return env.from_string(source)
@@ -138,11 +130,7 @@ def hf_hub_cache() -> Path:
 def _explicit_path(name_or_path: str) -> Path | None:
     """The filesystem path meant by ``name_or_path``, or None if it is a repo id."""
     path = Path(name_or_path).expanduser()
-    if (
-        path.exists()
-        or name_or_path.startswith(_PATH_PREFIXES)
-        or name_or_path.endswith(".json")
-    ):
+    if path.exists() or name_or_path.startswith(_PATH_PREFIXES) or name_or_path.endswith(".json"):
         return path
     return None
 
@@ -198,6 +186,24 @@ def load_hf_chat_template(name_or_path: str) -> HFChatTemplate | None:
 
 
 def _load_from(directory: Path, config_path: Path) -> HFChatTemplate | None:
+    """Cached on the files' (mtime, size): configs can be 100 KB of added tokens."""
+    files = (config_path, *(directory / name for name in _JINJA_FILES))
+    return _load_cached(directory, config_path, tuple(_stamp(f) for f in files))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=128)
+def _load_cached(
+    directory: Path, config_path: Path, stamps: tuple[tuple[int, int] | None, ...]
+) -> HFChatTemplate | None:
+    del stamps  # only part of the cache key
     config = _read_config(config_path)
     template = _template_text(config.get("chat_template"), config_path)
     if template is None:
@@ -229,9 +235,7 @@ def _read_config(path: Path) -> Mapping[str, object]:
     except ValueError as exc:
         raise PromptTemplateError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(config, dict):
-        raise PromptTemplateError(
-            f"{path} must hold a JSON object, got {type(config).__name__}"
-        )
+        raise PromptTemplateError(f"{path} must hold a JSON object, got {type(config).__name__}")
     return config
 
 
@@ -247,9 +251,7 @@ def _template_text(value: object, path: Path) -> str | None:
         raise PromptTemplateError(
             f"{path}: chat_template list has no 'default' entry (names: {sorted(map(str, named))})"
         )
-    raise PromptTemplateError(
-        f"{path}: chat_template must be a string or a list, got {type(value).__name__}"
-    )
+    raise PromptTemplateError(f"{path}: chat_template must be a string or a list, got {type(value).__name__}")
 
 
 def _token(value: object) -> str:

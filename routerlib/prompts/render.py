@@ -18,9 +18,7 @@ __all__ = ["MESSAGE_ROLES", "Message", "message_text", "render"]
 Message = Mapping[str, object]
 """An OpenAI chat message: ``role`` plus ``content`` (str, list of parts, or None)."""
 
-MESSAGE_ROLES: frozenset[str] = frozenset(
-    {"system", "developer", "user", "assistant", "tool", "function"}
-)
+MESSAGE_ROLES: frozenset[str] = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 # OpenAI's o1+ models renamed the system role to "developer"; raw-prompt models
 # were trained on "system", so both mean the same turn here.
@@ -53,9 +51,7 @@ def message_text(content: object) -> str:
 
 def _part_text(part: object) -> str:
     if not isinstance(part, Mapping):
-        raise PromptTemplateError(
-            f"content parts must be objects like {{'type': 'text', 'text': ...}}, got {part!r}"
-        )
+        raise PromptTemplateError(f"content parts must be objects like {{'type': 'text', 'text': ...}}, got {part!r}")
     text = part.get("text")
     return text if isinstance(text, str) else ""
 
@@ -63,9 +59,7 @@ def _part_text(part: object) -> str:
 def _role_of(message: Message) -> str:
     role = message.get("role")
     if not isinstance(role, str) or role not in MESSAGE_ROLES:
-        raise PromptTemplateError(
-            f"unknown message role {role!r}; expected one of {sorted(MESSAGE_ROLES)}"
-        )
+        raise PromptTemplateError(f"unknown message role {role!r}; expected one of {sorted(MESSAGE_ROLES)}")
     return _ROLE_ALIASES.get(role, role)
 
 
@@ -74,9 +68,7 @@ def _turns(messages: Iterable[Message]) -> list[tuple[str, str]]:
     turns: list[tuple[str, str]] = []
     for message in messages:
         if not isinstance(message, Mapping):
-            raise PromptTemplateError(
-                f"each message must be a mapping, got {type(message).__name__}"
-            )
+            raise PromptTemplateError(f"each message must be a mapping, got {type(message).__name__}")
         turns.append((_role_of(message), message_text(message.get("content"))))
     return turns
 
@@ -90,9 +82,7 @@ def _wrapping(template: PromptTemplate, role: str) -> RoleTemplate:
     return _NO_WRAPPING
 
 
-def _fold_system(
-    template: PromptTemplate, turns: list[tuple[str, str]]
-) -> list[tuple[str, str]]:
+def _fold_system(template: PromptTemplate, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Move each system turn's wrapped text to the start of the next user turn.
 
     This is how Llama 2 (``[INST] <<SYS>>...<</SYS>> user [/INST]``), Mistral and

@@ -24,9 +24,7 @@ __all__ = [
     "template_for_model",
 ]
 
-TEMPLATE_ROLES: frozenset[str] = frozenset(
-    {"system", "user", "assistant", "tool", "function"}
-)
+TEMPLATE_ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool", "function"})
 """Role names a template may define. ``developer`` always renders as ``system``."""
 
 _ROLE_KEYS = ("pre_message", "post_message")
@@ -65,9 +63,7 @@ class PromptTemplate:
         for role, entry in self.roles.items():
             _check_role_name(role)
             if not isinstance(entry, RoleTemplate):
-                raise PromptTemplateError(
-                    f"roles[{role!r}] must be a RoleTemplate, got {type(entry).__name__}"
-                )
+                raise PromptTemplateError(f"roles[{role!r}] must be a RoleTemplate, got {type(entry).__name__}")
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
 
     def __hash__(self) -> int:
@@ -130,12 +126,8 @@ def _parse_role(role: str, entry: object) -> RoleTemplate:
         raise PromptTemplateError(f"roles[{role!r}] must be a mapping or None")
     unknown = sorted(set(entry) - set(_ROLE_KEYS))
     if unknown:
-        raise PromptTemplateError(
-            f"roles[{role!r}] has unknown key(s) {unknown}; allowed keys are {list(_ROLE_KEYS)}"
-        )
-    pre, post = (
-        _text(entry.get(key), f"roles[{role!r}][{key!r}]") for key in _ROLE_KEYS
-    )
+        raise PromptTemplateError(f"roles[{role!r}] has unknown key(s) {unknown}; allowed keys are {list(_ROLE_KEYS)}")
+    pre, post = (_text(entry.get(key), f"roles[{role!r}][{key!r}]") for key in _ROLE_KEYS)
     return RoleTemplate(pre, post)
 
 
@@ -143,9 +135,7 @@ def _text(value: object, name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise PromptTemplateError(
-            f"{name} must be a string, got {type(value).__name__}"
-        )
+        raise PromptTemplateError(f"{name} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -169,9 +159,7 @@ def _template(
     )
 
 
-def _roles(
-    system: tuple[str, str], user: tuple[str, str], assistant: tuple[str, str]
-) -> dict[str, tuple[str, str]]:
+def _roles(system: tuple[str, str], user: tuple[str, str], assistant: tuple[str, str]) -> dict[str, tuple[str, str]]:
     return {"system": system, "user": user, "assistant": assistant}
 
 
@@ -221,9 +209,7 @@ _BUILTINS: dict[str, PromptTemplate] = {
     ),
     # https://github.com/tatsu-lab/stanford_alpaca#data-release
     "alpaca": _template(
-        _roles(
-            ("", "\n\n"), ("### Instruction:\n", "\n\n"), ("### Response:\n", "\n\n")
-        ),
+        _roles(("", "\n\n"), ("### Instruction:\n", "\n\n"), ("### Response:\n", "\n\n")),
         final_prompt_value="### Response:\n",
     ),
     # https://huggingface.co/microsoft/Phi-3-mini-4k-instruct#chat-format
@@ -285,9 +271,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
 )
 
 
-def template_for_model(
-    model: str, hf_model_name: str | None = None
-) -> PromptTemplate | None:
+def template_for_model(model: str, hf_model_name: str | None = None) -> PromptTemplate | None:
     """The built-in family template for a model, or None when no family matches.
 
     ``hf_model_name`` is checked before ``model`` because it is the more

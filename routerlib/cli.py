@@ -1,0 +1,64 @@
+"""The ``routerlib`` command. ``routerlib demo`` shows a call with a fallback and its cost.
+
+The demo needs no key and no network: it starts routerlib's in-process mock server on
+127.0.0.1, sends a completion whose primary deployment fails (503) and whose fallback
+answers, and prints the answer, every attempt, and what the call cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .client import Client
+from .policy import RetryPolicy
+from .testing import MockServer
+from .types import ModelResponse
+
+
+def demo() -> int:
+    """Run the demo; returns the process exit code."""
+    messages = [{"role": "user", "content": "In one sentence: why route LLM calls in process?"}]
+    # Backoff is shortened so the demo's retries take milliseconds, not seconds.
+    client = Client(policy=RetryPolicy(initial_backoff=0.01, max_backoff=0.05))
+    with MockServer(reply="Routing in process removes a network hop and keeps retries, "
+                          "fallbacks and spend in your own code.") as server:
+        response = client.completion(
+            "openai/gpt-4o-mini", messages,
+            api_base=server.failing_url(503), api_key="demo-key", num_retries=1,
+            fallbacks=[{"model": "openai/gpt-4o", "api_base": server.url}],
+            metadata={"user": "demo"})
+        assert isinstance(response, ModelResponse)
+        print("answer:  ", response.choices[0].message.content)
+        print("answered by:", f"{response.provider}/{response.model}")
+        print("attempts:")
+        for n, attempt in enumerate(response.attempts, 1):
+            status = attempt.outcome if attempt.outcome == "ok" else f"{attempt.error} {attempt.status_code}"
+            print(f"  {n}. {attempt.provider}/{attempt.model:<12} {status:<32} "
+                  f"{attempt.latency * 1000:6.1f} ms  (waited {attempt.waited * 1000:.0f} ms)")
+        cost = response.cost
+        usage = response.usage
+        if usage is not None:
+            print(f"usage:    {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens")
+        if cost is not None and cost.total is not None:
+            print(f"cost:     ${cost.total} (input ${cost.input}, output ${cost.output}; "
+                  f"prices from {cost.source}: {cost.priced_as})")
+        else:
+            print("cost:     unknown (no price for this model)")
+    client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="routerlib", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="a completion with a fallback and its cost, against a local mock server")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo()
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())
