@@ -25,6 +25,7 @@ from .exceptions import (
     APIError,
     APITimeoutError,
     ContextWindowExceededError,
+    MissingAPIKeyError,
     RouterlibError,
     StreamInterruptedError,
 )
@@ -67,7 +68,13 @@ class CallState:
             if self.seconds_left() <= 0:
                 raise self._deadline_error()
             target = self._targets.popleft()
-            deployment = self.client._planner.resolve(target, self.request, self.primary)
+            try:
+                deployment = self.client._planner.resolve(target, self.request, self.primary)
+            except MissingAPIKeyError as error:
+                self._record_unresolved(error)
+                if not self._targets or not self.policy.should_fallback(error):
+                    raise
+                continue
             if self.primary is None:
                 self.primary = deployment
             skip = self.client._context.check(self.request, deployment)
@@ -174,14 +181,16 @@ class CallState:
         self.client._callbacks.emit("on_fallback", error)
         return False
 
-    def exhausted(self, error: BaseException | None) -> BaseException:
+    def no_candidate_left(self) -> RouterlibError:
+        """Every target was skipped (context window) or none could be resolved."""
+        return ContextWindowExceededError(
+            "every candidate model was skipped: the request does not fit their context windows",
+            model=self.request.model, code="context_length_exceeded")
+
+    def exhausted(self, error: RouterlibError) -> RouterlibError:
         """The error to raise when the call is over: the last typed error, with the history."""
-        if error is None:
-            error = APITimeoutError("no deployment could take the request") if not self.attempts else \
-                ContextWindowExceededError("every candidate model was skipped: the request does not fit "
-                                           "their context windows", model=self.request.model)
-        if isinstance(error, APIError | RouterlibError):
-            error.attempts = tuple(self.attempts)  # type: ignore[union-attr]
+        if not getattr(error, "attempts", None):
+            error.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
             if isinstance(error, APIError) and self.attempts:
                 error.history = self.history()
         if self._spend is not None:
@@ -215,6 +224,11 @@ class CallState:
         self.pending_wait = 0.0
         self.attempts.append(attempt)
         self.client._callbacks.emit("on_attempt", attempt)
+
+    def _record_unresolved(self, error: MissingAPIKeyError) -> None:
+        """A target that could not even be resolved (no key): an attempt that sent nothing."""
+        self.attempts.append(Attempt(model=error.model or "?", provider=error.provider or "?",
+                                     outcome="error", error=type(error).__name__, message=error.message))
 
     def _deadline_error(self) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",

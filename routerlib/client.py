@@ -162,8 +162,10 @@ class Client:
                     return self._on_deployment(call, deployment)
                 except RouterlibError as error:
                     if call.give_up(deployment, error):
-                        raise call.exhausted(error)  # noqa: B904 - the error keeps its own cause
-            raise call.exhausted(None)
+                        raise
+            raise call.no_candidate_left()
+        except RouterlibError as error:
+            raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
         except BaseException:
             call.abandon()
             raise
@@ -223,8 +225,10 @@ class Client:
                     return await self._aon_deployment(call, deployment)
                 except RouterlibError as error:
                     if call.give_up(deployment, error):
-                        raise call.exhausted(error)  # noqa: B904
-            raise call.exhausted(None)
+                        raise
+            raise call.no_candidate_left()
+        except RouterlibError as error:
+            raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
         except BaseException:
             call.abandon()
             raise

@@ -107,8 +107,8 @@ class RetryPolicy:
 
     def backoff(self) -> tenacity.wait.wait_base:
         """Exponential backoff with jitter, used when the server names no wait."""
-        return tenacity.wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff,
-                                                jitter=self.jitter)
+        return (tenacity.wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
+                + tenacity.wait_random(0, self.jitter))
 
     def tenacity_kwargs(self, *, num_retries: int, seconds_left: Callable[[], float],
                         before_sleep: Callable[[tenacity.RetryCallState], None]) -> dict[str, Any]:

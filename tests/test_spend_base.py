@@ -128,7 +128,7 @@ def test_record_json_round_trip_is_exact() -> None:
 
 
 def test_record_normalises_tags_and_numbers() -> None:
-    r = SpendRecord(call_id="c", timestamp=1, model="m", provider="p", tags=["x", "y", "x"], cost=3, latency=1)
+    r = SpendRecord(call_id="c", timestamp=1, model="m", provider="p", tags=["x", "y", "x"], cost=3, latency=1)  # type: ignore[arg-type]
     assert r.tags == ("x", "y")
     assert r.cost == Decimal(3) and isinstance(r.timestamp, float) and isinstance(r.latency, float)
     assert r.buckets == ("global", "tag:x", "tag:y")
@@ -159,7 +159,7 @@ def test_record_validation_names_the_bad_field(kwargs: dict[str, Any], error: ty
 
 
 def test_to_json_names_the_record_when_metadata_is_not_json() -> None:
-    with pytest.raises(ValueError, match="'bad'.*JSON"):
+    with pytest.raises(ValueError, match=r"'bad'.*JSON"):
         rec("bad", metadata={"x": object()}).to_json()
 
 
@@ -200,7 +200,7 @@ def test_filters_and_single_bucket() -> None:
 # -- exports ------------------------------------------------------------------------------------
 
 TRICKY = [
-    rec("a,1", "0.1", user="al\"ice", tags=("x,y", "ü"), metadata={"note": "line1\nline2, \"quoted\""}),
+    rec("a,1", "0.1", user='al"ice', tags=("x,y", "ü"), metadata={"note": 'line1\nline2, "quoted"'}),
     rec("b", None, ts=T0 + 0.1, team="t", model=""),
     rec("c", "1E-20", ts=T0 + 0.2, cost_breakdown={"time": "1E-20"}, estimated=True, latency=0.1 + 0.2),
 ]

@@ -42,7 +42,12 @@ def test_reserved_reports_live_holds_per_bucket() -> None:
     led = MemoryLedger(reservation_ttl=10)
     led.reserve("a", Decimal("0.2"), user="u", tags=("x",), now=T0)
     led.reserve("b", Decimal("0.3"), user="v", now=T0 + 5)
-    assert led.reserved(now=T0 + 1) == {"global": Decimal("0.5"), "user:u": Decimal("0.2"), "tag:x": Decimal("0.2"), "user:v": Decimal("0.3")}
+    assert led.reserved(now=T0 + 1) == {
+        "global": Decimal("0.5"),
+        "user:u": Decimal("0.2"),
+        "tag:x": Decimal("0.2"),
+        "user:v": Decimal("0.3"),
+    }
     assert led.reserved(now=T0 + 10) == {"global": Decimal("0.3"), "user:v": Decimal("0.3")}
 
 

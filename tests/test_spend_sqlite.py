@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,11 +116,12 @@ def test_threads_share_one_ledger(tmp_path: Path) -> None:
 # -- several processes on one file ---------------------------------------------------------------
 
 
-def _process_worker(path: str, worker: int, calls: int) -> tuple[int, int]:
+def _process_worker(path: str, worker: int, calls: int, start: Any, results: Any) -> None:
     """Run in a spawned process: reserve -> settle (or release) ``calls`` times on one file."""
     led = SQLiteLedger(path)
     budgets = [Budget(LIMIT, "global"), Budget(USER_LIMIT, "user", "day")]
     settled = refused = 0
+    start.wait()  # every process is up: now they really contend
     for i in range(calls):
         call_id, user = f"w{worker}-{i}", f"u{(worker + i) % 2}"
         try:
@@ -127,24 +129,30 @@ def _process_worker(path: str, worker: int, calls: int) -> tuple[int, int]:
         except BudgetExceededError:
             refused += 1
             continue
+        time.sleep(0.001)  # the provider call: other processes reserve meanwhile
         if i % 7 == 3:
             led.release(call_id)  # a failed call: nothing spent
             continue
         cost = Decimal("0.006") + Decimal("0.001") * (i % 5)  # at most what was reserved
-        led.settle(call_id, rec(call_id, cost, ts=time.time(), user=user))
+        led.settle(call_id, rec(call_id, cost, ts=time.time(), user=user, metadata={"worker": worker}))
         settled += 1
     led.close()
-    return settled, refused
+    results.put((settled, refused))
 
 
 def test_four_processes_never_overspend(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.db")  # not created yet: the workers race to create it
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
-        results = pool.starmap(_process_worker, [(path, w, 50) for w in range(4)])
-    settled = sum(s for s, _ in results)
-    refused = sum(r for _, r in results)
-    assert refused > 0, "the budget must allow fewer than 200 calls"
+    start, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_process_worker, args=(path, w, 50, start, results)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(10)
+        assert proc.exitcode == 0
+    settled = sum(s for s, _ in outcomes)
+    assert sum(r for _, r in outcomes) > 0, "the budget must allow fewer than 200 calls"
     led = SQLiteLedger(path)
     records = led.records()
     assert len(records) == settled

@@ -7,18 +7,22 @@ it in one place means a field added here is trimmed, loaded and exposed alike.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "DEFAULT_CACHE_READ_RATIO",
     "FLAG_FIELDS",
+    "INCLUSIVE_TIER_PROVIDERS",
     "INT_FIELDS",
     "KEPT_FIELDS",
     "PRICE_FIELDS",
     "Rates",
     "as_decimal",
     "bucket_rates",
+    "is_kept_field",
     "normalise_provider",
+    "tier_field",
 ]
 
 #: The rate of each usage bucket: (input, cached input, cache creation, input audio,
@@ -62,6 +66,33 @@ FLAG_FIELDS: tuple[str, ...] = (
 KEPT_FIELDS: frozenset[str] = frozenset(
     ("litellm_provider", "mode", "alias_of", *INT_FIELDS, *PRICE_FIELDS, *(f"supports_{f}" for f in FLAG_FIELDS))
 )
+
+#: Long-context tiers: ``<price>_above_<N>[k]_tokens`` replaces ``<price>`` for the whole call
+#: once its prompt has more than N tokens (Gemini Pro above 200k, GPT-5.x above 272k, Claude's
+#: 1M-context models above 200k...). Without them a long prompt would be billed at up to half
+#: its real price. Service-tier and batch variants (``..._tokens_priority``) are not kept.
+_TIER_FIELD = re.compile(
+    r"^(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost"
+    r"|cache_creation_input_token_cost|input_cost_per_audio_token)_above_(\d+)(k?)_tokens$"
+)
+
+#: Providers that bill the higher tier once the prompt *reaches* the threshold, not exceeds it
+#: (LiteLLM's ``_INCLUSIVE_THRESHOLD_PROVIDERS``).
+INCLUSIVE_TIER_PROVIDERS: frozenset[str] = frozenset({"xai"})
+
+
+def tier_field(name: str) -> tuple[str, int] | None:
+    """``("input_cost_per_token", 200000)`` for ``input_cost_per_token_above_200k_tokens``, else None."""
+    match = _TIER_FIELD.match(name)
+    if match is None:
+        return None
+    return match[1], int(match[2]) * (1000 if match[3] else 1)
+
+
+def is_kept_field(name: str) -> bool:
+    """Whether routerlib reads this LiteLLM field (the fixed ones, or a long-context tier price)."""
+    return name in KEPT_FIELDS or _TIER_FIELD.match(name) is not None
+
 
 # LiteLLM files some rows under a sub-provider ("vertex_ai-anthropic_models") or an endpoint
 # flavour ("text-completion-openai"); routing only cares about who answers the request.

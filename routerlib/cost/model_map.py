@@ -37,13 +37,16 @@ from typing import Any
 from ._fields import (
     DEFAULT_CACHE_READ_RATIO,
     FLAG_FIELDS,
+    INCLUSIVE_TIER_PROVIDERS,
     INT_FIELDS,
     KEPT_FIELDS,
     PRICE_FIELDS,
     Rates,
     as_decimal,
     bucket_rates,
+    is_kept_field,
     normalise_provider,
+    tier_field,
 )
 
 __all__ = ["ModelInfo", "ModelMap", "is_default_loaded"]
@@ -96,6 +99,8 @@ class ModelInfo:
     supports_audio_output: bool = False
     supports_system_messages: bool = False
     supports_tool_choice: bool = False
+    #: Long-context tiers, ascending: (threshold, rates) applies when prompt_tokens > threshold.
+    tiers: tuple[tuple[int, Rates], ...] = ()
     #: Each usage bucket's rate with its fallback applied, computed once here so that pricing
     #: a call does no per-call Decimal bookkeeping (see ``_fields.bucket_rates``).
     rates: Rates = field(init=False, repr=False, compare=False)
@@ -119,9 +124,16 @@ class ModelInfo:
             return False
         return not (self.input_cost_per_token or self.output_cost_per_token)
 
+    def rates_for(self, prompt_tokens: int) -> Rates:
+        """The bucket rates of a call with this many prompt tokens (its long-context tier, if any)."""
+        for threshold, rates in reversed(self.tiers):
+            if prompt_tokens > threshold:
+                return rates
+        return self.rates
+
     def to_dict(self) -> dict[str, Any]:
-        """The row with LiteLLM's ``get_model_info`` key names (prices stay Decimal)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        """The row with LiteLLM's ``get_model_info`` key names (prices stay Decimal; tiers left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "tiers"}
 
 
 def _int_field(key: str, name: str, value: object) -> int | None:
@@ -153,13 +165,47 @@ def _build_info(key: str, entry: Mapping[str, Any]) -> ModelInfo:
     ratio, input_rate = DEFAULT_CACHE_READ_RATIO.get(kwargs["provider"]), kwargs["input_cost_per_token"]
     if ratio is not None and input_rate is not None and kwargs["cache_read_input_token_cost"] is None:
         kwargs["cache_read_input_token_cost"] = input_rate * ratio
+    kwargs["tiers"] = _tiers(key, entry, kwargs)
     return ModelInfo(**kwargs)
+
+
+def _tiers(key: str, entry: Mapping[str, Any], base: Mapping[str, Any]) -> tuple[tuple[int, Rates], ...]:
+    """The row's long-context tiers, each carrying forward the prices a higher tier does not restate.
+
+    This is LiteLLM's rule (``_get_token_base_cost``): every threshold the prompt exceeds
+    replaces the prices it names, lower tiers and the base price supply the rest, and a bucket
+    with no price of its own (cached input, audio) follows the tier's input or output price.
+    """
+    by_threshold: dict[int, dict[str, Decimal]] = {}
+    for name, value in entry.items():
+        parsed = tier_field(name)
+        if parsed is not None and value is not None:
+            price = as_decimal(value, what=f"model map entry {key!r}: {name}")
+            by_threshold.setdefault(parsed[1], {})[parsed[0]] = price
+    if not by_threshold:
+        return ()
+    current = dict(base)
+    inclusive = base["provider"] in INCLUSIVE_TIER_PROVIDERS
+    tiers = []
+    for threshold in sorted(by_threshold):
+        current.update(by_threshold[threshold])
+        rates = bucket_rates(
+            current["input_cost_per_token"],
+            current["output_cost_per_token"],
+            current["cache_read_input_token_cost"],
+            current["cache_creation_input_token_cost"],
+            current["input_cost_per_audio_token"],
+            current["output_cost_per_reasoning_token"],
+            current["output_cost_per_audio_token"],
+        )
+        tiers.append((threshold - 1 if inclusive else threshold, rates))
+    return tuple(tiers)
 
 
 def _trim(key: str, entry: object) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise TypeError(f"model map entry {key!r} must be an object, not {type(entry).__name__}")
-    return {k: v for k, v in entry.items() if k in KEPT_FIELDS}
+    return {k: v for k, v in entry.items() if is_kept_field(k)}
 
 
 def _fields_for_register(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,9 +218,9 @@ def _fields_for_register(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
         target = "litellm_provider" if field_name == "provider" else field_name
         if target in FLAG_FIELDS:
             target = f"supports_{target}"
-        if target not in KEPT_FIELDS:
+        if not is_kept_field(target):
             raise TypeError(f"register({name!r}): unknown field {field_name!r}; known: {sorted(KEPT_FIELDS)}")
-        if target in PRICE_FIELDS and value is not None:
+        if (target in PRICE_FIELDS or tier_field(target)) and value is not None:
             value = as_decimal(value, what=f"register({name!r}): {field_name}")
         out[target] = value
     _build_info(name, out)

@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._fields import KEPT_FIELDS, PRICE_FIELDS
+from ._fields import PRICE_FIELDS, is_kept_field, tier_field
 
 __all__ = ["build_snapshot", "dumps_snapshot", "litellm_source_path", "main"]
 
@@ -57,9 +57,9 @@ def _plain(value: object) -> object:
 
 def _trim_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        k: (_plain(v) if k in PRICE_FIELDS else v)
+        k: (_plain(v) if k in PRICE_FIELDS or tier_field(k) else v)
         for k, v in sorted(entry.items())
-        if k in KEPT_FIELDS and v is not None
+        if is_kept_field(k) and v is not None
     }
 
 

@@ -42,7 +42,7 @@ from typing import (
     Any,
     Literal,
     Protocol,
-    Self,
+    TypeVar,
     get_args,
     runtime_checkable,
 )
@@ -565,6 +565,9 @@ class Ledger(Protocol):
     def close(self) -> None: ...
 
 
+_L = TypeVar("_L", bound="LedgerBase")
+
+
 class LedgerBase(ABC):
     """What every backend shares: argument checks, queries over ``_iter``, exports and ``verify``.
 
@@ -573,7 +576,8 @@ class LedgerBase(ABC):
     """
 
     def __init__(self, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL) -> None:
-        if isinstance(reservation_ttl, bool) or not isinstance(reservation_ttl, (int, float)) or not reservation_ttl > 0:
+        ttl = reservation_ttl
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
             raise ValueError(f"reservation_ttl must be seconds > 0; got {reservation_ttl!r}")
         self.reservation_ttl = float(reservation_ttl)
 
@@ -693,7 +697,7 @@ class LedgerBase(ABC):
         expected = aggregate(self._iter(Filters(), None), self._aggregate_amount)
         return self._stored_aggregates() == expected
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _L) -> _L:
         return self
 
     def __exit__(self, *exc: object) -> None:
