@@ -138,11 +138,13 @@ class CallState:
     # -- outcomes
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
         usage = response.usage
+        if usage is None:
+            usage = response.usage = self.client._estimate_usage(deployment, self.request, _text_of(response))
         cost = self.client._price(deployment, self.request, usage, latency)
         self._record(deployment, "ok", latency=latency, cost=cost)
         response.provider = deployment.provider
         response.attempts = tuple(self.attempts)
-        response.cost = cost
+        response.cost = self.call_cost()
         response.dropped_params = self.dropped
         if self._spend is not None:
             self._spend.settle(deployment, usage, cost, latency)
@@ -164,6 +166,16 @@ class CallState:
         if error is not None:
             error.attempts = tuple(self.attempts)
         return cost
+
+    def call_cost(self) -> Cost | None:
+        """The call's cost: the sum of its attempts' costs (a stream cut off mid-way still cost)."""
+        costs = [a.cost for a in self.attempts if a.cost is not None]
+        if not costs:
+            return None
+        total = costs[0]
+        for cost in costs[1:]:
+            total = total + cost
+        return total
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
         if error.provider is None:
@@ -243,3 +255,10 @@ class CallState:
         if not done and not acc.finish_reasons:
             raise StreamInterruptedError("the stream ended before any content arrived",
                                          partial_text="")
+
+
+def _text_of(response: Response) -> str:
+    """The generated text of a response (all choices), for local usage estimates."""
+    if isinstance(response, TextCompletion):
+        return "".join(c.text for c in response.choices)
+    return "".join(c.message.content or "" for c in response.choices)

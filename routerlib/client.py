@@ -287,11 +287,20 @@ class Client:
         if usage is None:
             return None
         override = None
-        prices = _price_params(request, deployment)
+        prices = self._price_params(request, deployment)
         if prices:
             override = PriceOverride.from_params(**prices)
         info = self._planner.info(deployment)
         return compute_cost(usage, info, override, response_seconds=seconds, estimated=usage.estimated)
+
+    @staticmethod
+    def _price_params(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
+        """Per-call prices: the call's parameters, overridden by the deployment's entry."""
+        values = request.__dict__
+        prices = {k: values[k] for k in _PRICE_FIELDS if values[k] is not None}
+        if deployment.options:
+            prices.update((k, v) for k, v in deployment.options.items() if k in _PRICE_FIELDS)
+        return prices
 
     def _estimate_usage(self, deployment: Deployment, request: ChatRequest, text: str) -> Usage:
         """Usage counted locally (tiktoken) when the provider sent none; marked estimated."""
@@ -319,14 +328,6 @@ class _LazyModelMap:
 
 _PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
                  "output_cost_per_second")
-
-
-def _price_params(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
-    values = request.__dict__
-    prices = {k: values[k] for k in _PRICE_FIELDS if values[k] is not None}
-    if deployment.options:
-        prices.update((k, v) for k, v in deployment.options.items() if k in _PRICE_FIELDS)
-    return prices
 
 
 def _retry_kwargs(call: CallState) -> dict[str, Any]:

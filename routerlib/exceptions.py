@@ -243,7 +243,10 @@ class StreamInterruptedError(APIError):
 
 
 class BudgetExceededError(RouterlibError):
-    """A budget would be exceeded by the worst-case cost of the call; nothing was sent."""
+    """A budget would be exceeded by the worst-case cost of the call; nothing was sent.
+
+    ``requested`` is None when the cost could not be bounded (no known price).
+    """
 
     def __init__(
         self,
@@ -252,7 +255,7 @@ class BudgetExceededError(RouterlibError):
         limit: Decimal,
         spent: Decimal,
         reserved: Decimal,
-        requested: Decimal,
+        requested: Decimal | None,
         scope: str,
         key: str | None = None,
     ) -> None:

@@ -82,9 +82,9 @@ class PriceOverride:
         return self.input_cost_per_second is not None or self.output_cost_per_second is not None
 
 
-def _rates(info: ModelInfo | None, override: PriceOverride | None) -> tuple[Rates, bool]:
-    """The bucket rates for one call and whether an override supplied any of them."""
-    base: Rates = info.rates if info is not None else _NO_RATES
+def _rates(info: ModelInfo | None, override: PriceOverride | None, prompt_tokens: int) -> tuple[Rates, bool]:
+    """The bucket rates for one call (its long-context tier's, if any) and whether an override supplied any."""
+    base = _NO_RATES if info is None else (info.rates_for(prompt_tokens) if info.tiers else info.rates)
     if override is None:
         return base, False
     in_p, out_p = override.input_cost_per_token, override.output_cost_per_token
@@ -131,7 +131,7 @@ def compute_cost(
     if info is not None and info.bills_by_time and not token_override:
         return _time_cost(info.input_cost_per_second, info.output_cost_per_second, response_seconds,
                           info.key, estimated, info.key)
-    r, overridden = _rates(info, override)
+    r, overridden = _rates(info, override, usage.prompt_tokens)
     if r[0] is None and r[4] is None:
         return _unknown(info.key if info else model, "no price in the model map", estimated)
 
@@ -248,7 +248,7 @@ def worst_case_cost(
         info is not None and info.bills_by_time and override is None
     ):
         return None
-    r, _ = _rates(info, override)
+    r, _ = _rates(info, override, prompt_tokens)
     if max_output_tokens is None and info is not None:
         max_output_tokens = info.max_output_tokens or info.max_tokens
     in_rates = [x for x in r[:4] if x is not None]

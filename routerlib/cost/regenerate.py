@@ -6,8 +6,8 @@ Usage::
 
 Reads LiteLLM's bundled ``model_prices_and_context_window_backup.json`` (MIT licence) without
 importing LiteLLM (its import is slow and has side effects), keeps only the fields routerlib
-reads (``_fields.KEPT_FIELDS``), and writes one compact line per model, sorted by key, so
-that a refresh shows up in review as a readable per-model diff.
+reads (``_fields.is_kept_field``, long-context tier prices included), and writes one compact
+line per model, sorted by key, so that a refresh shows up in review as a per-model diff.
 
 Prices are written as JSON strings holding the exact decimal value of the source text in
 plain notation: the source's ``1.5e-07`` becomes ``"0.00000015"``. The source numbers are read

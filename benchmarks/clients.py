@@ -1,0 +1,269 @@
+"""Client registry: one small factory per (mode, client), adapted from the shared perf harness.
+
+Every factory receives ``root``, the floor server's root URL (``http://127.0.0.1:<port>``,
+or ``http://127.0.0.1:<port>/chunks/<n>`` for streams), and returns a zero-argument callable
+that performs ONE request and returns something cheap: the reply text, or the number of
+content chunks for streams.
+
+  SYNC[name](root)           -> call() -> str
+  ASYNC[name](root)          -> coroutine returning `async call() -> str` (built inside the loop)
+  STREAM[name](root)         -> call() -> int  (content chunks received)
+
+Names carry their role: floors ("stdlib http.client", "httpx", "aiohttp raw", "httpx raw SSE ..."),
+routerlib ("routerlib ..."), and LiteLLM for reference ("litellm ..."). The orchestrator sets
+LITELLM_LOCAL_MODEL_COST_MAP only for workers whose client name starts with "litellm".
+"""
+from __future__ import annotations
+
+import json
+
+SYNC: dict = {}
+ASYNC: dict = {}
+STREAM: dict = {}
+MODEL = "gpt-4o-mini"                 # what raw clients send
+ROUTED_MODEL = "openai/gpt-4o-mini"   # provider-prefixed form for router libraries
+FALLBACKS = ["openai/gpt-4o", "openai/gpt-4.1-mini"]  # two fallbacks, never used (nothing fails)
+ANTHROPIC_MODEL = "anthropic/claude-3-5-sonnet-20241022"
+GEMINI_MODEL = "gemini/gemini-2.0-flash"
+KEY = "x"
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+STREAM_OPTS = {"include_usage": True}
+
+
+def _reg(table, name):
+    def deco(fn):
+        table[name] = fn
+        return fn
+    return deco
+
+
+def sync(name): return _reg(SYNC, name)
+def async_(name): return _reg(ASYNC, name)
+def stream(name): return _reg(STREAM, name)
+
+
+def stream_root(root: str, n: int) -> str:
+    """Root URL that makes the floor server stream n content chunks (any provider format)."""
+    return f"{root}/chunks/{n}"
+
+
+def _hostport_path(url):
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    return u.hostname, u.port, u.path
+
+
+# ============================================================================ sync (non-streaming)
+@sync("stdlib http.client")
+def _(root):
+    import http.client
+    host, port, path = _hostport_path(root + "/v1/chat/completions")
+    conn = http.client.HTTPConnection(host, port)
+    hdrs = {"Content-Type": "application/json", "Authorization": "Bearer " + KEY}
+
+    def call():
+        conn.request("POST", path, json.dumps({"model": MODEL, "messages": MESSAGES}), hdrs)
+        return json.loads(conn.getresponse().read())["choices"][0]["message"]["content"]
+    return call
+
+
+@sync("httpx")
+def _(root):
+    import httpx
+    c = httpx.Client(headers={"Authorization": "Bearer " + KEY})
+    url = root + "/v1/chat/completions"
+    return lambda: c.post(url, json={"model": MODEL, "messages": MESSAGES}).json()["choices"][0]["message"]["content"]
+
+
+@sync("routerlib")
+def _(root):
+    import routerlib
+    base = root + "/v1"
+    return lambda: routerlib.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY,
+                                        messages=MESSAGES).choices[0].message.content
+
+
+@sync("routerlib retries+fallbacks")
+def _(root):
+    import routerlib
+    base = root + "/v1"
+    return lambda: routerlib.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES,
+                                        num_retries=2, fallbacks=FALLBACKS).choices[0].message.content
+
+
+@sync("routerlib mock_response")
+def _(root):  # in-process cost of a call with no network at all
+    import routerlib
+    return lambda: routerlib.completion(model=ROUTED_MODEL, messages=MESSAGES,
+                                        mock_response="Hello from the floor server.").choices[0].message.content
+
+
+@sync("routerlib anthropic")
+def _(root):
+    import routerlib
+    return lambda: routerlib.completion(ANTHROPIC_MODEL, MESSAGES, api_base=root, api_key=KEY,
+                                        max_tokens=64).choices[0].message.content
+
+
+@sync("routerlib gemini")
+def _(root):
+    import routerlib
+    return lambda: routerlib.completion(GEMINI_MODEL, MESSAGES, api_base=root, api_key=KEY
+                                        ).choices[0].message.content
+
+
+@sync("litellm")
+def _(root):
+    import litellm
+    base = root + "/v1"
+    return lambda: litellm.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY,
+                                      messages=MESSAGES).choices[0].message.content
+
+
+@sync("litellm retries+fallbacks")
+def _(root):
+    import litellm
+    base = root + "/v1"
+    return lambda: litellm.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES,
+                                      num_retries=2, fallbacks=FALLBACKS).choices[0].message.content
+
+
+# ============================================================================ async
+@async_("aiohttp raw")
+async def _(root):
+    import aiohttp
+    s = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000),
+                              headers={"Authorization": "Bearer " + KEY})
+    url = root + "/v1/chat/completions"
+
+    async def call():
+        async with s.post(url, json={"model": MODEL, "messages": MESSAGES}) as r:
+            return (await r.json())["choices"][0]["message"]["content"]
+    return call
+
+
+@async_("routerlib")
+async def _(root):
+    import routerlib
+    base = root + "/v1"
+
+    async def call():
+        r = await routerlib.acompletion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES)
+        return r.choices[0].message.content
+    return call
+
+
+@async_("litellm")
+async def _(root):
+    import litellm
+    base = root + "/v1"
+
+    async def call():
+        r = await litellm.acompletion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES)
+        return r.choices[0].message.content
+    return call
+
+
+# ============================================================================ streaming (sync iteration)
+# The raw floors read the body to its end (no break at the end marker), so the connection goes
+# back to httpx's pool; they parse each event with json.loads, as the least a client can do.
+@stream("httpx raw SSE")
+def _(root):
+    import httpx
+    c = httpx.Client(headers={"Authorization": "Bearer " + KEY})
+    url = root + "/v1/chat/completions"
+    body = {"model": MODEL, "messages": MESSAGES, "stream": True, "stream_options": STREAM_OPTS}
+
+    def call():
+        n = 0
+        with c.stream("POST", url, json=body) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    ch = json.loads(line[6:])["choices"]
+                    if ch and ch[0]["delta"].get("content"):
+                        n += 1
+        return n
+    return call
+
+
+@stream("httpx raw SSE anthropic")
+def _(root):
+    import httpx
+    c = httpx.Client(headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"})
+    url = root + "/v1/messages"
+    body = {"model": ANTHROPIC_MODEL.split("/", 1)[1], "messages": MESSAGES, "max_tokens": 64, "stream": True}
+
+    def call():
+        n = 0
+        with c.stream("POST", url, json=body) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    ev = json.loads(line[6:])
+                    if ev["type"] == "content_block_delta" and ev["delta"].get("text"):
+                        n += 1
+        return n
+    return call
+
+
+@stream("httpx raw SSE gemini")
+def _(root):
+    import httpx
+    c = httpx.Client(headers={"x-goog-api-key": KEY})
+    url = root + f"/v1beta/models/{GEMINI_MODEL.split('/', 1)[1]}:streamGenerateContent?alt=sse"
+    body = {"contents": [{"role": "user", "parts": [{"text": MESSAGES[0]["content"]}]}]}
+
+    def call():
+        n = 0
+        with c.stream("POST", url, json=body) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    cands = json.loads(line[6:]).get("candidates")
+                    if cands and cands[0]["content"]["parts"][0].get("text"):
+                        n += 1
+        return n
+    return call
+
+
+def _count(s):
+    return sum(1 for ch in s if ch.choices and ch.choices[0].delta.content)
+
+
+@stream("routerlib")
+def _(root):
+    import routerlib
+    base = root + "/v1"
+    return lambda: _count(routerlib.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES,
+                                               stream=True, stream_options=STREAM_OPTS))
+
+
+@stream("routerlib anthropic")
+def _(root):
+    import routerlib
+    return lambda: _count(routerlib.completion(ANTHROPIC_MODEL, MESSAGES, api_base=root, api_key=KEY,
+                                               max_tokens=64, stream=True, stream_options=STREAM_OPTS))
+
+
+@stream("routerlib gemini")
+def _(root):
+    import routerlib
+    return lambda: _count(routerlib.completion(GEMINI_MODEL, MESSAGES, api_base=root, api_key=KEY,
+                                               stream=True, stream_options=STREAM_OPTS))
+
+
+@stream("litellm")
+def _(root):
+    import litellm
+    base = root + "/v1"
+    return lambda: _count(litellm.completion(model=ROUTED_MODEL, api_base=base, api_key=KEY, messages=MESSAGES,
+                                             stream=True, stream_options=STREAM_OPTS))
+
+
+#: Clients that go through a routerlib adapter that may not exist yet: name -> provider.
+ADAPTER_CLIENTS = {"routerlib anthropic": "anthropic", "routerlib gemini": "gemini"}
+
+
+def adapter_of(name: str) -> str | None:
+    for key, provider in ADAPTER_CLIENTS.items():
+        if name == key:
+            return provider
+    return None
