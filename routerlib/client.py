@@ -30,7 +30,7 @@ from .transport import AsyncTransport, SyncTransport
 from .types import ChatCompletionChunk, Cost, ModelResponse, TextCompletion, Usage
 
 if TYPE_CHECKING:
-    from .cost.model_map import ModelMap
+    from .cost.model_map import ModelInfo, ModelMap
     from .spend import Budget, Ledger
     from .transport import AsyncTransportProtocol, HTTPRequest, TransportProtocol
 
@@ -319,7 +319,7 @@ class _LazyModelMap:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def get(self, model: str, provider: str | None = None) -> Any:
+    def get(self, model: str, provider: str | None = None) -> ModelInfo | None:
         return self._client.model_map.get(model, provider)
 
     def provider_of(self, model: str) -> str | None:

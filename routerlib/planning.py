@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._request import ChatRequest
 from .exceptions import InvalidRequestError, MissingAPIKeyError
@@ -23,7 +23,15 @@ from .providers.base import Deployment
 from .providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
-    from .cost.model_map import ModelInfo, ModelMap
+    from .cost.model_map import ModelInfo
+
+
+class ModelInfoSource(Protocol):
+    """What planning needs of a model map (a client passes a lazy view of its own)."""
+
+    def get(self, model: str, provider: str | None = None) -> ModelInfo | None: ...
+
+    def provider_of(self, model: str) -> str | None: ...
 
 TargetKind = Literal["primary", "deployment", "fallback", "context_window"]
 _ENTRY_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "headers",
@@ -91,7 +99,7 @@ def _check_entry(entry: Mapping[str, Any]) -> Mapping[str, Any]:
 class Planner:
     """Resolves targets to deployments against one client's registry and model map."""
 
-    def __init__(self, registry: ProviderRegistry, model_map: ModelMap | None = None,
+    def __init__(self, registry: ProviderRegistry, model_map: ModelInfoSource | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.registry = registry
         self.model_map = model_map

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from routerlib.spend import Ledger, MemoryLedger, SpendRecord
-from routerlib.spend.base import Filters, LedgerBase, dec_sum, record_buckets, window_ids
+from routerlib.spend.base import LedgerBase
 from routerlib.spend.export import read_csv, read_jsonl, write_csv, write_jsonl
+from routerlib.spend.records import Filters, dec_sum, record_buckets, window_ids
 from routerlib.types import CompletionTokensDetails, Cost, PromptTokensDetails, Usage
 
 REPO = Path(__file__).resolve().parents[1]

@@ -65,8 +65,8 @@ def decode_error_body(body: bytes) -> tuple[str, str | None, Any]:
         return message, code, data
     if "detail" in data:
         return _detail_message(data["detail"]), "validation_error", data
-    message = data.get("message") or error or data
-    return str(message), _str(data.get("code")) or _str(data.get("type")), data
+    fallback = data.get("message") or error or data
+    return str(fallback), _str(data.get("code")) or _str(data.get("type")), data
 
 
 def _detail_message(detail: Any) -> str:

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exceptions import UnsupportedParamsError
 from .._request import PROVIDER_PARAMS, ChatRequest
+from ..exceptions import UnsupportedParamsError
 
 if TYPE_CHECKING:
     from ..exceptions import APIError

@@ -116,7 +116,7 @@ class OpenAIStreamParser:
     def _error_event(self, raw: bytes) -> APIError:
         """A mid-stream error object, or an unreadable chunk (never skipped silently)."""
         deployment = self._deployment
-        message, code, parsed = decode_error_body(raw)
+        parsed = decode_error_body(raw)[2]
         if isinstance(parsed, Mapping) and "error" in parsed:
             status = _error_status(parsed["error"])
             return build_error(status, {}, raw, provider=deployment.provider, model=deployment.model)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from .base import SpendRecord, utc_day
+from .records import SpendRecord, utc_day
 
 __all__ = ["CSV_COLUMNS", "read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 

@@ -12,23 +12,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from .base import (
-    DEFAULT_RESERVATION_TTL,
-    EXACT,
-    ZERO,
-    Budget,
-    BudgetCheck,
-    Filters,
-    LedgerBase,
-    Reservation,
-    SpendRecord,
-    enforce,
-    iter_newest,
-    plan_checks,
-    record_buckets,
-    reserved_by_bucket,
-    window_ids,
-)
+from .base import LedgerBase
+from .budget import Budget, BudgetCheck, Reservation, enforce, plan_checks, reserved_by_bucket
+from .records import DEFAULT_RESERVATION_TTL, EXACT, ZERO, Filters, SpendRecord, iter_newest, record_buckets, window_ids
 
 __all__ = ["MemoryLedger"]
 

@@ -34,22 +34,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from ..exceptions import BudgetExceededError
-from .base import (
-    DEFAULT_RESERVATION_TTL,
-    ZERO,
-    Budget,
-    BudgetCheck,
-    Filters,
-    LedgerBase,
-    Reservation,
-    SpendRecord,
-    budget_error,
-    iter_newest,
-    plan_checks,
-    record_buckets,
-    reserved_by_bucket,
-    window_ids,
-)
+from .base import LedgerBase
+from .budget import Budget, BudgetCheck, Reservation, budget_error, plan_checks, reserved_by_bucket
+from .records import DEFAULT_RESERVATION_TTL, ZERO, Filters, SpendRecord, iter_newest, record_buckets, window_ids
 
 __all__ = ["RedisLedger"]
 

@@ -34,23 +34,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Literal, cast
 
-from .base import (
-    DEFAULT_RESERVATION_TTL,
-    EXACT,
-    ZERO,
-    Budget,
-    BudgetCheck,
-    Filters,
-    LedgerBase,
-    Reservation,
-    SpendRecord,
-    dec_text,
-    enforce,
-    plan_checks,
-    record_buckets,
-    reserved_by_bucket,
-    window_ids,
-)
+from .base import LedgerBase
+from .budget import Budget, BudgetCheck, Reservation, enforce, plan_checks, reserved_by_bucket
+from .records import DEFAULT_RESERVATION_TTL, EXACT, ZERO, Filters, SpendRecord, dec_text, record_buckets, window_ids
 
 __all__ = ["SQLiteLedger"]
 

@@ -21,11 +21,11 @@ __all__ = [
     "AsyncMockTransport",
     "AsyncStreamResponse",
     "AsyncTransport",
+    "AsyncTransportProtocol",
     "HTTPRequest",
     "HTTPResponse",
     "MockTransport",
     "StreamResponse",
     "SyncTransport",
     "TransportProtocol",
-    "AsyncTransportProtocol",
 ]
