@@ -22,8 +22,9 @@ crashed between reserve and settle cannot hold budget forever. The price of that
 a call whose reservation expired before it settled is still recorded (records are never
 lost), so such a late call can take a bucket past its limit.
 
-Shared logic lives here once: value validation, bucket and window arithmetic, the budget
-check, record filters, aggregates, and (via ``export``) JSONL/CSV export.
+Shared logic is written once for every backend: ``records`` (SpendRecord, filters, exact
+money, aggregates), ``budget`` (Budget, windows, the check and its error), ``export`` (JSONL,
+CSV) and ``LedgerBase`` here (argument checks, queries, exports, ``verify``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from .budget import Budget, Scope, Window
 from .records import (
@@ -116,9 +117,27 @@ class Ledger(Protocol):
         since: float | None = None,
     ) -> dict[str, Decimal]: ...
 
-    def export_jsonl(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Any) -> int: ...
+    def export_jsonl(
+        self,
+        path_or_file: str | os.PathLike[str] | IO[str],
+        *,
+        user: str | None = None,
+        team: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+    ) -> int: ...
 
-    def export_csv(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Any) -> int: ...
+    def export_csv(
+        self,
+        path_or_file: str | os.PathLike[str] | IO[str],
+        *,
+        user: str | None = None,
+        team: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+    ) -> int: ...
 
     def close(self) -> None: ...
 
@@ -238,20 +257,41 @@ class LedgerBase(ABC):
             days[day] = EXACT.add(days.get(day, ZERO), rec.cost or ZERO)
         return dict(sorted(days.items()))
 
-    def export_jsonl(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Any) -> int:
+    def export_jsonl(
+        self,
+        path_or_file: str | os.PathLike[str] | IO[str],
+        *,
+        user: str | None = None,
+        team: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+    ) -> int:
         """Write matching records as JSON lines; returns how many. Filters as for ``records()``."""
         from .export import write_jsonl
 
-        return write_jsonl(path_or_file, self._iter(Filters(**filters), None))
+        return write_jsonl(path_or_file, self._iter(Filters(user, team, tag, model, since), None))
 
-    def export_csv(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Any) -> int:
+    def export_csv(
+        self,
+        path_or_file: str | os.PathLike[str] | IO[str],
+        *,
+        user: str | None = None,
+        team: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+    ) -> int:
         """Write matching records as CSV with a header row; returns how many."""
         from .export import write_csv
 
-        return write_csv(path_or_file, self._iter(Filters(**filters), None))
+        return write_csv(path_or_file, self._iter(Filters(user, team, tag, model, since), None))
 
     def verify(self) -> bool:
-        """True when the running totals equal a recomputation from the stored records."""
+        """True when the running totals equal a recomputation from the stored records.
+
+        A consistency check for tests, after a crash, or after editing the store by hand.
+        """
         expected = aggregate(self._iter(Filters(), None), self._aggregate_amount)
         return self._stored_aggregates() == expected
 

@@ -14,7 +14,17 @@ from decimal import Decimal
 
 from .base import LedgerBase
 from .budget import Budget, BudgetCheck, Reservation, enforce, plan_checks, reserved_by_bucket
-from .records import DEFAULT_RESERVATION_TTL, EXACT, ZERO, Filters, SpendRecord, iter_newest, record_buckets, window_ids
+from .records import (
+    DEFAULT_RESERVATION_TTL,
+    EXACT,
+    ZERO,
+    Filters,
+    SpendRecord,
+    aggregate,
+    iter_newest,
+    record_buckets,
+    window_ids,
+)
 
 __all__ = ["MemoryLedger"]
 
@@ -108,6 +118,12 @@ class MemoryLedger(LedgerBase):
             with self._lock:
                 return self._totals.get(f"total|{bucket}", ZERO)
         return super()._sum(filters)
+
+    def verify(self) -> bool:
+        """See ``LedgerBase.verify``; records and totals are read under one lock acquisition."""
+        with self._lock:
+            expected = aggregate(self._records.values())
+            return {k: v for k, v in self._totals.items() if v} == expected
 
     def _stored_aggregates(self) -> dict[str, Decimal]:
         with self._lock:

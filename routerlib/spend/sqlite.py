@@ -279,6 +279,15 @@ class SQLiteLedger(LedgerBase):
         rows = self._conn().execute("SELECT win, bucket, amount FROM totals").fetchall()
         return {f"{w}|{b}": Decimal(a) for w, b, a in rows if Decimal(a)}
 
+    def verify(self) -> bool:
+        """See ``LedgerBase.verify``; reads records and totals in one snapshot (one read transaction)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            return super().verify()
+        finally:
+            conn.execute("COMMIT")
+
     def rebuild_totals(self) -> None:
         """Recompute the running totals from ``records`` (repair after manual edits of the file)."""
         with self._write_txn() as conn:
