@@ -6,6 +6,7 @@
   python bench.py calls  --client NAME --root URL --table sync|stream [--n 200]   (cProfile call counts)
   python bench.py rss    --client NAME --root URL --table sync|async|stream [--n 5000 --warmup 500]
   python bench.py probe  --client NAME --root URL --table sync|stream           (does the client work?)
+  python bench.py pair   --client BASE --client2 OTHER --root URL [--n 500]     (interleaved, one process)
   python bench.py list
 
 URL is the floor server's root (http://127.0.0.1:<port>). All times are in microseconds.
@@ -208,11 +209,32 @@ def run_probe(a):
     return {"ok": ok, "detail": detail, "routes": routes}
 
 
+def run_pair(a):
+    """Two sync clients in ONE process, calls interleaved (ABBA...): a paired ratio that is not
+    swamped by the ±20% drift between separate processes on a shared machine."""
+    ca, cb = clients.SYNC[a.client](a.root), clients.SYNC[a.client2](a.root)
+    for _ in range(a.warmup):
+        assert ca() and cb()
+    la, lb = [], []
+    s0 = server_stats(a.root)
+    for i in range(a.n):
+        order = ((ca, la), (cb, lb)) if i % 2 == 0 else ((cb, lb), (ca, la))
+        for fn, acc in order:
+            t = now()
+            fn()
+            acc.append((now() - t) / 1e3)
+    s1 = server_stats(a.root)
+    sa, sb = summary(la), summary(lb)
+    return {"base": sa, "other": sb, "ratio": sb["median_us"] / sa["median_us"],
+            "ratio_p99": sb["p99_us"] / sa["p99_us"], **per_call(s0, s1, 2 * a.n)}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["sync", "async", "stream", "calls", "rss", "probe", "list"])
+    ap.add_argument("mode", choices=["sync", "async", "stream", "calls", "rss", "probe", "pair", "list"])
     ap.add_argument("--client")
     ap.add_argument("--root")
+    ap.add_argument("--client2")
     ap.add_argument("--table", default="sync", choices=["sync", "async", "stream"])
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=50)
@@ -232,6 +254,8 @@ def main():
         res = run_calls(a)
     elif a.mode == "rss":
         res = run_rss(a)
+    elif a.mode == "pair":
+        res = run_pair(a)
     else:
         res = run_probe(a)
     sys.stdout.write(json.dumps(res) + "\n")

@@ -54,6 +54,9 @@ from routerlib.cost import ModelMap
 ModelMap.default().get("gpt-4o-mini")
 r = routerlib.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], mock_response="ok")
 phase["default_client() + ModelMap.default() + a mock_response call"] = list(events); events.clear()
+import socket  # positive control: proves the hook sees a name lookup (loopback only, no traffic)
+socket.getaddrinfo("127.0.0.1", 9)
+phase["control: socket.getaddrinfo('127.0.0.1', 9)"] = list(events); events.clear()
 import json
 print(json.dumps(phase))"""
 
@@ -100,7 +103,8 @@ def netcheck():
     phases = json.loads(r.stdout.strip().splitlines()[-1])
     net = {k: [e for e in v if e[0] not in ("socket.__new__", "subprocess.Popen", "os.system")]
            for k, v in phases.items()}
-    return {"phases": phases, "network_events": net,
+    control = [k for k in net if k.startswith("control")][0]
+    return {"phases": phases, "network_events": net, "hook_works": bool(net.pop(control)),
             "import_network_events": len(net["import routerlib"]),
             "import_sockets_created": sum(1 for e in phases["import routerlib"] if e[0] == "socket.__new__")}
 

@@ -79,6 +79,17 @@ __all__ = [
 class RouterlibError(Exception):
     """The root of every error routerlib raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not pickle by default; errors cross process pools.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[RouterlibError], args: tuple[Any, ...], state: dict[str, Any]) -> RouterlibError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class APIError(RouterlibError):
     """A call to a provider failed. Carries everything known about the failure."""
@@ -118,17 +129,6 @@ class APIError(RouterlibError):
         parts = [f"[{where}]" if where else "", f"{self.status_code}" if self.status_code else "", self.message]
         text = " ".join(p for p in parts if p)
         return f"{text} ({self.history})" if self.history else text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only constructors do not pickle by default; errors cross process pools.
-        return (_rebuild, (type(self), self.message, self.__dict__))
-
-
-def _rebuild(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
 
 
 class APIStatusError(APIError):

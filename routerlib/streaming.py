@@ -29,6 +29,8 @@ from .types import (
     Choice,
     Function,
     ModelResponse,
+    TextChoice,
+    TextCompletion,
     Usage,
 )
 
@@ -91,8 +93,10 @@ class StreamAccumulator:
         self._text: dict[int, list[str]] = {}
         self._tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.has_content = False
+        #: True for a /completions stream, whose chunks are ``TextCompletion`` objects.
+        self.text_completion = False
 
-    def add(self, chunk: ChatCompletionChunk) -> bool:
+    def add(self, chunk: ChatCompletionChunk | TextCompletion) -> bool:
         """Fold one chunk in; True if it carried content (text, tool call or refusal)."""
         if not self.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
@@ -100,6 +104,8 @@ class StreamAccumulator:
             self.usage = chunk.usage
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint
+        if isinstance(chunk, TextCompletion):
+            return self._add_text_choices(chunk.choices)
         content = False
         for choice in chunk.choices:
             delta = choice.delta
@@ -120,6 +126,20 @@ class StreamAccumulator:
             self.has_content = True
         return content
 
+    def _add_text_choices(self, choices: list[TextChoice]) -> bool:
+        """A /completions chunk: choices carry ``text`` rather than a ``delta``."""
+        self.text_completion = True
+        content = False
+        for choice in choices:
+            if choice.text:
+                self._text.setdefault(choice.index, []).append(choice.text)
+                content = True
+            if choice.finish_reason:
+                self.finish_reasons[choice.index] = choice.finish_reason
+        if content:
+            self.has_content = True
+        return content
+
     def _add_tool_calls(self, index: int, calls: list[ChatCompletionMessageToolCall]) -> None:
         slots = self._tools.setdefault(index, {})
         for position, call in enumerate(calls):
@@ -135,7 +155,9 @@ class StreamAccumulator:
         """The text of the first choice so far."""
         return "".join(self._text.get(0, ()))
 
-    def response(self) -> ModelResponse:
+    def response(self) -> ModelResponse | TextCompletion:
+        if self.text_completion:
+            return self._text_response()
         choices = []
         for index in sorted(self._roles.keys() | self._text.keys() | self._tools.keys()
                             | self.finish_reasons.keys()) or [0]:
@@ -151,6 +173,14 @@ class StreamAccumulator:
         return ModelResponse(id=self.id or "stream", created=self.created or int(time.time()),
                              model=self.model, choices=choices, usage=self.usage,
                              system_fingerprint=self.system_fingerprint)
+
+    def _text_response(self) -> TextCompletion:
+        choices = [TextChoice(index=index, text="".join(self._text.get(index, ())),
+                              finish_reason=self.finish_reasons.get(index))
+                   for index in sorted(self._text.keys() | self.finish_reasons.keys()) or [0]]
+        return TextCompletion(id=self.id or "stream", created=self.created or int(time.time()),
+                              model=self.model, choices=choices, usage=self.usage,
+                              system_fingerprint=self.system_fingerprint)
 
 
 #: Called once when a stream ends: prices and records it, returns its cost.
@@ -170,7 +200,7 @@ class _StreamBase:
         self._outcome = outcome
         self._forward_usage = forward_usage
         self._ended = False
-        self.response: ModelResponse | None = None
+        self.response: ModelResponse | TextCompletion | None = None
         self.cost: Cost | None = None
 
     @property

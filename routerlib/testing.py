@@ -25,16 +25,30 @@ from .types import ModelResponse, TextCompletion
 __all__ = ["MockServer", "mock_sse_response"]
 
 
-def mock_sse_response(response: ModelResponse | TextCompletion) -> HTTPResponse:
-    """An OpenAI SSE body streaming ``response`` word by word, with a usage chunk and [DONE]."""
+def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage: bool = True) -> HTTPResponse:
+    """An OpenAI SSE body streaming ``response`` word by word, then (by default) a usage chunk, then [DONE].
+
+    A ``TextCompletion`` streams as /completions chunks (``text``), a ``ModelResponse`` as
+    chat chunks (``delta``). An estimated usage keeps its ``estimated`` flag on the wire, so
+    that a ``mock_response`` stream is priced as estimated like its non-streamed twin.
+    """
+    text_mode = isinstance(response, TextCompletion)
     text = (response.choices[0].text if isinstance(response, TextCompletion)
             else response.choices[0].message.content) or ""
-    events = [_chunk(response, {"role": "assistant", "content": ""})]
-    events += [_chunk(response, {"content": piece}) for piece in re.findall(r"\s*\S+|\s+$", text)]
-    events.append(_chunk(response, {}, finish="stop"))
-    usage = response.usage.model_dump(exclude_none=True) if response.usage else None
-    events.append({"id": response.id, "object": "chat.completion.chunk", "created": response.created,
-                   "model": response.model, "choices": [], "usage": usage})
+    pieces = re.findall(r"\s*\S+|\s+$", text)
+    if text_mode:
+        events = [_text_chunk(response, piece) for piece in pieces]
+        events.append(_text_chunk(response, "", finish="stop"))
+    else:
+        events = [_chunk(response, {"role": "assistant", "content": ""})]
+        events += [_chunk(response, {"content": piece}) for piece in pieces]
+        events.append(_chunk(response, {}, finish="stop"))
+    if include_usage and response.usage is not None:
+        usage = response.usage.model_dump(exclude_none=True)
+        if response.usage.estimated:
+            usage["estimated"] = True
+        events.append({"id": response.id, "object": "text_completion" if text_mode else "chat.completion.chunk",
+                       "created": response.created, "model": response.model, "choices": [], "usage": usage})
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
 
@@ -43,6 +57,12 @@ def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> d
     return {"id": response.id, "object": "chat.completion.chunk", "created": response.created,
             "model": response.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _text_chunk(response: Any, text: str, finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "text_completion", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}
 
 
 class MockServer:
@@ -105,11 +125,12 @@ def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
             failing = re.match(r"/fail/(\d{3})/", self.path)
             if failing:
                 self._fail(int(failing.group(1)))
-            elif body.get("stream"):
-                self._stream(body)
             else:
-                self._json(200, _completion(body, server.reply, text=self.path.endswith("/completions")
-                                            and not self.path.endswith("chat/completions")))
+                text = self.path.endswith("/completions") and not self.path.endswith("chat/completions")
+                if body.get("stream"):
+                    self._stream(body, text=text)
+                else:
+                    self._json(200, _completion(body, server.reply, text=text))
 
         def _fail(self, status: int) -> None:
             error = {"error": {"message": f"mock failure {status}", "type": "server_error",
@@ -126,13 +147,16 @@ def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, body: dict[str, Any]) -> None:
-            response = ModelResponse.model_validate(_completion(body, server.reply, text=False))
+        def _stream(self, body: dict[str, Any], *, text: bool) -> None:
+            # Like OpenAI: the usage chunk is sent only when stream_options.include_usage asks.
+            model = TextCompletion if text else ModelResponse
+            response = model.model_validate(_completion(body, server.reply, text=text))
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for event in mock_sse_response(response).body.split(b"\n\n"):
+            for event in mock_sse_response(response, include_usage=include_usage).body.split(b"\n\n"):
                 if event:
                     if server.chunk_delay:
                         time.sleep(server.chunk_delay)

@@ -70,9 +70,8 @@ def cost_per_token(
     )
     if info.bills_by_time:
         raise UnknownModelError(model, custom_llm_provider, "is priced per second, not per token")
-    if (prompt_tokens and info.input_cost_per_token is None) or (
-        completion_tokens and info.output_cost_per_token is None
-    ):
+    rates = info.rates_for(prompt_tokens)
+    if (prompt_tokens and rates[0] is None) or (completion_tokens and rates[4] is None):
         raise UnknownModelError(model, custom_llm_provider, "has no per-token price for these tokens")
     cost = compute_cost(usage, info)
     assert cost.total is not None  # every needed price was checked above

@@ -17,6 +17,7 @@ __all__ = [
     "INT_FIELDS",
     "KEPT_FIELDS",
     "PRICE_FIELDS",
+    "TABLE_PRICE_FIELDS",
     "Rates",
     "as_decimal",
     "bucket_rates",
@@ -64,7 +65,24 @@ FLAG_FIELDS: tuple[str, ...] = (
 #: Every field the packaged snapshot keeps. ``alias_of`` is kept too: LiteLLM's map has rows
 #: such as ``claude-sonnet-latest`` that only point at another row, and without it they vanish.
 KEPT_FIELDS: frozenset[str] = frozenset(
-    ("litellm_provider", "mode", "alias_of", *INT_FIELDS, *PRICE_FIELDS, *(f"supports_{f}" for f in FLAG_FIELDS))
+    (
+        "litellm_provider",
+        "mode",
+        "alias_of",
+        "tiered_pricing",
+        *INT_FIELDS,
+        *PRICE_FIELDS,
+        *(f"supports_{f}" for f in FLAG_FIELDS),
+    )
+)
+
+#: The prices a ``tiered_pricing`` range may state (see ``_tiers``); its other keys are dropped.
+TABLE_PRICE_FIELDS: tuple[str, ...] = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
 )
 
 #: Long-context tiers: ``<price>_above_<N>[k]_tokens`` replaces ``<price>`` for the whole call

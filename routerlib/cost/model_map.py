@@ -37,7 +37,6 @@ from typing import Any
 from ._fields import (
     DEFAULT_CACHE_READ_RATIO,
     FLAG_FIELDS,
-    INCLUSIVE_TIER_PROVIDERS,
     INT_FIELDS,
     KEPT_FIELDS,
     PRICE_FIELDS,
@@ -48,6 +47,7 @@ from ._fields import (
     normalise_provider,
     tier_field,
 )
+from ._tiers import Tiers, build_tiers
 
 __all__ = ["ModelInfo", "ModelMap", "is_default_loaded"]
 
@@ -99,8 +99,9 @@ class ModelInfo:
     supports_audio_output: bool = False
     supports_system_messages: bool = False
     supports_tool_choice: bool = False
-    #: Long-context tiers, ascending: (threshold, rates) applies when prompt_tokens > threshold.
-    tiers: tuple[tuple[int, Rates], ...] = ()
+    #: Long-context tiers, ascending: (threshold, rates) applies when prompt_tokens > threshold
+    #: (see ``_tiers``); empty for most models.
+    tiers: Tiers = ()
     #: Each usage bucket's rate with its fallback applied, computed once here so that pricing
     #: a call does no per-call Decimal bookkeeping (see ``_fields.bucket_rates``).
     rates: Rates = field(init=False, repr=False, compare=False)
@@ -165,41 +166,8 @@ def _build_info(key: str, entry: Mapping[str, Any]) -> ModelInfo:
     ratio, input_rate = DEFAULT_CACHE_READ_RATIO.get(kwargs["provider"]), kwargs["input_cost_per_token"]
     if ratio is not None and input_rate is not None and kwargs["cache_read_input_token_cost"] is None:
         kwargs["cache_read_input_token_cost"] = input_rate * ratio
-    kwargs["tiers"] = _tiers(key, entry, kwargs)
+    kwargs["tiers"] = build_tiers(key, entry, kwargs)
     return ModelInfo(**kwargs)
-
-
-def _tiers(key: str, entry: Mapping[str, Any], base: Mapping[str, Any]) -> tuple[tuple[int, Rates], ...]:
-    """The row's long-context tiers, each carrying forward the prices a higher tier does not restate.
-
-    This is LiteLLM's rule (``_get_token_base_cost``): every threshold the prompt exceeds
-    replaces the prices it names, lower tiers and the base price supply the rest, and a bucket
-    with no price of its own (cached input, audio) follows the tier's input or output price.
-    """
-    by_threshold: dict[int, dict[str, Decimal]] = {}
-    for name, value in entry.items():
-        parsed = tier_field(name)
-        if parsed is not None and value is not None:
-            price = as_decimal(value, what=f"model map entry {key!r}: {name}")
-            by_threshold.setdefault(parsed[1], {})[parsed[0]] = price
-    if not by_threshold:
-        return ()
-    current = dict(base)
-    inclusive = base["provider"] in INCLUSIVE_TIER_PROVIDERS
-    tiers = []
-    for threshold in sorted(by_threshold):
-        current.update(by_threshold[threshold])
-        rates = bucket_rates(
-            current["input_cost_per_token"],
-            current["output_cost_per_token"],
-            current["cache_read_input_token_cost"],
-            current["cache_creation_input_token_cost"],
-            current["input_cost_per_audio_token"],
-            current["output_cost_per_reasoning_token"],
-            current["output_cost_per_audio_token"],
-        )
-        tiers.append((threshold - 1 if inclusive else threshold, rates))
-    return tuple(tiers)
 
 
 def _trim(key: str, entry: object) -> dict[str, Any]:

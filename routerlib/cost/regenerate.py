@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._fields import PRICE_FIELDS, is_kept_field, tier_field
+from ._fields import PRICE_FIELDS, TABLE_PRICE_FIELDS, is_kept_field, tier_field
 
 __all__ = ["build_snapshot", "dumps_snapshot", "litellm_source_path", "main"]
 
@@ -55,12 +55,31 @@ def _plain(value: object) -> object:
     return value
 
 
+def _trim_table(table: object) -> object:
+    """A ``tiered_pricing`` table with only its ranges and token prices, prices as exact text."""
+    if not isinstance(table, list):
+        return table
+    return [
+        {
+            "range": [int(b) if isinstance(b, Decimal) and b == int(b) else b for b in tier.get("range", ())],
+            **{k: _plain(tier[k]) for k in TABLE_PRICE_FIELDS if tier.get(k) is not None},
+        }
+        for tier in table
+        if isinstance(tier, Mapping) and tier.get("input_cost_per_token") is not None
+    ] or None
+
+
 def _trim_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    trimmed = {
         k: (_plain(v) if k in PRICE_FIELDS or tier_field(k) else v)
         for k, v in sorted(entry.items())
         if is_kept_field(k) and v is not None
     }
+    if "tiered_pricing" in trimmed:
+        table = _trim_table(trimmed.pop("tiered_pricing"))
+        if table is not None:
+            trimmed["tiered_pricing"] = table
+    return trimmed
 
 
 def build_snapshot(source: Mapping[str, Any], *, litellm_version: str, generated: str) -> dict[str, Any]:

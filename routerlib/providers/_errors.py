@@ -48,8 +48,10 @@ def decode_error_body(body: bytes) -> tuple[str, str | None, Any]:
     "status"}}``; FastAPI/vLLM ``{"detail": [...]}`` or ``{"detail": "..."}``; ``{"message"}``;
     plain text.
     """
+    if not body.strip():
+        return "no error body", None, None
     try:
-        data = json.loads(body) if body else None
+        data = json.loads(body)
     except ValueError:
         text = body.decode("utf-8", "replace").strip()
         return (text[:500] or "no error body"), None, None

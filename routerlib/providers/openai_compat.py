@@ -56,6 +56,9 @@ def request_body(request: ChatRequest, params: dict[str, Any], deployment: Deplo
             # Always ask for usage so that cost is exact; the usage chunk reaches the caller
             # only if they asked for it (see streaming.py).
             body["stream_options"] = {**(request.stream_options or {}), "include_usage": True}
+    elif "stream_options" in body:
+        # OpenAI answers 400 to stream_options without stream=true; it means nothing there.
+        del body["stream_options"]
     if request.extra_body:
         body.update(request.extra_body)
     return body
@@ -78,11 +81,15 @@ class OpenAICompatAdapter:
                        request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
         model = TextCompletion if request.prompt is not None else ModelResponse
         try:
-            return model.model_validate_json(body)
+            response = model.model_validate_json(body)
         except ValidationError as exc:
             raise unreadable_body("the provider's answer is not a valid completion", body,
                                   provider=deployment.provider, model=deployment.model,
                                   headers=headers) from exc
+        if not response.choices:  # nothing to return: as unusable as a body without choices
+            raise unreadable_body("the provider's answer has no choices", body,
+                                  provider=deployment.provider, model=deployment.model, headers=headers)
+        return response
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
                     deployment: Deployment) -> APIError:

@@ -33,7 +33,7 @@ class AsyncTransport:
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-        self._timeouts: dict[float, Any] = {}
+        self._timeouts: dict[tuple[float, bool], Any] = {}
 
     async def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         session = self._session()
@@ -49,7 +49,7 @@ class AsyncTransport:
         session = self._session()
         try:
             resp = await session.request(request.method, request.url, data=request.body,
-                                         headers=request.headers, timeout=self._timeout(timeout))
+                                         headers=request.headers, timeout=self._timeout(timeout, stream=True))
         except Exception as exc:
             raise _connection_error(exc, request.url) from exc
         return AsyncStreamResponse(resp, request.url)
@@ -81,15 +81,18 @@ class AsyncTransport:
         self._sessions[loop] = session
         return session
 
-    def _timeout(self, seconds: float) -> Any:
-        timeout = self._timeouts.get(seconds)
+    def _timeout(self, seconds: float, *, stream: bool = False) -> Any:
+        """A whole answer must arrive within ``seconds``; a stream may take longer in total,
+        but no read may wait longer (as the sync transport's socket timeout does)."""
+        timeout = self._timeouts.get((seconds, stream))
         if timeout is None:
             import aiohttp
 
-            timeout = aiohttp.ClientTimeout(total=seconds)
+            timeout = (aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds) if stream
+                       else aiohttp.ClientTimeout(total=seconds))
             if len(self._timeouts) > 256:
                 self._timeouts.clear()
-            self._timeouts[seconds] = timeout
+            self._timeouts[(seconds, stream)] = timeout
         return timeout
 
 

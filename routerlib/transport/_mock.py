@@ -23,7 +23,9 @@ class MockStreamResponse:
         self.closed = False
 
     def lines(self) -> Iterator[bytes]:
-        yield from self._body.split(b"\n")
+        # Like the real transports: lines without their endings, "\r\n" included.
+        for line in self._body.split(b"\n"):
+            yield line[:-1] if line.endswith(b"\r") else line
 
     def read(self) -> bytes:
         return self._body
@@ -35,7 +37,7 @@ class MockStreamResponse:
 class MockAsyncStreamResponse(MockStreamResponse):
     async def lines(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         for line in self._body.split(b"\n"):
-            yield line
+            yield line[:-1] if line.endswith(b"\r") else line
 
     async def read(self) -> bytes:  # type: ignore[override]
         return self._body
