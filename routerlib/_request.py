@@ -13,7 +13,7 @@ cost, templates). ``None`` means "not given" for every optional parameter, so a 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -124,15 +124,36 @@ class ChatRequest(BaseModel):
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
         if self.prompt is None and not self.messages:
-            raise ValueError("messages: at least one message is required")
+            raise ValueError("messages=[]: at least one message is required")
         if self.top_logprobs is not None and not self.logprobs:
-            raise ValueError("top_logprobs: only allowed together with logprobs=True")
+            raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
+                             f"(got logprobs={self.logprobs!r})")
         return self
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
+        for name, value in super().__repr_args__():
+            yield name, (_redacted(value) if name in _MAY_HOLD_SECRETS else value)
 
     @property
     def wants_usage_chunk(self) -> bool:
         """Whether the caller asked to see the usage chunk of a stream."""
         return bool(self.stream_options and self.stream_options.get("include_usage"))
+
+
+_MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
+_SECRET_KEYS = frozenset({"api_key", "authorization", "proxy-authorization", "x-api-key", "api-key",
+                          "x-goog-api-key"})
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with API keys and auth headers hidden, for reprs and error messages."""
+    if isinstance(value, Mapping):
+        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else _redacted(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(v) for v in value)
+    return value
 
 
 def _check_message(i: int, message: Any) -> None:
@@ -214,10 +235,12 @@ def _json_schema_format(model_class: type) -> dict[str, Any]:
 
 
 def _forbid_extra_properties(schema: Any) -> None:
-    """OpenAI's strict mode requires additionalProperties: false on every object schema."""
+    """OpenAI's strict mode requires additionalProperties: false on every object schema..."""
     if isinstance(schema, dict):
         if schema.get("type") == "object" and "properties" in schema:
             schema.setdefault("additionalProperties", False)
+            # ...and every property listed in required (a default does not make it optional there).
+            schema["required"] = list(schema["properties"])
         for value in schema.values():
             _forbid_extra_properties(value)
     elif isinstance(schema, list):
@@ -243,7 +266,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name != "messages":
-            shown = "<hidden>" if name == "api_key" else repr(params[name])
+            shown = "<hidden>" if name == "api_key" else repr(_redacted(params[name]))
             problems.append(f"{name}={shown}: {message}")
         else:
             problems.append(message if not name or message.startswith(name) else f"{name}: {message}")
