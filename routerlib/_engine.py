@@ -27,6 +27,7 @@ from .exceptions import (
     ContextWindowExceededError,
     MissingAPIKeyError,
     RouterlibError,
+    UnsupportedParamsError,
     StreamInterruptedError,
 )
 from .planning import Target, targets_for
@@ -108,14 +109,35 @@ class CallState:
         return min(float(timeout), left)
 
     def build(self, deployment: Deployment) -> HTTPRequest:
-        params, self.dropped = select_params(self.request, deployment.spec)
-        return deployment.adapter.build_request(self.request, params, deployment)
+        request = self.request_for(deployment)
+        params, self.dropped = select_params(request, deployment.spec)
+        return deployment.adapter.build_request(request, params, deployment)
+
+    def request_for(self, deployment: Deployment) -> ChatRequest:
+        """The request as the deployment's adapter takes it.
+
+        A text_completion() sent to a chat-only provider (Anthropic, Gemini, ...) goes as one
+        user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
+        """
+        request = self.request
+        if request.prompt is None or getattr(deployment.adapter, "accepts_prompt", False):
+            return request
+        if not isinstance(request.prompt, str):
+            raise UnsupportedParamsError(
+                f"{deployment.provider} takes no batch of prompts: send one prompt per call",
+                provider=deployment.provider, model=deployment.model, code="unsupported_params")
+        return request.model_copy(update={"prompt": None,
+                                          "messages": ({"role": "user", "content": request.prompt},)})
 
     def interpret(self, deployment: Deployment, status: int, headers: Any, body: bytes) -> Response:
         adapter = deployment.adapter
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
-        return adapter.parse_response(status, headers, body, self.request, deployment)
+        request = self.request_for(deployment)
+        response = adapter.parse_response(status, headers, body, request, deployment)
+        if request is not self.request and isinstance(response, ModelResponse):
+            return _as_text_completion(response)
+        return response
 
     def mock(self, deployment: Deployment) -> Response:
         """The response for mock_response=...: no network, usage counted locally (estimated)."""
@@ -262,3 +284,12 @@ def _text_of(response: Response) -> str:
     if isinstance(response, TextCompletion):
         return "".join(c.text for c in response.choices)
     return "".join(c.message.content or "" for c in response.choices)
+
+
+def _as_text_completion(response: ModelResponse) -> TextCompletion:
+    """A chat answer to a text_completion() call, reshaped as the caller asked."""
+    choices = [TextChoice(index=c.index, text=c.message.content or "", finish_reason=c.finish_reason,
+                          logprobs=c.logprobs) for c in response.choices]
+    return TextCompletion(id=response.id, created=response.created, model=response.model,
+                          choices=choices, usage=response.usage,
+                          system_fingerprint=response.system_fingerprint)

@@ -367,7 +367,7 @@ def _stream_parser(call: CallState, deployment: Deployment) -> Any:
         from .providers.openai_compat import OpenAIStreamParser
 
         return OpenAIStreamParser(deployment, text=call.request.prompt is not None)
-    return deployment.adapter.stream_parser(call.request, deployment)
+    return deployment.adapter.stream_parser(call.request_for(deployment), deployment)
 
 
 def _mock_stream(call: CallState, deployment: Deployment) -> Any:

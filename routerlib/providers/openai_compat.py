@@ -69,6 +69,8 @@ class OpenAICompatAdapter:
 
     chat_path = "/chat/completions"
     text_path = "/completions"
+    #: Takes text_completion() prompts as they are (chat-only adapters get them as a message).
+    accepts_prompt = True
 
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
