@@ -268,7 +268,11 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         if name in params and name != "messages":
             shown = "<hidden>" if name == "api_key" else repr(_redacted(params[name]))
             problems.append(f"{name}={shown}: {message}")
-        else:
-            problems.append(message if not name or message.startswith(name) else f"{name}: {message}")
+        elif message.startswith(name):
+            problems.append(message)
+        else:  # messages (never shown whole): point at the message, e.g. "messages[0]: ..., got str"
+            where = name + "".join(f"[{p}]" for p in loc[1:2] if isinstance(p, int))
+            got = f", got {type(err['input']).__name__}" if where != name else ""
+            problems.append(f"{where}: {message}{got}" if where else message)
     return InvalidRequestError("invalid request: " + "; ".join(dict.fromkeys(problems)),
                                code="invalid_parameter")

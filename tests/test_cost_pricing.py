@@ -215,7 +215,9 @@ def test_full_override_prices_an_unknown_model() -> None:
 def test_per_second_prices() -> None:
     override = PriceOverride.from_params(input_cost_per_second=0.01, output_cost_per_second="0.02")
     cost = compute_cost(usage(1000, 100), PLAIN, override, response_seconds=1.5)
-    assert cost.total == D("0.045") and cost.time == D("0.045") and cost.source == "per_second"
+    assert cost.total == D("0.015") and cost.time == D("0.015") and cost.source == "per_second"  # one rate
+    output_only = PriceOverride.from_params(output_cost_per_second="0.02")
+    assert compute_cost(usage(1, 1), PLAIN, output_only, response_seconds=0.1).total == D("0.002")
     by_time = MAP.get("by-time")
     map_cost = compute_cost(usage(10, 10), by_time, response_seconds=2)
     assert map_cost.total == D("0.022") and map_cost.source == "per_second" and map_cost.priced_as == "by-time"

@@ -46,7 +46,8 @@ class PriceOverride:
 
     Build it from raw call parameters with ``PriceOverride.from_params(...)``, which accepts
     float, int, str or Decimal and reads floats through ``str()`` (0.1 stays 0.1).
-    Per-second prices, when given, price the call by its response time alone.
+    Per-second prices, when given, price the call by its response time alone (at the input
+    rate, else the output rate: see ``_time_cost``).
     """
 
     input_cost_per_token: Decimal | None = None
@@ -224,10 +225,15 @@ def _time_cost(
     estimated: bool,
     model: str | None,
 ) -> Cost:
-    """Per-second pricing: the rates given (input and output alike) times the response time."""
+    """Per-second pricing: one rate times the response time.
+
+    The rate is ``input_cost_per_second``, else ``output_cost_per_second``, never their sum:
+    LiteLLM's map repeats one rate in both fields on some rows (``azure_ai/whisper``), and its
+    own calculator reads them this way.
+    """
     if seconds is None:
         return _unknown(model, "priced per second but the response time is not known", estimated, 4)
-    rate = (in_rate or _ZERO) + (out_rate or _ZERO)
+    rate = in_rate if in_rate is not None else (out_rate or _ZERO)
     time = as_decimal(seconds, what="response_seconds") * rate
     return Cost.model_construct(total=time, time=time, source="per_second", estimated=estimated, priced_as=priced_as)
 

@@ -19,7 +19,7 @@ from ..exceptions import APIError
 from ..transport import HTTPRequest
 from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
 from ._errors import build_error, decode_error_body, unreadable_body
-from .base import Deployment, ProviderSpec
+from .base import Deployment, ProviderSpec, StreamParser
 
 _JSON = "application/json"
 
@@ -97,7 +97,7 @@ class OpenAICompatAdapter:
                     deployment: Deployment) -> APIError:
         return build_error(status, headers, body, provider=deployment.provider, model=deployment.model)
 
-    def stream_parser(self, request: ChatRequest, deployment: Deployment) -> OpenAIStreamParser:
+    def stream_parser(self, request: ChatRequest, deployment: Deployment) -> StreamParser:
         return OpenAIStreamParser(deployment, text=request.prompt is not None)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "Reservation",
     "Scope",
     "Window",
+    "adjust",
     "budget_error",
     "enforce",
     "plan_checks",
@@ -165,11 +166,24 @@ class Reservation:
     expires: float
     buckets: frozenset[str]
 
+    def share(self, bucket: str) -> Decimal:
+        """What this reservation holds in ``bucket`` (its amount, or 0 when it does not count there)."""
+        return self.amount if bucket in self.buckets else ZERO
+
+
+def adjust(counters: dict[str, Decimal], buckets: Iterable[str], delta: Decimal) -> None:
+    """Add ``delta`` to per-bucket reserved counters, dropping counters that reach zero."""
+    for bucket in buckets:
+        value = EXACT.add(counters.get(bucket, ZERO), delta)
+        if value > 0:
+            counters[bucket] = value
+        else:
+            counters.pop(bucket, None)
+
 
 def reserved_by_bucket(reservations: Iterable[Reservation]) -> dict[str, Decimal]:
-    """Outstanding reserved amount per bucket."""
+    """Outstanding reserved amount per bucket, recomputed from the reservations themselves."""
     sums: dict[str, Decimal] = {}
     for res in reservations:
-        for bucket in res.buckets:
-            sums[bucket] = EXACT.add(sums.get(bucket, ZERO), res.amount)
+        adjust(sums, res.buckets, res.amount)
     return sums

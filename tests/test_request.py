@@ -1,0 +1,386 @@
+"""routerlib._request: every parameter is validated into one frozen request before anything is sent."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+from core_helpers import KEY, MESSAGES, MODEL, client, never_called
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+import routerlib
+from routerlib._request import ACCEPTED, PROVIDER_PARAMS, ChatRequest, build_request
+from routerlib.exceptions import BadRequestError, InvalidRequestError
+
+
+def build(**params: Any) -> ChatRequest:
+    return build_request({"model": MODEL, "messages": MESSAGES, **params})
+
+
+def rejected(**params: Any) -> InvalidRequestError:
+    with pytest.raises(InvalidRequestError) as info:
+        build(**params)
+    error = info.value
+    assert isinstance(error, BadRequestError)
+    assert error.status_code is None, "a locally raised error has no HTTP status"
+    return error
+
+
+# -- ranges: each message names the parameter, the value and what is allowed
+
+@pytest.mark.parametrize(("name", "value", "allowed"), [
+    ("temperature", 2.5, "less than or equal to 2"),
+    ("temperature", -0.1, "greater than or equal to 0"),
+    ("top_p", 1.5, "less than or equal to 1"),
+    ("top_p", -0.5, "greater than or equal to 0"),
+    ("presence_penalty", 2.01, "less than or equal to 2"),
+    ("presence_penalty", -3, "greater than or equal to -2"),
+    ("frequency_penalty", 9, "less than or equal to 2"),
+    ("frequency_penalty", -2.5, "greater than or equal to -2"),
+    ("repetition_penalty", 0, "greater than 0"),
+    ("repetition_penalty", -1.0, "greater than 0"),
+    ("n", 0, "greater than or equal to 1"),
+    ("max_tokens", 0, "greater than or equal to 1"),
+    ("max_completion_tokens", -5, "greater than or equal to 1"),
+    ("top_logprobs", 21, "less than or equal to 20"),
+    ("top_logprobs", -1, "greater than or equal to 0"),
+])
+def test_out_of_range_values_are_named(name: str, value: float, allowed: str) -> None:
+    extra = {"logprobs": True} if name == "top_logprobs" else {}
+    error = rejected(**{name: value}, **extra)
+    assert f"{name}={value!r}" in str(error)
+    assert allowed in str(error)
+    assert error.code == "invalid_parameter"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("temperature", 0), ("temperature", 2), ("top_p", 0), ("top_p", 1), ("presence_penalty", -2),
+    ("frequency_penalty", 2), ("repetition_penalty", 0.01), ("n", 1), ("max_tokens", 1),
+    ("max_completion_tokens", 1),
+])
+def test_boundaries_are_accepted(name: str, value: float) -> None:
+    assert getattr(build(**{name: value}), name) == value
+
+
+def test_top_logprobs_needs_logprobs_true() -> None:
+    error = rejected(top_logprobs=5)
+    assert "top_logprobs=5" in str(error)
+    assert "logprobs=True" in str(error)
+    rejected(top_logprobs=5, logprobs=False)
+    assert build(top_logprobs=5, logprobs=True).top_logprobs == 5
+    assert build(top_logprobs=0, logprobs=True).top_logprobs == 0
+    assert build(top_logprobs=20, logprobs=True).top_logprobs == 20
+
+
+def test_stop_at_most_four_sequences() -> None:
+    assert build(stop=["a", "b", "c", "d"]).stop == ("a", "b", "c", "d")
+    assert build(stop="END").stop == "END"
+    error = rejected(stop=["a", "b", "c", "d", "e"])
+    assert "stop=['a', 'b', 'c', 'd', 'e']" in str(error)
+    assert "at most 4" in str(error)
+
+
+@pytest.mark.parametrize(("name", "bad", "good"), [
+    ("reasoning_effort", "extreme", ["none", "minimal", "low", "medium", "high", "xhigh"]),
+    ("verbosity", "loud", ["low", "medium", "high"]),
+    ("router_preference", "cheap", ["balanced", "powerful", "efficient"]),
+])
+def test_enumerations(name: str, bad: str, good: list[str]) -> None:
+    for value in good:
+        assert getattr(build(**{name: value}), name) == value
+    error = rejected(**{name: bad})
+    assert f"{name}={bad!r}" in str(error)
+    for value in good:
+        assert repr(value) in str(error), f"{value} should be listed as allowed"
+
+
+def test_nan_temperature_is_rejected() -> None:
+    assert "temperature=nan" in str(rejected(temperature=math.nan))
+
+
+# -- messages
+
+def test_messages_must_not_be_empty() -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages=\[\]: at least one message is required"):
+        build_request({"model": MODEL, "messages": []})
+
+
+def test_messages_must_be_a_list_of_dicts() -> None:
+    with pytest.raises(InvalidRequestError, match="messages"):
+        build_request({"model": MODEL, "messages": "hello"})
+    with pytest.raises(InvalidRequestError, match=r"messages\[0\]"):
+        build_request({"model": MODEL, "messages": ["hello"]})
+
+
+@pytest.mark.parametrize("role", ["system", "developer", "user", "assistant", "function"])
+def test_every_documented_role_is_accepted(role: str) -> None:
+    assert build_request({"model": MODEL, "messages": [{"role": role, "content": "x"}]}).messages[0]["role"] == role
+
+
+def test_tool_role_is_accepted_with_tool_call_id() -> None:
+    message = {"role": "tool", "content": "42", "tool_call_id": "call_1"}
+    assert build_request({"model": MODEL, "messages": [message]}).messages[0] == message
+
+
+def test_unknown_role_is_named_with_the_allowed_roles() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_request({"model": MODEL, "messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "x"}]})
+    text = str(info.value)
+    assert "messages[1].role='bot'" in text
+    for role in ("system", "developer", "user", "assistant", "tool", "function"):
+        assert role in text
+
+
+def test_missing_role_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages\[0\]\.role=None"):
+        build_request({"model": MODEL, "messages": [{"content": "x"}]})
+
+
+def test_content_parts_of_every_documented_type_are_accepted() -> None:
+    parts = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+        {"type": "file", "file": {"file_id": "file-1"}},
+    ]
+    request = build_request({"model": MODEL, "messages": [{"role": "user", "content": parts}]})
+    assert request.messages[0]["content"] == parts
+
+
+def test_unknown_content_part_type_is_named() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_request({"model": MODEL, "messages": [{"role": "user", "content": [{"type": "video"}]}]})
+    text = str(info.value)
+    assert "messages[0].content[0].type='video'" in text
+    for kind in ("text", "image_url", "input_audio", "file"):
+        assert kind in text
+
+
+def test_content_of_another_type_is_rejected() -> None:
+    expected = r"messages\[0\]\.content: must be a string or a list of parts, got int"
+    with pytest.raises(InvalidRequestError, match=expected):
+        build_request({"model": MODEL, "messages": [{"role": "user", "content": 5}]})
+
+
+def test_content_is_required_except_for_assistant() -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages\[0\]\.content: required for role 'user'"):
+        build_request({"model": MODEL, "messages": [{"role": "user"}]})
+    tool_call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [tool_call]}]
+    assert len(build_request({"model": MODEL, "messages": messages}).messages) == 2
+
+
+def test_tool_message_needs_tool_call_id() -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages\[0\]: a tool message needs tool_call_id"):
+        build_request({"model": MODEL, "messages": [{"role": "tool", "content": "42"}]})
+
+
+# -- unknown names, aliases, deprecated parameters
+
+def test_unknown_keyword_names_it_and_the_closest_valid_names() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build(temprature=0.5)
+    text = str(info.value)
+    assert "'temprature'" in text
+    assert "did you mean temperature" in text
+    assert info.value.code == "unknown_parameter"
+
+
+def test_unknown_keyword_without_close_match_still_named() -> None:
+    with pytest.raises(InvalidRequestError, match="'zzzzqqq'"):
+        build(zzzzqqq=1)
+
+
+def test_every_unknown_keyword_is_named() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build(max_token=5, top_k=3)
+    text = str(info.value)
+    assert "'max_token'" in text and "max_tokens" in text
+    assert "'top_k'" in text and "extra_body" in text
+
+
+def test_unknown_keyword_raises_before_any_network_call() -> None:
+    c, transport = client(never_called)
+    with pytest.raises(InvalidRequestError, match="frequncy_penalty"):
+        c.completion(MODEL, MESSAGES, api_key=KEY, frequncy_penalty=1)
+    assert transport.requests == []
+
+
+def test_bad_value_raises_before_any_network_call() -> None:
+    c, transport = client(never_called)
+    with pytest.raises(InvalidRequestError, match="temperature=7"):
+        c.completion(MODEL, MESSAGES, api_key=KEY, temperature=7)
+    assert transport.requests == []
+
+
+def test_base_url_is_api_base() -> None:
+    assert build(base_url="http://localhost:8000/v1").api_base == "http://localhost:8000/v1"
+
+
+def test_conflicting_base_url_and_api_base_is_an_error() -> None:
+    with pytest.raises(InvalidRequestError, match="base_url and api_base"):
+        build(base_url="http://a/v1", api_base="http://b/v1")
+    assert build(base_url="http://a/v1", api_base="http://a/v1").api_base == "http://a/v1"
+
+
+def test_max_retries_is_num_retries() -> None:
+    assert build(max_retries=0).num_retries == 0
+    assert build(max_retries=3).num_retries == 3
+
+
+def test_num_retries_zero_is_a_real_zero() -> None:
+    assert build(num_retries=0).num_retries == 0
+    assert build().num_retries is None
+
+
+def test_extra_headers_are_merged_into_headers() -> None:
+    request = build(headers={"x-a": "1", "x-b": "1"}, extra_headers={"x-b": "2", "x-c": "3"})
+    assert dict(request.headers or {}) == {"x-a": "1", "x-b": "2", "x-c": "3"}
+    assert dict(build(extra_headers={"x-c": "3"}).headers or {}) == {"x-c": "3"}
+
+
+def test_functions_are_mapped_to_tools() -> None:
+    fn = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    request = build(functions=[fn], function_call={"name": "get_weather"})
+    assert request.tools == ({"type": "function", "function": fn},)
+    assert request.tool_choice == {"type": "function", "function": {"name": "get_weather"}}
+    assert build(functions=[fn], function_call="auto").tool_choice == "auto"
+
+
+def test_explicit_tools_win_over_functions() -> None:
+    tool = {"type": "function", "function": {"name": "a"}}
+    request = build(tools=[tool], functions=[{"name": "b"}], tool_choice="none", function_call="auto")
+    assert request.tools == (tool,)
+    assert request.tool_choice == "none"
+
+
+# -- response_format from a pydantic class
+
+class Answer(BaseModel):
+    city: str
+    population: int = 0
+
+
+class Nested(BaseModel):
+    answer: Answer
+    notes: list[str] = []
+
+
+def test_response_format_from_a_pydantic_class() -> None:
+    request = build(response_format=Answer)
+    fmt = dict(request.response_format or {})
+    assert fmt["type"] == "json_schema"
+    spec = fmt["json_schema"]
+    assert spec["name"] == "Answer"
+    assert spec["strict"] is True
+    schema = spec["schema"]
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == {"city", "population"}
+    assert schema["additionalProperties"] is False
+
+
+def test_response_format_strict_schema_requires_every_property() -> None:
+    # OpenAI's strict mode rejects a schema whose "required" omits a property (here: a defaulted one).
+    schema = dict(build(response_format=Nested).response_format or {})["json_schema"]["schema"]
+    assert sorted(schema["required"]) == ["answer", "notes"]
+    inner = schema["$defs"]["Answer"]
+    assert sorted(inner["required"]) == ["city", "population"]
+    assert inner["additionalProperties"] is False
+
+
+def test_response_format_dict_is_kept() -> None:
+    assert dict(build(response_format={"type": "json_object"}).response_format or {}) == {"type": "json_object"}
+
+
+def test_response_format_other_class_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match="response_format"):
+        build(response_format=int)
+
+
+# -- the request object
+
+def test_request_is_frozen() -> None:
+    request = build(temperature=0.5)
+    with pytest.raises(Exception, match="frozen"):
+        request.temperature = 1.0  # type: ignore[misc]
+
+
+def test_provider_params_are_fields() -> None:
+    assert set(PROVIDER_PARAMS) <= set(ChatRequest.model_fields)
+    for name in ("base_url", "max_retries", "extra_headers", "functions", "function_call"):
+        assert name in ACCEPTED
+
+
+def test_the_whole_documented_parameter_set_is_accepted() -> None:
+    documented = [
+        "model", "messages", "timeout", "temperature", "top_p", "n", "stream", "stream_options", "stop",
+        "max_completion_tokens", "max_tokens", "modalities", "prediction", "audio", "presence_penalty",
+        "frequency_penalty", "logit_bias", "user", "reasoning_effort", "verbosity", "response_format", "seed",
+        "tools", "tool_choice", "parallel_tool_calls", "logprobs", "top_logprobs", "web_search_options",
+        "safety_identifier", "service_tier", "deployment_id", "functions", "function_call", "api_base",
+        "base_url", "api_version", "api_key", "model_list", "headers", "extra_headers", "metadata", "extra_body",
+        "drop_params", "repetition_penalty", "router_preference", "num_retries", "max_retries", "fallbacks",
+        "context_window_fallback_dict", "input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
+        "output_cost_per_second", "initial_prompt_value", "roles", "final_prompt_value", "bos_token", "eos_token",
+        "hf_model_name", "mock_response",
+    ]
+    missing = [name for name in documented if name not in ACCEPTED]
+    assert missing == []
+
+
+def test_wants_usage_chunk() -> None:
+    assert build(stream=True, stream_options={"include_usage": True}).wants_usage_chunk
+    assert not build(stream=True).wants_usage_chunk
+    assert not build(stream=True, stream_options={"include_usage": False}).wants_usage_chunk
+
+
+# -- secrets
+
+def test_api_key_never_in_repr_or_str() -> None:
+    request = build(api_key=KEY, headers={"Authorization": f"Bearer {KEY}", "x-ok": "visible"},
+                    fallbacks=[{"model": "openai/gpt-4o", "api_key": KEY}],
+                    model_list=[{"model_name": MODEL, "litellm_params": {"model": MODEL, "api_key": KEY}}])
+    assert request.api_key == KEY
+    for text in (repr(request), str(request)):
+        assert KEY not in text
+        assert "visible" in text, "only secrets are hidden"
+        assert "openai/gpt-4o" in text
+
+
+def test_api_key_never_in_validation_errors() -> None:
+    error = rejected(api_key=12345678901234)
+    assert "12345678901234" not in str(error)
+    error = rejected(headers={"x-api-key": KEY, "x-n": 1})
+    assert KEY not in str(error)
+    assert "headers=" in str(error)
+
+
+# -- property: the temperature range
+
+@given(st.floats(min_value=0, max_value=2, allow_nan=False))
+def test_valid_temperatures_are_accepted(value: float) -> None:
+    assert build(temperature=value).temperature == value
+
+
+@given(st.one_of(st.floats(max_value=0, exclude_max=True), st.floats(min_value=2, exclude_min=True),
+                 st.just(math.nan)))
+def test_invalid_temperatures_are_rejected(value: float) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build(temperature=value)
+    assert re.search(r"temperature=", str(info.value))
+
+
+def test_client_validates_text_completion_prompt() -> None:
+    c, transport = client(never_called)
+    with pytest.raises(InvalidRequestError, match="prompt"):
+        c.text_completion(MODEL, 42, api_key=KEY)  # type: ignore[arg-type]
+    assert transport.requests == []
+
+
+def test_module_level_completion_validates_too() -> None:
+    with pytest.raises(InvalidRequestError, match="temperature=3"):
+        routerlib.completion(MODEL, MESSAGES, temperature=3, mock_response="x")
