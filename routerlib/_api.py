@@ -11,7 +11,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from typing_extensions import Unpack
+
 from .client import Client
+from .params import CompletionParams
 from .streaming import AsyncStream, Stream
 from .types import ModelResponse, TextCompletion
 
@@ -30,7 +33,7 @@ def default_client() -> Client:
 
 
 def completion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
-               **params: Any) -> ModelResponse | Stream:
+               **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
     """Send a chat completion; returns a ``ModelResponse``, or a ``Stream`` with stream=True.
 
     ``model`` is "provider/model-name" (a bare known name resolves its provider from the
@@ -43,17 +46,18 @@ def completion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
 
 
 async def acompletion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
-                      **params: Any) -> ModelResponse | AsyncStream:
+                      **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
     """The async twin of ``completion``: same parameters, same results."""
     return await default_client().acompletion(model, messages, **params)
 
 
-def text_completion(model: str, prompt: str | Sequence[str], **params: Any) -> TextCompletion | Stream:
+def text_completion(model: str, prompt: str | Sequence[str],
+                    **params: Unpack[CompletionParams]) -> TextCompletion | Stream:
     """A /completions call with a raw prompt; returns a ``TextCompletion``."""
     return default_client().text_completion(model, prompt, **params)
 
 
 async def atext_completion(model: str, prompt: str | Sequence[str],
-                           **params: Any) -> TextCompletion | AsyncStream:
+                           **params: Unpack[CompletionParams]) -> TextCompletion | AsyncStream:
     """The async twin of ``text_completion``."""
     return await default_client().atext_completion(model, prompt, **params)

@@ -16,11 +16,13 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 import tenacity
+from typing_extensions import Unpack
 
 from ._engine import CallState, Response
 from ._request import ChatRequest, build_request
 from .callbacks import Callbacks
 from .exceptions import APIError, RouterlibError
+from .params import CompletionParams
 from .planning import ContextCheck, Planner
 from .policy import RetryPolicy
 from .providers.base import Deployment, ProviderSpec
@@ -113,23 +115,24 @@ class Client:
 
     # -- public calls
     def completion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
-                   **params: Any) -> ModelResponse | Stream:
+                   **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
         """A chat completion (or a ``Stream`` of chunks with stream=True). See ``routerlib.completion``."""
         request = build_request({"model": model, "messages": messages or (), **params})
         return self._run(request)  # type: ignore[return-value]
 
     async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
-                          **params: Any) -> ModelResponse | AsyncStream:
+                          **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
         request = build_request({"model": model, "messages": messages or (), **params})
         return await self._arun(request)  # type: ignore[return-value]
 
-    def text_completion(self, model: str, prompt: str | Sequence[str], **params: Any) -> TextCompletion | Stream:
+    def text_completion(self, model: str, prompt: str | Sequence[str],
+                        **params: Unpack[CompletionParams]) -> TextCompletion | Stream:
         """A legacy /completions call: a raw prompt in, ``text_completion`` objects out."""
         request = build_request({"model": model, "prompt": _prompt(prompt), **params})
         return self._run(request)  # type: ignore[return-value]
 
     async def atext_completion(self, model: str, prompt: str | Sequence[str],
-                               **params: Any) -> TextCompletion | AsyncStream:
+                               **params: Unpack[CompletionParams]) -> TextCompletion | AsyncStream:
         request = build_request({"model": model, "prompt": _prompt(prompt), **params})
         return await self._arun(request)  # type: ignore[return-value]
 

@@ -17,15 +17,19 @@ PRICES = {"input_cost_per_token": "0.000001", "output_cost_per_token": "0.000002
 
 
 def make_client(script: object, ledger: MemoryLedger, budgets: list[Budget] = ()) -> routerlib.Client:  # type: ignore[assignment]
-    return routerlib.Client(ledger=ledger, budgets=budgets, environ={}, sleep=lambda s: None,
-                            **transports(script))  # type: ignore[arg-type]
+    return routerlib.Client(ledger=ledger, budgets=budgets, environ={}, sleep=lambda s: None, **transports(script))  # type: ignore[arg-type]
 
 
 def test_every_call_writes_one_record_with_its_caller() -> None:
     ledger = MemoryLedger()
     client = make_client(Script({"gpt-4o-mini": [ok()]}), ledger)
-    response = client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", **PRICES,
-                                 metadata={"user": "alice", "team": "search", "tags": ["beta"], "feature": "x"})
+    response = client.completion(
+        "openai/gpt-4o-mini",
+        MESSAGES,
+        api_key="k",
+        **PRICES,
+        metadata={"user": "alice", "team": "search", "tags": ["beta"], "feature": "x"},
+    )
     assert isinstance(response, routerlib.ModelResponse)
     (record,) = ledger.records()
     assert (record.user, record.team, record.tags) == ("alice", "search", ("beta",))
@@ -39,8 +43,9 @@ def test_budget_refuses_before_any_network_call() -> None:
     script = Script({"gpt-4o-mini": [ok()]})
     client = make_client(script, MemoryLedger(), [Budget("0.00001", scope="user")])
     with pytest.raises(routerlib.BudgetExceededError) as info:
-        client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, **PRICES,
-                          metadata={"user": "bob"})
+        client.completion(
+            "openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, **PRICES, metadata={"user": "bob"}
+        )
     assert script.seen == []
     err = info.value
     assert (err.scope, err.key, err.limit) == ("user", "bob", Decimal("0.00001"))
@@ -51,8 +56,9 @@ def test_budget_refusal_is_not_a_fallback() -> None:
     script = Script({"gpt-4o-mini": [ok()], "gpt-4o": [ok("gpt-4o")]})
     client = make_client(script, MemoryLedger(), [Budget("0.00001", scope="global")])
     with pytest.raises(routerlib.BudgetExceededError):
-        client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, **PRICES,
-                          fallbacks=["openai/gpt-4o"])
+        client.completion(
+            "openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, **PRICES, fallbacks=["openai/gpt-4o"]
+        )
     assert script.seen == []
 
 
@@ -74,8 +80,9 @@ def test_spend_accumulates_until_the_budget_refuses() -> None:
     served = 0
     with pytest.raises(routerlib.BudgetExceededError):
         for _ in range(100):
-            client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES,
-                              metadata={"team": "t"})
+            client.completion(
+                "openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES, metadata={"team": "t"}
+            )
             served += 1
     # each call costs 0.00002 and reserves at most 0.00003 (10 prompt-ish tokens + 10 output)
     assert served == 3 or served == 4
@@ -96,13 +103,14 @@ def test_budget_on_unpriced_model_refuses_unless_prices_are_given() -> None:
 
 
 def test_budget_only_applies_to_its_subject() -> None:
-    client = make_client(Script({"gpt-4o-mini": [ok()]}), MemoryLedger(),
-                         [Budget("0.00001", scope="user", key="carol")])
-    client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES,
-                      metadata={"user": "dave"})
+    client = make_client(
+        Script({"gpt-4o-mini": [ok()]}), MemoryLedger(), [Budget("0.00001", scope="user", key="carol")]
+    )
+    client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES, metadata={"user": "dave"})
     with pytest.raises(routerlib.BudgetExceededError):
-        client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES,
-                          metadata={"user": "carol"})
+        client.completion(
+            "openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=10, **PRICES, metadata={"user": "carol"}
+        )
 
 
 def test_concurrent_calls_never_exceed_the_budget() -> None:
@@ -131,8 +139,9 @@ def test_concurrent_calls_never_exceed_the_budget() -> None:
 def test_stream_is_recorded_when_it_ends() -> None:
     ledger = MemoryLedger()
     client = routerlib.Client(ledger=ledger, environ={})
-    stream = client.completion("openai/gpt-4o-mini", MESSAGES, mock_response="one two three", stream=True,
-                               metadata={"user": "erin"})
+    stream = client.completion(
+        "openai/gpt-4o-mini", MESSAGES, mock_response="one two three", stream=True, metadata={"user": "erin"}
+    )
     assert ledger.records() == []
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)  # type: ignore[union-attr]
     assert text == "one two three"

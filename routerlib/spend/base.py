@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
-from .budget import Budget, Scope, Window
+from .budget import Budget, Reservation, Scope, Window, reserved_by_bucket
 from .records import (
     DEFAULT_RESERVATION_TTL,
     EXACT,
@@ -191,6 +191,10 @@ class LedgerBase(ABC):
     def _stored_aggregates(self) -> dict[str, Decimal]:
         """The backend's running totals keyed like ``aggregate()`` (zero totals omitted)."""
 
+    @abstractmethod
+    def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
+        """The per-bucket reserved counters as stored, and every stored reservation."""
+
     def _aggregate_amount(self, cost: Decimal) -> Decimal:
         """How one record's cost enters the running totals (exact unless the backend rounds)."""
         return cost
@@ -288,12 +292,14 @@ class LedgerBase(ABC):
         return write_csv(path_or_file, self._iter(Filters(user, team, tag, model, since), None))
 
     def verify(self) -> bool:
-        """True when the running totals equal a recomputation from the stored records.
+        """True when the running totals equal a recomputation from the stored records, and the
+        reserved counters equal the sum of the stored reservations.
 
         A consistency check for tests, after a crash, or after editing the store by hand.
         """
         expected = aggregate(self._iter(Filters(), None), self._aggregate_amount)
-        return self._stored_aggregates() == expected
+        counters, holds = self._stored_reservations()
+        return self._stored_aggregates() == expected and counters == reserved_by_bucket(holds)
 
     def __enter__(self: _L) -> _L:
         return self

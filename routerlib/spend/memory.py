@@ -3,17 +3,21 @@
 One ``threading.Lock`` guards all state, so a reservation's check-and-hold and a settle's
 drop-and-write are each atomic among the client's threads (the LiteLLM failure mode this
 avoids: two concurrent requests each reading "under budget" and both going ahead).
+Per-bucket counters of spend and of outstanding reservations keep every operation O(1) in
+the number of records and of calls in flight; a heap of expiry times finds expired holds.
 Nothing survives the process: use ``SQLiteLedger`` or ``RedisLedger`` to keep spend.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from .base import LedgerBase
-from .budget import Budget, BudgetCheck, Reservation, enforce, plan_checks, reserved_by_bucket
+from .budget import Budget, BudgetCheck, Reservation, adjust, enforce, plan_checks, reserved_by_bucket
 from .records import (
     DEFAULT_RESERVATION_TTL,
     EXACT,
@@ -36,12 +40,18 @@ class MemoryLedger(LedgerBase):
         super().__init__(reservation_ttl=reservation_ttl)
         self._lock = threading.Lock()
         self._records: dict[str, SpendRecord] = {}
-        #: Running totals keyed "<window id>|<bucket>", as in ``base.aggregate``.
+        #: Running totals keyed "<window id>|<bucket>", as in ``records.aggregate``.
         self._totals: dict[str, Decimal] = {}
         self._reservations: dict[str, Reservation] = {}
+        #: Outstanding reserved amount per bucket (the sum of ``_reservations``).
+        self._reserved: dict[str, Decimal] = {}
+        #: (expires, call_id), possibly stale: an entry counts only if the reservation still has that expiry.
+        self._expiry: list[tuple[float, str]] = []
+
+    # -- state changes; the caller holds the lock ---------------------------------------------
 
     def _write(self, rec: SpendRecord) -> bool:
-        """Store a record and add it to the running totals; caller holds the lock."""
+        """Store a record and add it to the running totals."""
         if rec.call_id in self._records:
             return False
         self._records[rec.call_id] = rec
@@ -51,6 +61,25 @@ class MemoryLedger(LedgerBase):
                     key = f"{window}|{bucket}"
                     self._totals[key] = EXACT.add(self._totals.get(key, ZERO), rec.cost)
         return True
+
+    def _drop(self, call_id: str) -> None:
+        held = self._reservations.pop(call_id, None)
+        if held is not None:
+            adjust(self._reserved, held.buckets, -held.amount)
+
+    def _prune(self, now: float) -> None:
+        """Drop reservations that expired at or before ``now``."""
+        heap = self._expiry
+        while heap and heap[0][0] <= now:
+            expires, call_id = heapq.heappop(heap)
+            held = self._reservations.get(call_id)
+            if held is not None and held.expires == expires:
+                self._drop(call_id)
+        if len(heap) > 2 * len(self._reservations) + 64:  # settled calls leave stale entries behind
+            self._expiry = [(r.expires, k) for k, r in self._reservations.items()]
+            heapq.heapify(self._expiry)
+
+    # -- the Ledger API -----------------------------------------------------------------------
 
     def record(self, rec: SpendRecord) -> bool:
         with self._lock:
@@ -75,36 +104,43 @@ class MemoryLedger(LedgerBase):
         value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
         checks = plan_checks(budgets, user, team, tags, when)
         with self._lock:
-            self._reservations = {k: r for k, r in self._reservations.items() if r.expires > when}
-            reserved = reserved_by_bucket(r for k, r in self._reservations.items() if k != call_id)
+            self._prune(when)
+            previous = self._reservations.get(call_id)
 
             def spent_of(check: BudgetCheck) -> Decimal:
                 return self._totals.get(f"{check.window_id}|{check.bucket}", ZERO)
 
-            enforce(checks, value, spent_of, lambda bucket: reserved.get(bucket, ZERO))
-            buckets = frozenset(record_buckets(user, team, tags))
-            self._reservations[call_id] = Reservation(value, when + self.reservation_ttl, buckets)
+            def reserved_of(bucket: str) -> Decimal:
+                held = self._reserved.get(bucket, ZERO)
+                return EXACT.subtract(held, previous.share(bucket)) if previous is not None else held
+
+            enforce(checks, value, spent_of, reserved_of)
+            self._drop(call_id)
+            hold = Reservation(value, when + self.reservation_ttl, frozenset(record_buckets(user, team, tags)))
+            self._reservations[call_id] = hold
+            adjust(self._reserved, hold.buckets, value)
+            heapq.heappush(self._expiry, (hold.expires, call_id))
 
     def settle(self, call_id: str, rec: SpendRecord) -> bool:
         self._settle_args(call_id, rec)
         with self._lock:
-            self._reservations.pop(call_id, None)
+            self._drop(call_id)
             return self._write(rec)
 
     def release(self, call_id: str) -> None:
         with self._lock:
-            self._reservations.pop(call_id, None)
+            self._drop(call_id)
 
     def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
         """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
-        import time
-
         when = time.time() if now is None else now
         with self._lock:
             return reserved_by_bucket(r for r in self._reservations.values() if r.expires > when)
 
     def close(self) -> None:
         """Nothing to release; the records stay readable."""
+
+    # -- reads --------------------------------------------------------------------------------
 
     def _iter(self, filters: Filters, newest: int | None) -> Iterable[SpendRecord]:
         with self._lock:
@@ -120,11 +156,15 @@ class MemoryLedger(LedgerBase):
         return super()._sum(filters)
 
     def verify(self) -> bool:
-        """See ``LedgerBase.verify``; records and totals are read under one lock acquisition."""
+        """See ``LedgerBase.verify``; everything is read under one acquisition of the lock."""
         with self._lock:
-            expected = aggregate(self._records.values())
-            return {k: v for k, v in self._totals.items() if v} == expected
+            totals_ok = {k: v for k, v in self._totals.items() if v} == aggregate(self._records.values())
+            return totals_ok and self._reserved == reserved_by_bucket(self._reservations.values())
 
     def _stored_aggregates(self) -> dict[str, Decimal]:
         with self._lock:
             return {k: v for k, v in self._totals.items() if v}
+
+    def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
+        with self._lock:
+            return dict(self._reserved), list(self._reservations.values())

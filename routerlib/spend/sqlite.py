@@ -18,8 +18,10 @@ Money is stored as decimal TEXT, never REAL (a REAL column would bring back floa
 and summed with Decimal: ``dec_add`` and ``dec_sum`` are Python functions registered on each
 connection, so ``SUM`` stays inside one SQL statement and stays exact. Budget checks read the
 ``totals`` table -- a running total per (window, bucket) updated in the transaction that
-inserts the record -- so a check costs a few primary-key lookups however long the history.
-``verify()`` recomputes those totals from ``records``.
+inserts the record -- and the ``reserved`` table -- outstanding reservations per bucket,
+updated with every reservation change -- so a check costs a few primary-key lookups however
+long the history and however many calls are in flight. ``verify()`` recomputes both from
+``records`` and ``reservations``; ``rebuild_totals()`` repairs the spend totals.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS reservations (
     call_id TEXT PRIMARY KEY, amount TEXT NOT NULL, expires REAL NOT NULL,
     user TEXT, team TEXT, tags TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reservations_expires ON reservations (expires);
+CREATE TABLE IF NOT EXISTS reserved (bucket TEXT PRIMARY KEY, amount TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS totals (
     win TEXT NOT NULL, bucket TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (win, bucket)) WITHOUT ROWID;
 """
@@ -80,6 +83,26 @@ class _DecSum:
 
     def finalize(self) -> str:
         return dec_text(self.total)
+
+
+def _amount(conn: sqlite3.Connection, sql: str, *params: object) -> Decimal:
+    """The decimal TEXT of a one-row lookup, 0 when there is no row."""
+    row = conn.execute(sql, params).fetchone()
+    return ZERO if row is None else Decimal(row[0])
+
+
+def _adjust(conn: sqlite3.Connection, buckets: Iterable[str], delta: Decimal) -> None:
+    """Add ``delta`` to per-bucket reserved counters; a counter that reaches zero is deleted."""
+    for bucket in buckets:
+        value = EXACT.add(_amount(conn, "SELECT amount FROM reserved WHERE bucket = ?", bucket), delta)
+        if value > 0:
+            conn.execute("INSERT OR REPLACE INTO reserved VALUES (?, ?)", (bucket, dec_text(value)))
+        else:
+            conn.execute("DELETE FROM reserved WHERE bucket = ?", (bucket,))
+
+
+def _reservation(amount: str, expires: float, user: str | None, team: str | None, tags: str) -> Reservation:
+    return Reservation(Decimal(amount), expires, frozenset(record_buckets(user, team, json.loads(tags))))
 
 
 class _Handle:
@@ -191,11 +214,12 @@ class SQLiteLedger(LedgerBase):
     def settle(self, call_id: str, rec: SpendRecord) -> bool:
         self._settle_args(call_id, rec)
         with self._write_txn() as conn:
-            conn.execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+            self._drop(conn, call_id)
             return self._write(conn, rec)
 
     def release(self, call_id: str) -> None:
-        self._conn().execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+        with self._write_txn() as conn:
+            self._drop(conn, call_id)
 
     def reserve(
         self,
@@ -212,32 +236,50 @@ class SQLiteLedger(LedgerBase):
         value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
         checks = plan_checks(budgets, user, team, tags, when)
         with self._write_txn() as conn:
-            conn.execute("DELETE FROM reservations WHERE expires <= ?", (when,))
-            reserved = reserved_by_bucket(self._reservations(conn, exclude=call_id))
+            for (expired,) in conn.execute("SELECT call_id FROM reservations WHERE expires <= ?", (when,)).fetchall():
+                self._drop(conn, expired)
+            previous = self._held(conn, call_id)
 
             def spent_of(check: BudgetCheck) -> Decimal:
-                row = conn.execute(
-                    "SELECT amount FROM totals WHERE win = ? AND bucket = ?", (check.window_id, check.bucket)
-                ).fetchone()
-                return ZERO if row is None else Decimal(row[0])
+                return _amount(
+                    conn, "SELECT amount FROM totals WHERE win = ? AND bucket = ?", check.window_id, check.bucket
+                )
 
-            enforce(checks, value, spent_of, lambda bucket: reserved.get(bucket, ZERO))
-            conn.execute(
-                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
-                (call_id, dec_text(value), when + self.reservation_ttl, user, team, json.dumps(list(tags))),
-            )
+            def reserved_of(bucket: str) -> Decimal:
+                held = _amount(conn, "SELECT amount FROM reserved WHERE bucket = ?", bucket)
+                return EXACT.subtract(held, previous.share(bucket)) if previous is not None else held
+
+            enforce(checks, value, spent_of, reserved_of)
+            self._drop(conn, call_id)
+            row = (call_id, dec_text(value), when + self.reservation_ttl, user, team, json.dumps(list(tags)))
+            conn.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?)", row)
+            _adjust(conn, record_buckets(user, team, tags), value)
 
     @staticmethod
-    def _reservations(conn: sqlite3.Connection, exclude: str | None = None) -> Iterator[Reservation]:
-        rows = conn.execute("SELECT call_id, amount, expires, user, team, tags FROM reservations")
-        for call_id, amount, expires, user, team, tags in rows:
-            if call_id != exclude:
-                yield Reservation(Decimal(amount), expires, frozenset(record_buckets(user, team, json.loads(tags))))
+    def _held(conn: sqlite3.Connection, call_id: str) -> Reservation | None:
+        sql = "SELECT amount, expires, user, team, tags FROM reservations WHERE call_id = ?"
+        row = conn.execute(sql, (call_id,)).fetchone()
+        return None if row is None else _reservation(*row)
+
+    def _drop(self, conn: sqlite3.Connection, call_id: str) -> None:
+        """Delete a reservation and take it off the per-bucket counters (inside a transaction)."""
+        held = self._held(conn, call_id)
+        if held is not None:
+            conn.execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+            _adjust(conn, held.buckets, -held.amount)
+
+    def _all_reservations(self) -> list[Reservation]:
+        rows = self._conn().execute("SELECT amount, expires, user, team, tags FROM reservations").fetchall()
+        return [_reservation(*row) for row in rows]
 
     def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
         """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
         when = time.time() if now is None else now
-        return reserved_by_bucket(r for r in self._reservations(self._conn()) if r.expires > when)
+        return reserved_by_bucket(r for r in self._all_reservations() if r.expires > when)
+
+    def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
+        counters = {b: Decimal(a) for b, a in self._conn().execute("SELECT bucket, amount FROM reserved")}
+        return counters, self._all_reservations()
 
     # -- reads -------------------------------------------------------------------------------
 

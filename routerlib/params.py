@@ -1,0 +1,87 @@
+"""The keyword parameters of ``completion()`` and friends, as a TypedDict for type checkers.
+
+``completion(model, messages, **params: Unpack[CompletionParams])`` gives editors and mypy
+every parameter by name and type, while routerlib validates the values at run time in one
+place (``_request.build_request``). A test keeps this list and the validated request in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+Price = Decimal | float | int | str
+
+
+class CompletionParams(TypedDict, total=False):
+    """Every keyword ``completion`` takes besides ``model`` and ``messages`` (all optional)."""
+
+    # -- OpenAI chat parameters, sent to the provider
+    temperature: float
+    top_p: float
+    n: int
+    stream: bool
+    stream_options: Mapping[str, Any]
+    stop: str | Sequence[str]
+    max_completion_tokens: int
+    max_tokens: int
+    modalities: Sequence[Literal["text", "audio"]]
+    prediction: Mapping[str, Any]
+    audio: Mapping[str, Any]
+    presence_penalty: float
+    frequency_penalty: float
+    logit_bias: Mapping[str, float]
+    user: str
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+    verbosity: Literal["low", "medium", "high"]
+    response_format: Mapping[str, Any] | type[BaseModel]
+    seed: int
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: str | Mapping[str, Any]
+    parallel_tool_calls: bool
+    logprobs: bool
+    top_logprobs: int
+    web_search_options: Mapping[str, Any]
+    safety_identifier: str
+    service_tier: str
+    functions: Sequence[Mapping[str, Any]]  # deprecated: mapped to tools
+    function_call: str | Mapping[str, Any]  # deprecated: mapped to tool_choice
+    repetition_penalty: float
+    router_preference: Literal["balanced", "powerful", "efficient"]
+    # -- connection
+    timeout: float
+    deadline: float
+    deployment_id: str
+    api_base: str
+    base_url: str  # alias of api_base
+    api_version: str
+    api_key: str
+    model_list: Sequence[Mapping[str, Any]]
+    headers: Mapping[str, str]
+    extra_headers: Mapping[str, str]  # merged into headers
+    metadata: Mapping[str, Any]
+    extra_body: Mapping[str, Any]
+    drop_params: bool
+    # -- reliability
+    num_retries: int
+    max_retries: int  # alias of num_retries
+    fallbacks: Sequence[str | Mapping[str, Any]]
+    context_window_fallback_dict: Mapping[str, str]
+    # -- cost
+    input_cost_per_token: Price
+    output_cost_per_token: Price
+    input_cost_per_second: Price
+    output_cost_per_second: Price
+    # -- prompt templates (raw-prompt providers)
+    initial_prompt_value: str
+    roles: Mapping[str, Mapping[str, str]]
+    final_prompt_value: str
+    bos_token: str
+    eos_token: str
+    hf_model_name: str
+    # -- testing
+    mock_response: str

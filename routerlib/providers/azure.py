@@ -1,0 +1,154 @@
+"""Azure OpenAI: OpenAI's wire format behind a per-deployment URL and Azure's own auth.
+
+Only the URL and authentication differ from OpenAI; bodies, responses, streams and errors go
+through ``openai_compat``::
+
+    model="azure/<deployment>"  api_base="https://<resource>.openai.azure.com"
+    POST {api_base}/openai/deployments/<deployment>/chat/completions?api-version=<version>
+         ({...}/completions for text_completion calls)
+
+- **Endpoint**: ``api_base`` from the call, else ``AZURE_API_BASE`` (or ``AZURE_OPENAI_ENDPOINT``),
+  read when the request is built. A base ending in ``/openai`` is accepted too.
+- **Deployment**: the name after ``azure/``; a per-call ``deployment_id`` overrides it for the
+  deployment named by ``model`` (fallbacks keep their own names).
+- **api-version**: the call's ``api_version``, else ``AZURE_API_VERSION`` (or
+  ``OPENAI_API_VERSION``, the openai SDK's name), else ``DEFAULT_API_VERSION`` (the latest GA
+  data-plane inference version; stream usage and max_completion_tokens need 2024-09-01 or later).
+- **Auth**: an ``api-key`` header with the key from ``api_key=`` or ``AZURE_API_KEY`` (or
+  ``AZURE_OPENAI_API_KEY``). Without a key, a Microsoft Entra ID token as ``Authorization:
+  Bearer``: per call with ``headers={"Authorization": "Bearer <token>"}`` (or a deployment
+  option ``azure_ad_token``), else from ``AZURE_AD_TOKEN``. Tokens are not refreshed here:
+  they are values the caller obtains (azure-identity) and passes in.
+- **Errors**: a prompt blocked by the content filter is a 400 with ``code: content_filter`` and
+  ``innererror.code: ResponsibleAIPolicyViolation`` -> ``ContentPolicyViolationError``. The
+  response's ``prompt_filter_results`` and each choice's ``content_filter_results`` are kept
+  as extra fields of the response.
+
+Environment variables are read from ``os.environ`` when a request is built (the client's
+``environ=`` mapping covers key variables only).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import pydantic_core
+
+from .._request import ChatRequest
+from ..exceptions import APIError, ContentPolicyViolationError, InvalidRequestError, MissingAPIKeyError
+from ..transport import HTTPRequest
+from ._errors import build_error
+from .base import Deployment, ProviderSpec
+from .openai_compat import OpenAICompatAdapter, auth_headers, request_body
+
+__all__ = ["DEFAULT_API_VERSION", "ENV_API_BASE", "AzureAdapter", "specs"]
+
+#: Latest GA version of the dated data-plane inference API (learn.microsoft.com, "Azure OpenAI
+#: API version lifecycle").
+DEFAULT_API_VERSION = "2024-10-21"
+#: The row's api_base placeholder: "take the endpoint from the environment when building".
+ENV_API_BASE = "env:AZURE_API_BASE"
+_BASE_ENV = ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT")
+_VERSION_ENV = ("AZURE_API_VERSION", "OPENAI_API_VERSION")
+_TOKEN_ENV = "AZURE_AD_TOKEN"
+_POLICY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation", "content_filter"})
+
+
+class AzureAdapter(OpenAICompatAdapter):
+    """``OpenAICompatAdapter`` with Azure's deployment URL, api-version and auth."""
+
+    def build_request(self, request: ChatRequest, params: dict[str, Any],
+                      deployment: Deployment) -> HTTPRequest:
+        body = request_body(request, params, deployment)
+        return HTTPRequest("POST", azure_url(request, deployment), azure_headers(deployment),
+                           pydantic_core.to_json(body))
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
+                    deployment: Deployment) -> APIError:
+        error = build_error(status, headers, body, provider=deployment.provider, model=deployment.model)
+        if not isinstance(error, ContentPolicyViolationError) and _content_filtered(error.body):
+            error = ContentPolicyViolationError(
+                error.message, status_code=status, provider=error.provider, model=error.model,
+                code=error.code, request_id=error.request_id, retry_after=error.retry_after, body=error.body)
+        return error
+
+
+def azure_url(request: ChatRequest, deployment: Deployment) -> str:
+    """``{endpoint}/openai/deployments/{name}/{chat/completions|completions}?api-version=...``."""
+    base = _endpoint(deployment).rstrip("/").removesuffix("/openai")
+    name = deployment.model
+    if request.deployment_id and request.model in (deployment.model, deployment.label):
+        name = request.deployment_id
+    path = "completions" if request.prompt is not None else "chat/completions"
+    version = deployment.api_version or _env(_VERSION_ENV) or DEFAULT_API_VERSION
+    return f"{base}/openai/deployments/{quote(name, safe='')}/{path}?api-version={quote(version, safe='')}"
+
+
+def azure_headers(deployment: Deployment) -> dict[str, str]:
+    """An ``api-key`` header when there is a key, else ``Authorization: Bearer <Entra ID token>``."""
+    headers = auth_headers(deployment.spec, deployment)
+    if deployment.api_key or any(k.lower() == "authorization" for k in headers):
+        return headers
+    token = deployment.options.get("azure_ad_token") or os.environ.get(_TOKEN_ENV)
+    if not token:
+        raise MissingAPIKeyError(
+            "no credentials for azure: pass api_key= or set AZURE_API_KEY (api-key auth), or pass "
+            "headers={'Authorization': 'Bearer <token>'} or set AZURE_AD_TOKEN (Microsoft Entra ID)",
+            provider=deployment.provider, model=deployment.model, code="missing_api_key")
+    headers["authorization"] = "Bearer " + str(token)
+    return headers
+
+
+def _endpoint(deployment: Deployment) -> str:
+    if deployment.api_base != ENV_API_BASE:
+        return deployment.api_base
+    base = _env(_BASE_ENV)
+    if not base:
+        raise InvalidRequestError(
+            "azure needs its resource endpoint: pass api_base='https://<resource>.openai.azure.com' "
+            "or set AZURE_API_BASE", provider=deployment.provider, model=deployment.model,
+            code="missing_api_base")
+    return base
+
+
+def _env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _content_filtered(body: Any) -> bool:
+    """Azure's content-filter refusal, recognised by its inner error when the outer code is absent."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    inner = error.get("innererror") if isinstance(error, Mapping) else None
+    return isinstance(inner, Mapping) and inner.get("code") in _POLICY_INNER_CODES
+
+
+def specs() -> list[ProviderSpec]:
+    return [ProviderSpec(
+        name="azure",
+        adapter=AzureAdapter(),
+        api_base=ENV_API_BASE,
+        api_key_env=("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+        key_required=False,
+        unsupported=frozenset({"repetition_penalty", "router_preference"}),
+        auth="api-key",
+        price_prefix="azure",
+        quirks={
+            "deployment_url": "learn.microsoft.com Azure OpenAI REST reference: POST {endpoint}/openai/"
+                              "deployments/{deployment-id}/chat/completions?api-version=...",
+            "api_key_or_entra": "learn.microsoft.com Azure OpenAI REST reference: an api-key header, or "
+                                "Authorization: Bearer <Microsoft Entra ID token>",
+            "content_filter": "learn.microsoft.com content filtering: a filtered prompt is a 400 with code "
+                              "content_filter (innererror ResponsibleAIPolicyViolation)",
+            "filter_results": "learn.microsoft.com content filtering: prompt_filter_results and "
+                              "content_filter_results annotate responses; kept as extra fields",
+            "key_optional": "a key is not required up front because an Entra ID token may be used; a call "
+                            "with neither fails before sending (MissingAPIKeyError)",
+        },
+    )]
