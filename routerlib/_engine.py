@@ -27,8 +27,8 @@ from .exceptions import (
     ContextWindowExceededError,
     MissingAPIKeyError,
     RouterlibError,
-    UnsupportedParamsError,
     StreamInterruptedError,
+    UnsupportedParamsError,
 )
 from .planning import Target, targets_for
 from .providers.base import Deployment, select_params

@@ -188,9 +188,9 @@ def test_encoding_name_for_model(model: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "model",
-    ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4.1-mini", "gpt-5", "o1", "o3-mini"]
-    + ["o4-mini", "chatgpt-4o-latest", "gpt-4", "gpt-4-0613", "gpt-3.5-turbo"]
-    + ["gpt-35-turbo", "text-embedding-ada-002", "davinci-002"],
+    ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4.1-mini", "gpt-5", "o1", "o3-mini",
+     "o4-mini", "chatgpt-4o-latest", "gpt-4", "gpt-4-0613", "gpt-3.5-turbo",
+     "gpt-35-turbo", "text-embedding-ada-002", "davinci-002"],
 )
 def test_model_mapping_agrees_with_tiktoken_table(model: str) -> None:
     tiktoken_model = pytest.importorskip("tiktoken.model")
@@ -319,9 +319,9 @@ def test_media_parts() -> None:
 
 
 def test_token_counter_requires_exactly_one_input() -> None:
-    with pytest.raises(ValueError, match="exactly one.*both"):
+    with pytest.raises(ValueError, match=r"exactly one.*both"):
         tokens.token_counter("gpt-4o", messages=[], text="x")
-    with pytest.raises(ValueError, match="exactly one.*neither"):
+    with pytest.raises(ValueError, match=r"exactly one.*neither"):
         tokens.token_counter("gpt-4o")
     assert tokens.token_counter(text="hello world") == 2
     assert tokens.token_counter("gpt-4o", text="") == 0

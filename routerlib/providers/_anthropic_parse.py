@@ -216,4 +216,7 @@ class AnthropicStreamParser:
         finish = FINISH_REASONS.get(reason or "end_turn", "stop")
         if finish == "tool_calls" and self._tool_calls == 0:
             finish = "stop"  # only the json_output tool answered
-        return [self._chunks.delta({}, finish), self._chunks.usage(normalise_usage(self._usage))]
+        chunks = [self._chunks.delta({}, finish)]
+        if self._usage:  # none at all: leave it to the engine to estimate, never a silent zero
+            chunks.append(self._chunks.usage(normalise_usage(self._usage)))
+        return chunks

@@ -236,12 +236,25 @@ class RedisLedger(LedgerBase):
     def _error(check: BudgetCheck, spent: str, reserved: str, value: Decimal) -> BudgetExceededError:
         return budget_error(check, from_pico(spent), from_pico(reserved), value)
 
+    def _all_reservations(self) -> list[Reservation]:
+        entries = [json.loads(raw) for raw in self._redis.hvals(self._keys[2])]
+        return [Reservation(from_pico(e["a"]), float(e["e"]), frozenset(e["b"])) for e in entries]
+
     def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
         """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
         when = time.time() if now is None else now
-        entries = [json.loads(raw) for raw in self._redis.hvals(self._keys[2])]
-        live = (Reservation(from_pico(e["a"]), float(e["e"]), frozenset(e["b"])) for e in entries)
-        return reserved_by_bucket(r for r in live if r.expires > when)
+        return reserved_by_bucket(r for r in self._all_reservations() if r.expires > when)
+
+    def _counters(self, kind: str) -> dict[str, Decimal]:
+        """Every ``P<kind>:<suffix>`` counter as {suffix: USD}, zeros left out."""
+        head = f"{self.prefix}{kind}:"
+        keys = list(self._redis.scan_iter(match=_glob_escape(head) + "*", count=1000))
+        values = self._redis.mget(keys) if keys else []
+        amounts = {key[len(head) :]: from_pico(value) for key, value in zip(keys, values, strict=True)}
+        return {suffix: amount for suffix, amount in amounts.items() if amount}
+
+    def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
+        return self._counters("reserved"), self._all_reservations()
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -270,18 +283,12 @@ class RedisLedger(LedgerBase):
         return from_pico(to_pico(cost, up=True))
 
     def _stored_aggregates(self) -> dict[str, Decimal]:
-        head = self.prefix + "spent:"
-        keys = list(self._redis.scan_iter(match=_glob_escape(head) + "*", count=1000))
-        values = self._redis.mget(keys) if keys else []
         result: dict[str, Decimal] = {}
-        for key, value in zip(keys, values, strict=True):
-            suffix = key[len(head) :]
+        for suffix, amount in self._counters("spent").items():
             if suffix.startswith("total:"):
                 window, bucket = "total", suffix[len("total:") :]
             else:
                 kind, period, bucket = suffix.split(":", 2)
                 window = f"{kind}:{period}"
-            amount = from_pico(value)
-            if amount:
-                result[f"{window}|{bucket}"] = amount
+            result[f"{window}|{bucket}"] = amount
         return result

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS reserved (bucket TEXT PRIMARY KEY, amount TEXT NOT NU
 CREATE TABLE IF NOT EXISTS totals (
     win TEXT NOT NULL, bucket TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (win, bucket)) WITHOUT ROWID;
 """
+_SPENT = "SELECT amount FROM totals WHERE win = ? AND bucket = ?"
 _INSERT_RECORD = "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _ADD_TOTAL = (
     "INSERT INTO totals (win, bucket, amount) VALUES (?, ?, ?) "

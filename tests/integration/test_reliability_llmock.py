@@ -6,6 +6,7 @@ time between them as the server saw it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -55,7 +56,7 @@ def test_429_retry_after_is_honoured_and_counted(mock: Llmock, client: routerlib
     response = complete(client, mock.openai, num_retries=3)
     journal = mock.requests()
     assert [r["status"] for r in journal] == [429, 429, 200]
-    gaps = [b["started_at"] - a["ended_at"] for a, b in zip(journal, journal[1:], strict=False)]
+    gaps = [b["started_at"] - a["ended_at"] for a, b in itertools.pairwise(journal)]
     assert all(gap >= 0.29 for gap in gaps), gaps
     assert [a.waited for a in response.attempts] == [0.0, 0.3, 0.3]
 
