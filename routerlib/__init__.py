@@ -52,6 +52,30 @@ from .types import (
 
 __version__ = "0.1.0"
 
+# Loaded on first access, so that `import routerlib` stays cheap.
+_LAZY = {
+    "Budget": "routerlib.spend",
+    "MemoryLedger": "routerlib.spend",
+    "SQLiteLedger": "routerlib.spend",
+    "RedisLedger": "routerlib.spend",
+    "SpendRecord": "routerlib.spend",
+    "completion_cost": "routerlib.cost",
+    "cost_per_token": "routerlib.cost",
+    "get_model_info": "routerlib.cost",
+    "token_counter": "routerlib.tokens",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'routerlib' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -62,6 +86,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
     "ChatCompletionChunk",
     "Client",
@@ -71,6 +96,7 @@ __all__ = [
     "Cost",
     "InternalServerError",
     "InvalidRequestError",
+    "MemoryLedger",
     "MissingAPIKeyError",
     "ModelResponse",
     "NotFoundError",
@@ -78,10 +104,13 @@ __all__ = [
     "PromptTemplateError",
     "ProviderSpec",
     "RateLimitError",
+    "RedisLedger",
     "RequestTimeoutError",
     "RetryPolicy",
     "RouterlibError",
+    "SQLiteLedger",
     "ServiceUnavailableError",
+    "SpendRecord",
     "Stream",
     "StreamInterruptedError",
     "TextCompletion",
@@ -93,6 +122,10 @@ __all__ = [
     "acompletion",
     "atext_completion",
     "completion",
+    "completion_cost",
+    "cost_per_token",
     "default_client",
+    "get_model_info",
     "text_completion",
+    "token_counter",
 ]

@@ -63,7 +63,7 @@ def _pinned(litellm: Any, moment: datetime) -> AbstractContextManager[object]:
         from litellm._internal_context import pinned_billing_time
     except ImportError:  # an older LiteLLM without off-peak pricing needs no pinning
         return nullcontext()
-    return pinned_billing_time(moment)  # type: ignore[no-any-return]
+    return pinned_billing_time(moment)
 
 
 def ours_usage(spec: tuple[int, ...]) -> Usage:

@@ -198,7 +198,8 @@ def test_snapshot_matches_installed_litellm() -> None:
 
 def test_regenerate_cli(tmp_path: Path) -> None:
     source = tmp_path / "source.json"
-    source.write_text(json.dumps({**FIXTURE, "gpt-4o-mini": {**FIXTURE["gpt-4o-mini"], "unrelated": [1, 2]}}))
+    mini = dict(FIXTURE["gpt-4o-mini"], unrelated=[1, 2])
+    source.write_text(json.dumps({**FIXTURE, "gpt-4o-mini": mini}))
     out = tmp_path / "out.json"
     assert main(["--out", str(out), "--source", str(source), "--litellm-version", "9.9.9"]) == 0
     data = json.loads(out.read_text())

@@ -51,9 +51,16 @@ MAP = ModelMap.from_dict({
     "unpriced": {"litellm_provider": "x", "mode": "chat"},
     "by-time": {"litellm_provider": "bedrock", "mode": "chat", "input_cost_per_second": "0.011"},
 })
-FULL = MAP.get("full")
-PLAIN = MAP.get("plain")
-assert FULL is not None and PLAIN is not None
+
+
+def _row(name: str) -> ModelInfo:
+    info = MAP.get(name)
+    assert info is not None
+    return info
+
+
+FULL = _row("full")
+PLAIN = _row("plain")
 
 
 def usage(prompt: int = 0, completion: int = 0, *, cached: int = 0, creation: int = 0, audio_in: int = 0,
