@@ -201,7 +201,7 @@ def run_probe(a):
         ok = got == 7
         detail = f"{got} content chunks for 7 sent"
     else:
-        got = clients.SYNC[a.client](a.root)
+        got = clients.SYNC[a.client](a.root)()
         ok = bool(got)
         detail = repr(got)[:80]
     s1 = server_stats(a.root)

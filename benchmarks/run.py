@@ -48,8 +48,8 @@ PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),
 CALLS_SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
               "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
 CALLS_STREAM = ["httpx raw SSE", "routerlib", "routerlib anthropic", "routerlib gemini", "litellm"]
-RSS = [("sync", "httpx"), ("sync", "routerlib"), ("sync", "routerlib retries+fallbacks"), ("async", "routerlib"),
-       ("stream", "routerlib")]
+RSS = [("sync", "httpx"), ("sync", "routerlib"), ("sync", "routerlib retries+fallbacks"), ("async", "aiohttp raw"),
+       ("async", "routerlib"), ("stream", "routerlib")]
 IMPORTS = ["(bare interpreter)", "httpx", "aiohttp", "routerlib", "litellm"]
 FLOORS = {"stdlib http.client", "httpx", "aiohttp raw", "httpx raw SSE", "httpx raw SSE anthropic",
           "httpx raw SSE gemini"}
@@ -249,7 +249,7 @@ def targets(res):
 
     r, h, sl, lt = s.get("routerlib", {}), s.get("httpx", {}), s.get("stdlib http.client", {}), s.get("litellm", {})
     if "median_us" in r:
-        paired = g(p.get("httpx | routerlib"), "ratio")
+        paired = g(p.get("httpx vs routerlib"), "ratio")
         add("Sequential call, median", f"{f(r['median_us'])} µs = {f(r['x_httpx'], 2)}× httpx",
             "≤ 1.00× raw httpx (same run)",
             f"httpx {f(h.get('median_us'))} µs; http.client {f(sl.get('median_us'))} µs; "
@@ -260,7 +260,7 @@ def targets(res):
             f"httpx {f(h.get('p99_us'))} µs; litellm {f(lt.get('p99_us'))} µs", r["x_httpx_p99"] <= 1.0)
     else:
         add("Sequential call, median", "error", "≤ 1.00× raw httpx", "", False, str(r.get("error")))
-    rf = p.get("routerlib | routerlib retries+fallbacks", {})
+    rf = p.get("routerlib vs routerlib retries+fallbacks", {})
     rfs = s.get("routerlib retries+fallbacks", {})
     if "ratio" in rf:
         xproc = within_round(res["sync_raw"], "routerlib retries+fallbacks", "routerlib", "median_us")
@@ -345,7 +345,7 @@ def targets(res):
             add(f"{prov.title()} adapter: streaming per chunk", "skipped", f"≤ 2.0× raw {prov} SSE", "", "skip",
                 skips[name])
             continue
-        pr = p.get(f"routerlib | {name}", {})
+        pr = p.get(f"routerlib vs {name}", {})
         if "ratio" in pr:
             add(f"{prov.title()} adapter: non-streaming", f"{f(pr['other_median_us'])} µs = {f(pr['ratio'], 2)}× OpenAI call",
                 "≤ 1.2× OpenAI-compatible call (paired)", f"OpenAI-compatible {f(pr['base_median_us'])} µs",
@@ -413,7 +413,7 @@ def markdown(res):
                  f(r["x_httpx_p99"], 2), f(r["main_cpu_us"]), f(r["other_cpu_us"]), f(r["conns_per_call"], 3),
                  f(r["cold_start_ms"]), r["stderr_lines"]]) for n, r in s.items()])]
     out += ["\n## Paired ratios (two clients in one process, calls interleaved)\n", table(
-        ["base | other", "base median µs", "other median µs", "other ÷ base (median)", "per round", "p99 ratio",
+        ["base vs other", "base median µs", "other median µs", "other ÷ base (median)", "per round", "p99 ratio",
          "new conns/call"],
         [[k] + ([f"error: {str(r['error'])[:100]}"] if "error" in r else
                 [f(r["base_median_us"]), f(r["other_median_us"]), f(r["ratio"], 3), r["ratios"], f(r["ratio_p99"], 2),
@@ -561,7 +561,7 @@ def main():
             for r in range(cfg["rounds"]):
                 for base, other in PAIRS:
                     if base in live([base]) and other in live([other]):
-                        key = f"{base} | {other}"
+                        key = f"{base} vs {other}"
                         praw.setdefault(key, []).append(worker(
                             "pair", base, root, ["--client2", other, "--n", str(cfg["pair_n"]),
                                                  "--warmup", str(cfg["warmup"])]))

@@ -10,6 +10,7 @@ import sys
 import timeit
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 
 # A small map in LiteLLM's own format and naming, so lookup tests do not depend on which
 # models the current snapshot happens to list.
-FIXTURE = {
+FIXTURE: dict[str, dict[str, Any]] = {
     "gpt-4o-mini": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.5e-07,
                     "output_cost_per_token": 6e-07, "cache_read_input_token_cost": 7.5e-08,
                     "max_input_tokens": 128000, "max_output_tokens": 16384, "supports_vision": True},

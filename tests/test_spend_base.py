@@ -4,6 +4,7 @@ contract every ledger backend (memory, SQLite, Redis) must keep."""
 from __future__ import annotations
 
 import calendar
+import datetime
 import io
 import os
 import pickle
@@ -159,9 +160,14 @@ def test_record_validation_names_the_bad_field(kwargs: dict[str, Any], error: ty
         SpendRecord(**{**base, **kwargs})
 
 
-def test_to_json_names_the_record_when_metadata_is_not_json() -> None:
-    with pytest.raises(ValueError, match=r"'bad'.*JSON"):
-        rec("bad", metadata={"x": object()}).to_json()
+def test_metadata_that_json_cannot_hold_is_kept_as_text() -> None:
+    """Writing a record must never fail (and lose it) because of an odd metadata value."""
+    when = datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)
+    r = rec("odd", metadata={"when": when, "nan": float("nan"), 7: (1, Decimal("0.5")), "ok": {"x": [True, None]}})
+    assert r.metadata == {"when": str(when), "nan": "nan", "7": [1, "0.5"], "ok": {"x": [True, None]}}
+    assert SpendRecord.from_json(r.to_json()) == r
+    with pytest.raises(TypeError, match="metadata"):
+        rec("bad", metadata=[("a", 1)])
 
 
 def test_from_usage_takes_usage_and_cost() -> None:

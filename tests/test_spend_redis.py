@@ -136,9 +136,20 @@ def test_re_reserve_subtracts_the_old_hold_exactly(ledger: RedisLedger) -> None:
         ledger.reserve("b", Decimal("0.000000000001"), budgets=budgets, now=T0)
 
 
-def test_amounts_beyond_a_counter_are_refused_clearly(ledger: RedisLedger) -> None:
-    with pytest.raises(ValueError, match="Redis counter"):
-        ledger.reserve("a", Decimal("10000000"), now=T0)
+def test_counters_go_past_int64(ledger: RedisLedger) -> None:
+    """$9.3 million is more than 2**63 pico-dollars: INCRBY would fail; the Lua arithmetic does not."""
+    budgets = [Budget("20000000.000000000001", "global")]
+    ledger.reserve("a", Decimal("9300000.000000000001"), budgets=budgets, now=T0)
+    ledger.settle("a", rec("a", "9300000.000000000001"))
+    ledger.record(rec("b", "9300000.000000000001", user="u"))
+    assert ledger.total() == Decimal("18600000.000000000002") == ledger.total(model="m")
+    ledger.reserve("c", Decimal("1399999.999999999999"), budgets=budgets, now=T0)
+    with pytest.raises(BudgetExceededError) as info:
+        ledger.reserve("d", Decimal("0.000000000001"), budgets=budgets, now=T0)
+    assert info.value.reserved == Decimal("1399999.999999999999")
+    assert ledger.verify()
+    with pytest.raises(ValueError, match="Redis ledger counter"):
+        ledger.reserve("e", Decimal("1000000000001"), now=T0)
 
 
 def test_expired_reservations_are_pruned_from_the_counters(ledger: RedisLedger, prefix: str) -> None:

@@ -86,6 +86,14 @@ def test_verify_detects_tampering_and_rebuild_repairs_it(tmp_path: Path) -> None
     assert not led.verify()
     led.rebuild_totals()
     assert led.verify() and led.total() == Decimal("0.05")
+    led.reserve("held", Decimal("0.5"), user="u", now=T0)
+    raw = sqlite3.connect(tmp_path / "s.db")
+    raw.execute("UPDATE reserved SET amount = '0.25' WHERE bucket = 'user:u'")
+    raw.commit()
+    raw.close()
+    assert not led.verify()
+    led.rebuild_totals()
+    assert led.verify() and led.reserved(now=T0) == {"global": Decimal("0.5"), "user:u": Decimal("0.5")}
     led.close()
 
 

@@ -104,7 +104,7 @@ def _unknown(model: str | None, why: str, estimated: bool, stacklevel: int = 3) 
         CostUnknownWarning,
         stacklevel=stacklevel,  # point at the caller of compute_cost, not at this module
     )
-    return Cost.model_construct(total=None, source="unknown", estimated=estimated)
+    return Cost(total=None, source="unknown", estimated=estimated)
 
 
 def compute_cost(
@@ -235,7 +235,7 @@ def _time_cost(
         return _unknown(model, "priced per second but the response time is not known", estimated, 4)
     rate = in_rate if in_rate is not None else (out_rate or _ZERO)
     time = as_decimal(seconds, what="response_seconds") * rate
-    return Cost.model_construct(total=time, time=time, source="per_second", estimated=estimated, priced_as=priced_as)
+    return Cost(total=time, time=time, source="per_second", estimated=estimated, priced_as=priced_as)
 
 
 def worst_case_cost(

@@ -59,10 +59,10 @@ from .openai_compat import OpenAIStreamParser
 
 __all__ = [
     "DEFAULT_API_BASE",
+    "AsyncLiteLLMStream",
     "LiteLLMAdapter",
     "LiteLLMNotInstalledError",
     "LiteLLMStream",
-    "AsyncLiteLLMStream",
     "acall_litellm",
     "aopen_stream",
     "call_litellm",

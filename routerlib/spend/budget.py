@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from ..exceptions import BudgetExceededError
 from .records import EXACT, ZERO, dec_text, to_decimal, window_ids
@@ -76,6 +76,10 @@ class Budget:
         object.__setattr__(self, "scope", scope)
         object.__setattr__(self, "window", window)
         object.__setattr__(self, "key", key)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Explicit, because frozen slotted dataclasses do not unpickle on every Python we support.
+        return (Budget, (self.limit, self.scope, self.window, self.key))
 
     def applies_to(self, user: str | None, team: str | None, tags: Iterable[str]) -> list[str]:
         """The bucket keys this budget caps for a call by ``user``/``team`` with ``tags`` (may be empty)."""

@@ -123,13 +123,28 @@ def normalise_tags(tags: object) -> tuple[str, ...]:
     return result
 
 
+def _jsonable(value: object) -> Any:
+    """A JSON-safe copy of ``value``: containers recursed, finite numbers kept, anything else as text."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpendRecord:
     """What one routerlib call cost: written once per call, keyed (and deduplicated) by ``call_id``.
 
     ``cost`` is the total in USD, None when no price was known (stored, counted as 0 in totals);
     ``cost_breakdown`` maps a pricing bucket ("input", "output", ...) to decimal text.
-    ``metadata`` holds JSON-able extras. Mappings are copied on construction; treat them as read-only.
+    ``metadata`` holds JSON extras: values JSON cannot hold (a datetime, NaN, an object) are kept
+    as their ``str()``, so that writing a record can never fail on them and every backend stores
+    the same thing. Mappings are copied on construction; treat them as read-only.
     """
 
     call_id: str
@@ -174,7 +189,9 @@ class SpendRecord:
         setattr_(self, "tags", normalise_tags(self.tags))
         setattr_(self, "cost", cost)
         setattr_(self, "cost_breakdown", breakdown)
-        setattr_(self, "metadata", dict(self.metadata))
+        if not isinstance(self.metadata, Mapping):
+            raise TypeError(f"metadata must be a mapping; got {self.metadata!r}")
+        setattr_(self, "metadata", {str(k): _jsonable(v) for k, v in self.metadata.items()})
         setattr_(self, "estimated", bool(self.estimated))
 
     def __hash__(self) -> int:

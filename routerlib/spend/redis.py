@@ -5,20 +5,22 @@ Keys (``P`` is the prefix, "routerlib:" by default)::
     P records                    hash   call_id -> SpendRecord JSON        (the source of truth)
     P by_ts                      zset   call_id scored by timestamp         (since-queries, order)
     P res / P res_exp            hash / zset of reservations and their expiry times
-    P reserved:<bucket>          int    outstanding reservations, pico-USD
-    P spent:<window>:<bucket>    int    running total, pico-USD; window "day:YYYY-MM-DD",
+    P reserved:<bucket>          string outstanding reservations, integer pico-USD
+    P spent:<window>:<bucket>    string running total, integer pico-USD; window "day:YYYY-MM-DD",
                                         "month:YYYY-MM" or "total"
 
 Every state change is one Lua script (registered once, run with EVALSHA), so reserve's
 check-and-hold, settle's drop-and-write and record's write-once (HSETNX) are atomic against
 every other client. Budget checks read a handful of counters: O(1) however long the history.
 
-Money in counters is an integer number of pico-dollars (USD * 10**12), changed with INCRBY:
-exact, unlike INCRBYFLOAT. 10**12 represents every per-token price in today's model maps
-exactly (they go down to about 1e-9 USD per token). Counters are signed 64-bit, so one
-bucket holds up to about $9.2 million. Amounts finer than a pico-dollar are rounded *up*
-(reservations, spend) or limits *down*, so rounding never lets a call through. The Lua check
-compares in two exact 9-digit halves, because Lua numbers are doubles (exact only to 2**53).
+Money in counters is an integer number of pico-dollars (USD * 10**12) as decimal text:
+exact, unlike INCRBYFLOAT, and fine enough for every per-token price in today's model maps
+(they go down to about 1e-9 USD per token). The scripts add and compare counters exactly as
+two 9-digit halves, because Lua numbers are doubles (exact only to 2**53, about $9,007 in
+pico-dollars) -- and not with INCRBY, whose signed 64 bits would cap a bucket at about
+$9.2 million, failing half-way through a script that Redis does not roll back. Counters hold
+up to $10**12. Amounts finer than a pico-dollar are rounded *up* (reservations, spend) and
+limits *down*, so rounding never lets a call through.
 Records keep their exact decimal text; ``total()`` with filters sums those.
 
 Durability is the server's: run Redis with ``appendonly yes`` to keep records across restarts.
@@ -41,26 +43,15 @@ from .records import DEFAULT_RESERVATION_TTL, ZERO, Filters, SpendRecord, iter_n
 __all__ = ["RedisLedger"]
 
 _PICO = 12
-_INT64_MAX = 2**63 - 1
+#: Counters are added in Lua as two exact doubles (digits above and below 10**9), exact up to here.
+_COUNTER_MAX = 10**24
 _CHUNK = 1000
 
 _PRELUDE = """
 local P = ARGV[1]
 local RES, RES_EXP = KEYS[3], KEYS[4]
 
-local function drop(id)
-  redis.call('ZREM', RES_EXP, id)
-  local raw = redis.call('HGET', RES, id)
-  if not raw then return end
-  redis.call('HDEL', RES, id)
-  local r = cjson.decode(raw)
-  for _, b in ipairs(r.b) do
-    local key = P .. 'reserved:' .. b
-    if redis.call('DECRBY', key, r.a) <= 0 then redis.call('DEL', key) end
-  end
-end
-
--- Non-negative integer text as two exact doubles: digits above and below 10^9.
+-- Non-negative integer text as two exact doubles: the digits above and below 10^9.
 local function split(s)
   if not s or string.sub(s, 1, 1) == '-' then return 0, 0 end
   local n = #s
@@ -71,6 +62,13 @@ end
 local function join(hi, lo)
   if hi > 0 then return string.format('%.0f%09.0f', hi, lo) end
   return string.format('%.0f', lo)
+end
+
+local function plus(a, b)
+  local ah, al = split(a)
+  local bh, bl = split(b)
+  local lo = al + bl
+  return join(ah + bh + math.floor(lo / 1e9), lo % 1e9)
 end
 
 local function minus(a, b)
@@ -91,6 +89,24 @@ local function fits(a, b, c, limit)
   local hi = ah + bh + ch + math.floor(lo / 1e9)
   lo = lo % 1e9
   return hi < lh or (hi == lh and lo <= ll)
+end
+
+local function add_to(key, amount)
+  redis.call('SET', key, plus(redis.call('GET', key) or '0', amount))
+end
+
+local function take_from(key, amount)
+  local left = minus(redis.call('GET', key) or '0', amount)
+  if left == '0' then redis.call('DEL', key) else redis.call('SET', key, left) end
+end
+
+local function drop(id)
+  redis.call('ZREM', RES_EXP, id)
+  local raw = redis.call('HGET', RES, id)
+  if not raw then return end
+  redis.call('HDEL', RES, id)
+  local r = cjson.decode(raw)
+  for _, b in ipairs(r.b) do take_from(P .. 'reserved:' .. b, r.a) end
 end
 """
 
@@ -113,7 +129,7 @@ for i, c in ipairs(cjson.decode(ARGV[7])) do
 end
 drop(id)
 local buckets = cjson.decode(ARGV[6])
-for _, b in ipairs(buckets) do redis.call('INCRBY', P .. 'reserved:' .. b, amount) end
+for _, b in ipairs(buckets) do add_to(P .. 'reserved:' .. b, amount) end
 redis.call('HSET', RES, id, cjson.encode({a = amount, b = buckets, e = ARGV[5]}))
 redis.call('ZADD', RES_EXP, ARGV[5], id)
 return {0}
@@ -125,7 +141,7 @@ if ARGV[3] == '1' then drop(ARGV[2]) end
 if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[4]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])
 if ARGV[6] ~= '0' then
-  for i = 7, #ARGV do redis.call('INCRBY', P .. 'spent:' .. ARGV[i], ARGV[6]) end
+  for i = 7, #ARGV do add_to(P .. 'spent:' .. ARGV[i], ARGV[6]) end
 end
 return 1
 """
@@ -152,8 +168,8 @@ def from_pico(value: str | int | None) -> Decimal:
 
 def _counter_amount(amount: Decimal) -> int:
     pico = to_pico(amount, up=True)
-    if pico > _INT64_MAX:
-        raise ValueError(f"${amount} exceeds what a Redis counter holds (about $9.2 million)")
+    if pico > _COUNTER_MAX:
+        raise ValueError(f"${amount} exceeds what a Redis ledger counter holds ($10**12)")
     return pico
 
 

@@ -242,9 +242,7 @@ class SQLiteLedger(LedgerBase):
             previous = self._held(conn, call_id)
 
             def spent_of(check: BudgetCheck) -> Decimal:
-                return _amount(
-                    conn, "SELECT amount FROM totals WHERE win = ? AND bucket = ?", check.window_id, check.bucket
-                )
+                return _amount(conn, _SPENT, check.window_id, check.bucket)
 
             def reserved_of(bucket: str) -> Decimal:
                 held = _amount(conn, "SELECT amount FROM reserved WHERE bucket = ?", bucket)
@@ -332,8 +330,12 @@ class SQLiteLedger(LedgerBase):
             conn.execute("COMMIT")
 
     def rebuild_totals(self) -> None:
-        """Recompute the running totals from ``records`` (repair after manual edits of the file)."""
+        """Recompute the running totals from ``records`` and the reserved counters from
+        ``reservations`` (the repair when ``verify()`` fails, e.g. after editing the file by hand)."""
         with self._write_txn() as conn:
+            conn.execute("DELETE FROM reserved")
+            for held in reserved_by_bucket(self._all_reservations()).items():
+                conn.execute("INSERT INTO reserved VALUES (?, ?)", (held[0], dec_text(held[1])))
             conn.execute("DELETE FROM totals")
             for (json_text,) in conn.execute("SELECT json FROM records").fetchall():
                 rec = SpendRecord.from_json(json_text)

@@ -6,14 +6,17 @@ dominates under concurrency. aiohttp is imported on the first async call, not at
 ``import routerlib``.
 
 aiohttp sessions are bound to the loop they were created in, so the transport keeps one
-session per running loop (``asyncio.run`` twice gives two loops, hence two pools), and
-sessions whose loop has closed are dropped when the next one is made.
+session per running loop (``asyncio.run`` twice gives two loops, hence two pools). A pool
+is closed inside its loop when the loop shuts down: each session has an async generator
+parked at its ``yield`` whose ``finally`` closes it, and ``asyncio.run`` (like any
+``asyncio.Runner``) ends by closing the loop's async generators. Sessions of loops closed
+without that step are dropped when the next one is made.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import APIConnectionError, APITimeoutError
@@ -33,10 +36,11 @@ class AsyncTransport:
         self._limit = limit
         self._limit_per_host = limit_per_host
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._timeouts: dict[tuple[float, bool], Any] = {}
 
     async def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
-        session = self._session()
+        session = self._sessions.get(asyncio.get_running_loop()) or await self._session()
         try:
             async with session.request(request.method, request.url, data=request.body,
                                        headers=request.headers, timeout=self._timeout(timeout)) as resp:
@@ -46,7 +50,7 @@ class AsyncTransport:
             raise _connection_error(exc, request.url) from exc
 
     async def stream(self, request: HTTPRequest, timeout: float) -> AsyncStreamResponse:
-        session = self._session()
+        session = self._sessions.get(asyncio.get_running_loop()) or await self._session()
         try:
             resp = await session.request(request.method, request.url, data=request.body,
                                          headers=request.headers, timeout=self._timeout(timeout, stream=True))
@@ -58,14 +62,18 @@ class AsyncTransport:
         """Close the pool of the running loop (others are closed with their loops)."""
         loop = asyncio.get_running_loop()
         session = self._sessions.pop(loop, None)
+        closer = self._closers.pop(loop, None)
+        if closer is not None:
+            await closer.aclose()
         if session is not None:
             await session.close()
 
-    def _session(self) -> aiohttp.ClientSession:
+    async def _session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = self._new_session(loop)
+        session = self._new_session(loop)
+        closer = _close_with_loop(session)
+        await closer.__anext__()  # parked: the loop's shutdown_asyncgens() will run its finally
+        self._closers[loop] = closer
         return session
 
     def _new_session(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
@@ -73,6 +81,7 @@ class AsyncTransport:
 
         for old_loop in [lp for lp in self._sessions if lp.is_closed()]:
             _abandon(self._sessions.pop(old_loop))
+            self._closers.pop(old_loop, None)
         connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit_per_host)
         # No cookies, no environment proxies, no automatic decompression surprises:
         # a routing library must send exactly what the adapter described.
@@ -142,6 +151,14 @@ class AsyncStreamResponse:
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
+
+
+async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Closes ``session`` in its own loop when the loop closes its async generators."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:
