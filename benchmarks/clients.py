@@ -23,8 +23,12 @@ STREAM: dict = {}
 MODEL = "gpt-4o-mini"                 # what raw clients send
 ROUTED_MODEL = "openai/gpt-4o-mini"   # provider-prefixed form for router libraries
 FALLBACKS = ["openai/gpt-4o", "openai/gpt-4.1-mini"]  # two fallbacks, never used (nothing fails)
-ANTHROPIC_MODEL = "anthropic/claude-3-5-sonnet-20241022"
-GEMINI_MODEL = "gemini/gemini-2.0-flash"
+# Adapter models: priced in routerlib's model map, so the adapter call prices its answer exactly as the
+# OpenAI call does (an unpriced model takes the CostUnknownWarning path instead).
+ANTHROPIC_MODEL = "anthropic/claude-sonnet-4-5"
+GEMINI_MODEL = "gemini/gemini-2.5-flash"
+# The probe that decides whether an adapter exists uses the model named in the benchmark brief.
+PROBE_MODELS = {"anthropic": "anthropic/claude-3-5-sonnet-20241022", "gemini": "gemini/gemini-2.0-flash"}
 KEY = "x"
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 STREAM_OPTS = {"include_usage": True}

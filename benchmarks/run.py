@@ -55,7 +55,7 @@ FLOORS = {"stdlib http.client", "httpx", "aiohttp raw", "httpx raw SSE", "httpx 
           "httpx raw SSE gemini"}
 
 FULL = dict(rounds=5, n=500, warmup=50, conc="200,1000", batches=3, chunks=200, stream_n=30, rss_n=5000,
-            rss_warmup=500, rss_rounds=3, import_rounds=5, calls_n=200, pair_n=1000)
+            rss_warmup=1000, rss_rounds=3, import_rounds=5, calls_n=200, pair_n=1000)
 QUICK = dict(rounds=1, n=100, warmup=20, conc="200,1000", batches=1, chunks=200, stream_n=5, rss_n=1000,
              rss_warmup=200, rss_rounds=1, import_rounds=1, calls_n=50, pair_n=200)
 
@@ -222,15 +222,22 @@ def agg_rss(raw):
             rows[key] = {"error": ss[-1].get("error") if ss else "no sample"}
             continue
         n = ok[0]["n"]
-        rows[key] = {"n": n, "rss_growth_kb": med(s["rss_growth_kb"] for s in ok),
+        rows[key] = {"n": n, "warmup": ok[0]["warmup"], "rss_growth_kb": med(s["rss_growth_kb"] for s in ok),
                      "rss_growth_kb_per_5k": med(s["rss_growth_kb"] for s in ok) * 5000 / n,
-                     "samples_kb": [s["rss_growth_kb"] for s in ok],
+                     "rss_growth2_kb_per_5k": med(s["rss_growth2_kb"] for s in ok) * 5000 / n,
+                     "samples_kb": [s["rss_growth_kb"] for s in ok], "samples2_kb": [s["rss_growth2_kb"] for s in ok],
                      "blocks_growth_per_1k": med(s["blocks_growth"] for s in ok) * 1000 / n,
-                     "conns_per_call": max(s["conns_per_call"] for s in ok), "rss_end_mb": med(s["rss_end_mb"] for s in ok)}
+                     "blocks_growth2_per_1k": med(s["blocks_growth2"] for s in ok) * 1000 / n,
+                     "conns_per_call": max(s["conns_per_call"] for s in ok),
+                     "rss_end_mb": med(s["rss_end_mb"] for s in ok)}
     return rows
 
 
 # ---------------------------------------------------------------------------- targets
+def le(x, limit):
+    return x is not None and x <= limit
+
+
 def targets(res):
     """Every judged figure: (figure, routerlib value, target, reference, status, note)."""
     T = []
@@ -254,10 +261,11 @@ def targets(res):
             "≤ 1.00× raw httpx (same run)",
             f"httpx {f(h.get('median_us'))} µs; http.client {f(sl.get('median_us'))} µs; "
             f"litellm {f(lt.get('median_us'))} µs = {f(lt.get('x_httpx'), 2)}× httpx",
-            r["x_httpx"] <= 1.0, f"paired in one process: {f(paired, 2)}× httpx")
+            le(r["x_httpx"], 1.0), f"paired in one process: {f(paired, 2)}× httpx")
         add("Sequential call, p99", f"{f(r['p99_us'])} µs = {f(r['x_httpx_p99'], 2)}× httpx p99",
             "≤ 1.00× raw httpx p99 (same rule as the median)",
-            f"httpx {f(h.get('p99_us'))} µs; litellm {f(lt.get('p99_us'))} µs", r["x_httpx_p99"] <= 1.0)
+            f"httpx {f(h.get('p99_us'))} µs; litellm {f(lt.get('p99_us'))} µs", le(r["x_httpx_p99"], 1.0),
+            f"paired in one process: {f(g(p.get('httpx vs routerlib'), 'ratio_p99'), 2)}× httpx p99")
     else:
         add("Sequential call, median", "error", "≤ 1.00× raw httpx", "", False, str(r.get("error")))
     rf = p.get("routerlib vs routerlib retries+fallbacks", {})
@@ -281,22 +289,22 @@ def targets(res):
             f"{f(sr['per_chunk_us'], 1)} µs = {f(sr['x_floor'], 2)}× raw SSE", "≤ 2.0× raw httpx SSE parsing",
             f"httpx raw SSE {f(g(st.get('httpx raw SSE'), 'per_chunk_us'), 1)} µs; litellm "
             f"{f(g(st.get('litellm'), 'per_chunk_us'), 1)} µs = {f(g(st.get('litellm'), 'x_floor'), 1)}×",
-            sr["x_floor"] <= 2.0)
+            le(sr["x_floor"], 2.0))
     for conc, target in (("200", 0.5), ("1000", None)):
         ar = a.get(f"routerlib @{conc}", {})
         fl = a.get(f"aiohttp raw @{conc}", {})
         ll = a.get(f"litellm @{conc}", {})
         if "rps" in ar:
-            add(f"Async, {conc} in flight: req/s", f"{f(ar['rps'])} req/s = {f(ar['x_floor_rps'] * 100)}% of aiohttp",
+            add(f"Async, {conc} in flight: req/s", f"{f(ar['rps'])} req/s = {f(ar['x_floor_rps'] and ar['x_floor_rps'] * 100)}% of aiohttp",
                 "≥ 50% of raw aiohttp" if target else "— (reported; no target)",
                 f"aiohttp {f(fl.get('rps'))} req/s; litellm {f(ll.get('rps'))} req/s",
-                (ar["x_floor_rps"] >= target) if target else None)
+                (ar["x_floor_rps"] is not None and ar["x_floor_rps"] >= target) if target else None)
     im = res["imports"].get("routerlib", {})
     if "import_ms" in im:
         hx = res["imports"].get("httpx", {})
         add("`import routerlib`: time", f"{f(im['import_ms'])} ms = {f(im['x_httpx'], 2)}× `import httpx`",
             "≤ 3× `import httpx`", f"httpx {f(hx.get('import_ms'))} ms; litellm "
-            f"{f(g(res['imports'].get('litellm'), 'import_ms'))} ms", im["x_httpx"] <= 3.0,
+            f"{f(g(res['imports'].get('litellm'), 'import_ms'))} ms", le(im["x_httpx"], 3.0),
             f"{f(im['modules'])} modules loaded")
         add("`import routerlib`: peak RSS", f"{f(im['maxrss_mb'], 1)} MB", "≤ 40 MB",
             f"bare interpreter {f(g(res['imports'].get('(bare interpreter)'), 'maxrss_mb'), 1)} MB; httpx "
@@ -313,27 +321,32 @@ def targets(res):
     elif nc:
         add("`import routerlib`: network I/O (audit hook)", "error", "0 events", "", False, str(nc.get("error")))
     for key, label in (("sync routerlib", "sync"), ("sync routerlib retries+fallbacks", "sync, retries+fallbacks"),
-                       ("async routerlib", "async"), ("stream routerlib", "stream")):
+                       ("async routerlib", "async, 50 in flight"), ("stream routerlib", "stream, 20 chunks")):
         rr = res["rss"].get(key, {})
         if "rss_growth_kb" in rr:
             extra = "" if rr["n"] == 5000 else f" (measured over {rr['n']:,}, scaled)"
+            ref = res["rss"].get("async aiohttp raw" if key.startswith("async") else "sync httpx", {})
             add(f"RSS growth per 5,000 calls ({label})", f"{f(rr['rss_growth_kb_per_5k'])} KB{extra}",
-                "< 512 KB (< 1 MB per 10,000)", f"httpx: {f(g(res['rss'].get('sync httpx'), 'rss_growth_kb_per_5k'))} KB",
+                "< 512 KB (< 1 MB per 10,000)",
+                f"{'aiohttp raw' if key.startswith('async') else 'httpx'}: {f(ref.get('rss_growth_kb_per_5k'))} KB",
                 rr["rss_growth_kb_per_5k"] < 512,
-                f"rounds {rr['samples_kb']} KB; heap blocks +{f(rr['blocks_growth_per_1k'])} per 1k calls")
+                f"after a {rr['warmup']:,}-call warm-up, per round {rr['samples_kb']} KB; the next 5,000 calls: "
+                f"{f(rr['rss_growth2_kb_per_5k'])} KB; Python heap blocks {rr['blocks_growth_per_1k']:+,.0f} then "
+                f"{rr['blocks_growth2_per_1k']:+,.0f} per 1k calls")
     cost = res["micro"].get("cost_routerlib", {})
     lcost = res["micro"].get("cost_litellm", {})
     if "compute_cost_us" in cost:
         add("Cost per call: `compute_cost`", f"{f(cost['compute_cost_us'], 2)} µs", "≤ 5 µs",
             f"litellm completion_cost {f(lcost.get('completion_cost_us'), 1)} µs; dict-lookup floor "
             f"{f(lcost.get('dict_lookup_cost_us'), 2)} µs", cost["compute_cost_us"] <= 5,
-            f"cached+reasoning usage {f(cost.get('compute_cost_cached_reasoning_us'), 2)} µs; map load "
+            f"best batch {f(cost.get('compute_cost_best_us'), 2)} µs; cached+reasoning usage {f(cost.get('compute_cost_cached_reasoning_us'), 2)} µs; map load "
             f"{f(cost.get('model_map_load_ms'), 1)} ms (once)")
     led = res["micro"].get("ledger", {})
     if "sqlite_record_us" in led:
         add("SQLiteLedger.record per call", f"{f(led['sqlite_record_us'], 1)} µs", "≤ 200 µs",
             f"MemoryLedger {f(led.get('memory_record_us'), 1)} µs", led["sqlite_record_us"] <= 200,
-            f"synchronous=FULL: {f(led.get('sqlite_record_us_fsync_full'), 1)} µs; SpendRecord() "
+            f"best batch {f(led.get('sqlite_record_best_us'), 1)} µs; synchronous=FULL: "
+            f"{f(led.get('sqlite_record_us_fsync_full'), 1)} µs; SpendRecord() "
             f"{f(led.get('spend_record_build_us'), 1)} µs")
     elif led:
         add("SQLiteLedger.record per call", "skipped", "≤ 200 µs", "", "skip", led.get("skipped") or led.get("error"))
@@ -356,7 +369,7 @@ def targets(res):
         if "per_chunk_us" in sx:
             add(f"{prov.title()} adapter: streaming per chunk", f"{f(sx['per_chunk_us'], 1)} µs = {f(sx['x_floor'], 2)}× raw SSE",
                 f"≤ 2.0× raw {prov} SSE (httpx)", f"raw {f(g(st.get(sx['floor']), 'per_chunk_us'), 1)} µs",
-                sx["x_floor"] <= 2.0)
+                le(sx["x_floor"], 2.0))
     # connection reuse: a pooled client opens no new connection per call once warm
     reuse = []
     for label, row in (("sync", s.get("routerlib")), ("sync r+f", s.get("routerlib retries+fallbacks")),
@@ -390,7 +403,8 @@ def markdown(res):
            "Read `benchmarks/README.md` for the method. Compare ratios, not absolute µs, across runs.\n",
            "## Machine\n", table(["item", "value"], [
                ["CPU", f"{m['cpu']}, {m['nproc']} cores (shared VM)"],
-               ["calibration: `sum(range(1000))`", f"{m['calibration_us']:.1f} µs (anchors machine: 13.6–15.7 µs)"],
+               ["calibration: `sum(range(1000))`", f"{m['calibration_us']:.1f} µs at the start, "
+                f"{f(m.get('calibration_end_us'), 1)} µs at the end (anchors machine: 13.6–15.7 µs)"],
                ["load average (1 min) start → end", f"{m['loadavg_start']} → {m['loadavg_end']}"],
                ["OS / Python", f"{m['platform']} / CPython {m['python']}"],
                ["routerlib", f"{m['routerlib']}"],
@@ -441,12 +455,14 @@ def markdown(res):
         table(["client", f"per streamed chunk ({e['chunks']}-chunk streams)", "profiled µs per chunk"],
               [[n, f(r.get("calls_per_unit")), f(r.get("profiled_us_per_unit"), 1)] if "error" not in r else
                [n, f"error: {str(r['error'])[:100]}", ""] for n, r in c.get("stream", {}).items()])]
-    out += ["\n## Memory growth (after a warm-up, gc.collect() before and after)\n", table(
-        ["mode client", "calls", "RSS growth KB (median)", "per 5,000 calls KB", "samples KB", "heap blocks per 1k calls",
-         "new conns/call", "RSS at end MB"],
+    out += ["\n## Memory growth (after a warm-up; gc.collect() at each point; two consecutive windows)\n", table(
+        ["mode client", "warm-up", "calls/window", "RSS growth KB, window 1 (median)", "per round", "window 2 KB",
+         "per round", "heap blocks per 1k calls (w1, w2)", "new conns/call", "RSS at end MB"],
         [[k] + ([f"error: {str(r['error'])[:100]}"] if "error" in r else
-                [f(r["n"]), f(r["rss_growth_kb"]), f(r["rss_growth_kb_per_5k"]), r["samples_kb"],
-                 f(r["blocks_growth_per_1k"]), f(r["conns_per_call"], 3), f(r["rss_end_mb"], 1)])
+                [f(r["warmup"]), f(r["n"]), f(r["rss_growth_kb"]), r["samples_kb"],
+                 f(r["rss_growth2_kb_per_5k"] * r["n"] / 5000), r["samples2_kb"],
+                 f"{r['blocks_growth_per_1k']:+,.0f}, {r['blocks_growth2_per_1k']:+,.0f}",
+                 f(r["conns_per_call"], 4), f(r["rss_end_mb"], 1)])
          for k, r in res["rss"].items()])]
     im = res["imports"]
     out += ["\n## Import (fresh interpreter per sample)\n", table(
@@ -460,7 +476,8 @@ def markdown(res):
                      ("ledger", mi.get("ledger", {}))):
         for k, v in d.items():
             if k not in ("stderr_lines", "stderr_head"):
-                rows.append([f"{group}: {k}", f(v, 2) if isinstance(v, (int, float)) else v])
+                rows.append([f"{group}: {k}", (f(v, 2) if abs(v) >= 0.01 else f"{v:.3g}")
+                             if isinstance(v, (int, float)) and not isinstance(v, bool) else v])
     nc = mi.get("netcheck", {})
     for phase, evs in (nc.get("phases") or {}).items():
         rows.append([f"audit events: {phase}", ", ".join(sorted({ev[0] for ev in evs})) or "none"])
@@ -618,15 +635,16 @@ def main():
         res["micro"]["ledger"] = micro("ledger")
         log("  [micro] done")
     meta["loadavg_end"] = "%.2f" % os.getloadavg()[0]
+    meta["calibration_end_us"] = micro("calibration").get("calibration_sum_range_1000_us")
     res["targets"] = targets(res)
     misses = [t["figure"] for t in res["targets"] if "MISS" in t["status"]]
     if misses and not a.quick and not a.no_profile:
         log(f"  [profile] misses: {misses}; profiling routerlib")
-        r = subprocess.run([PY, os.path.join(HERE, "profile.py")], capture_output=True, text=True,
+        r = subprocess.run([PY, os.path.join(HERE, "profile_routerlib.py")], capture_output=True, text=True,
                            env=env_for("routerlib"), cwd=HERE, timeout=900)
         res["profile_note"] = ("Misses: " + "; ".join(misses) + ". Hot spots: `benchmarks/results/profile.md` "
-                               "(written by `benchmarks/profile.py`)." if r.returncode == 0 else
-                               f"profile.py failed: {r.stderr.strip().splitlines()[-1:]}")
+                               "(written by `benchmarks/profile_routerlib.py`)." if r.returncode == 0 else
+                               f"profile_routerlib.py failed: {r.stderr.strip().splitlines()[-1:]}")
     res["elapsed_s"] = time.time() - t0
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", out_name + ".json"), "w") as fh:

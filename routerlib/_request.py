@@ -114,6 +114,21 @@ class ChatRequest(BaseModel):
             _check_message(i, message)
         return messages
 
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """user, team and tags attribute spend: check them now, not when the record is written."""
+        if metadata:
+            for name in ("user", "team"):
+                value = metadata.get(name)
+                if value is not None and (not isinstance(value, str) or not value):
+                    raise ValueError(f"metadata.{name}={value!r}: must be a non-empty string")
+            tags = metadata.get("tags")
+            if tags is not None and not isinstance(tags, str) and not (
+                    isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
+                raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
+        return metadata
+
     @field_validator("stop", mode="before")
     @classmethod
     def _check_stop(cls, stop: Any) -> Any:

@@ -72,10 +72,9 @@ class CallSpend:
         if not any(b.applies_to(self.user, self.team, self.tags) for b in tracker.budgets):
             return
         amount = self._worst_case(deployment)
-        if self.held is not None:
-            if amount <= self.held:
-                return
-            self.release()
+        if self.held is not None and amount <= self.held:
+            return
+        # Reserving again under the same call id replaces the earlier hold atomically.
         tracker.ledger.reserve(self._call.call_id, amount, user=self.user, team=self.team,
                                tags=self.tags, budgets=tracker.budgets)
         self.held = amount

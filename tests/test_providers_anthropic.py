@@ -29,6 +29,7 @@ from routerlib.types import ChatCompletionChunk, ModelResponse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 SPEC = anthropic.specs()[0]
+ADAPTER = anthropic.AnthropicAdapter()
 MODEL = "claude-3-5-sonnet-20241022"
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -66,7 +67,7 @@ def sse_lines(events: list[list[Any]]) -> list[bytes]:
 
 def run_stream(events: list[list[Any]], **params: Any) -> tuple[list[ChatCompletionChunk], AnthropicStreamParser]:
     request = build_request({"model": f"anthropic/{MODEL}", "messages": HELLO, "stream": True, **params})
-    parser = SPEC.adapter.stream_parser(request, deployment())
+    parser = ADAPTER.stream_parser(request, deployment())
     chunks: list[ChatCompletionChunk] = []
     for event, data in iter_sse(iter(sse_lines(events))):
         chunks += parser.feed(event, data)
@@ -77,7 +78,9 @@ def accumulate(chunks: list[ChatCompletionChunk]) -> ModelResponse:
     acc = StreamAccumulator()
     for chunk in chunks:
         acc.add(chunk)
-    return acc.response()
+    response = acc.response()
+    assert isinstance(response, ModelResponse)
+    return response
 
 
 # -- the provider row and the HTTP request ------------------------------------------------------
@@ -356,10 +359,10 @@ def test_stream_tool_use_pieces_reassemble() -> None:
     chunks, parser = run_stream(load("stream_tool_use.json")["events"])
     assert parser.done
     calls = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
-    first = calls[0][0]  # type: ignore[index]
+    first = calls[0][0]
     assert (first.index, first.id, first.function.name, first.function.arguments) == (
         0, "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", "")
-    assert all(c[0].id is None and c[0].index == 0 for c in calls[1:])  # type: ignore[index]
+    assert all(c[0].id is None and c[0].index == 0 for c in calls[1:])
     response = accumulate(chunks)
     message = response.choices[0].message
     assert message.content == "Okay, let's check the weather for San Francisco, CA:"
@@ -481,3 +484,17 @@ def test_the_client_sends_and_parses_through_the_adapter() -> None:
     sent = transport.requests[0]
     assert sent.url == "https://api.anthropic.com/v1/messages"
     assert sent.headers["x-api-key"] == "sk-env"
+
+
+def test_empty_text_parts_and_tool_choice_without_tools_are_not_sent() -> None:
+    content = [{"type": "text", "text": ""}, {"type": "text", "text": "Hi"}]
+    _, body = build([{"role": "user", "content": content}], tool_choice="none")
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+    assert "tool_choice" not in body
+
+
+def test_loosely_typed_answers_still_parse() -> None:
+    data = load("response_text.json")
+    data["usage"] = {"input_tokens": 20.0, "output_tokens": 5}  # strict validation fails, lax passes
+    usage = parse(data).usage
+    assert usage is not None and usage.prompt_tokens == 20 and usage.total_tokens == 25

@@ -15,13 +15,25 @@ from routerlib.exceptions import (
     MissingAPIKeyError,
 )
 from routerlib.providers.azure import DEFAULT_API_VERSION
+from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
+from routerlib.types import ModelResponse
 
 BASE = "https://my-resource.openai.azure.com"
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 AZURE_ENV = ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT", "AZURE_API_VERSION", "OPENAI_API_VERSION",
              "AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AD_TOKEN")
+
+
+def _chat(result: object) -> ModelResponse:
+    assert isinstance(result, ModelResponse)
+    return result
+
+
+def _stream(result: object) -> Stream:
+    assert isinstance(result, Stream)
+    return result
 
 # The documented shape of a prompt blocked by Azure's content filter (learn.microsoft.com,
 # "Content filtering": HTTP 400, code content_filter, innererror ResponsibleAIPolicyViolation).
@@ -158,7 +170,7 @@ def test_a_key_wins_over_an_environment_token(monkeypatch: pytest.MonkeyPatch) -
 
 def test_no_credentials_fails_before_sending() -> None:
     client, transport = _client()
-    with pytest.raises(MissingAPIKeyError, match="AZURE_API_KEY.*AZURE_AD_TOKEN"):
+    with pytest.raises(MissingAPIKeyError, match=r"AZURE_API_KEY.*AZURE_AD_TOKEN"):
         client.completion("azure/d", MESSAGES, api_base=BASE)
     assert transport.requests == []
 
@@ -184,7 +196,7 @@ def test_inner_error_alone_still_means_content_policy() -> None:
 
 def test_filter_results_are_kept_as_extras() -> None:
     client, _ = _client()
-    response = client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k")
+    response = _chat(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k"))
     assert response.choices[0].message.content == "Hello"
     dumped = response.model_dump()
     assert dumped["prompt_filter_results"][0]["prompt_index"] == 0
@@ -206,6 +218,6 @@ def test_azure_stream_with_a_leading_filter_results_chunk() -> None:
         return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
 
     client = routerlib.Client(transport=MockTransport(handler), environ={})
-    stream = client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", stream=True)
+    stream = _stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello"
     assert stream.response is not None and stream.response.choices[0].finish_reason == "stop"

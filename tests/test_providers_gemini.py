@@ -26,6 +26,7 @@ from routerlib.types import ChatCompletionChunk, ModelResponse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gemini"
 SPEC = gemini.specs()[0]
+ADAPTER = gemini.GeminiAdapter()
 MODEL = "gemini-1.5-pro"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -63,7 +64,7 @@ def sse_lines(events: list[Any]) -> list[bytes]:
 
 def run_stream(events: list[Any], n: int | None = None) -> tuple[list[ChatCompletionChunk], GeminiStreamParser]:
     request = build_request({"model": f"gemini/{MODEL}", "messages": HELLO, "stream": True, "n": n})
-    parser = SPEC.adapter.stream_parser(request, deployment())
+    parser = ADAPTER.stream_parser(request, deployment())
     chunks: list[ChatCompletionChunk] = []
     for event, data in iter_sse(iter(sse_lines(events))):
         chunks += parser.feed(event, data)
@@ -74,7 +75,9 @@ def accumulate(chunks: list[ChatCompletionChunk]) -> ModelResponse:
     acc = StreamAccumulator()
     for chunk in chunks:
         acc.add(chunk)
-    return acc.response()
+    response = acc.response()
+    assert isinstance(response, ModelResponse)
+    return response
 
 
 # -- the provider row and the HTTP request ------------------------------------------------------
@@ -418,3 +421,16 @@ def test_the_client_sends_and_parses_through_the_adapter() -> None:
     assert response.cost.reasoning > 0 and response.cost.cached_input > 0
     sent = transport.requests[0]
     assert sent.headers["x-goog-api-key"] == "AIza-env" and "AIza" not in sent.url
+
+
+def test_empty_text_parts_and_tool_choice_without_tools_are_not_sent() -> None:
+    content = [{"type": "text", "text": ""}, {"type": "text", "text": "Hi"}]
+    _, body = build([{"role": "user", "content": content}], tool_choice="auto")
+    assert body == {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
+
+
+def test_wrongly_typed_answers_are_unreadable_not_crashes() -> None:
+    data = load("response_text.json")
+    data["candidates"][0]["index"] = "zero"
+    with pytest.raises(exc.APIResponseValidationError, match="does not fit"):
+        parse(data)

@@ -14,7 +14,9 @@ from routerlib.exceptions import InvalidRequestError, UnprocessableEntityError, 
 from routerlib.providers import _rows, select_params
 from routerlib.providers._quirks import QUIRK_OPTIONS, QuirksAdapter
 from routerlib.providers.registry import builtin_specs, spec_from_row
+from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
+from routerlib.types import ModelResponse
 
 REQUIRED = {"openai", "openrouter", "together_ai", "groq", "deepseek", "mistral", "fireworks_ai", "xai",
             "perplexity", "deepinfra", "hosted_vllm", "ollama", "lm_studio",
@@ -26,6 +28,16 @@ pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 ROWS = {row["name"]: row for row in _rows.ROWS}
 SPECS = {name: spec_from_row(row) for name, row in ROWS.items()}
+
+
+def _chat(result: object) -> ModelResponse:
+    assert isinstance(result, ModelResponse)
+    return result
+
+
+def _stream(result: object) -> Stream:
+    assert isinstance(result, Stream)
+    return result
 
 
 def _model_map_providers() -> set[str]:
@@ -42,7 +54,7 @@ def _model_map_providers() -> set[str]:
 
 
 def test_every_required_provider_has_a_row() -> None:
-    assert REQUIRED <= ROWS.keys()
+    assert ROWS.keys() >= REQUIRED
     assert len(ROWS) == len(_rows.ROWS), "duplicate row names"
 
 
@@ -61,6 +73,7 @@ def test_row_fields_are_valid(name: str) -> None:
     if name == "hosted_vllm":
         assert base is None
     else:
+        assert base is not None
         assert re.fullmatch(r"https://[a-z0-9.-]+\.[a-z]+(/[\w./-]*)?|http://localhost:\d+/v1", base), base
         assert not base.endswith("/")
     envs = row.get("api_key_env", ())
@@ -199,7 +212,7 @@ def test_wiserouter_sends_a_default_max_tokens_when_none_given() -> None:
 
 
 @pytest.mark.parametrize("given", [{"max_tokens": 33}, {"max_completion_tokens": 44}])
-def test_wiserouter_keeps_the_callers_limit(given: dict[str, int]) -> None:
+def test_wiserouter_keeps_the_callers_limit(given: dict[str, Any]) -> None:
     client, transport = _client()
     client.completion("wiserouter/auto", MESSAGES, api_key="k", **given)
     body = _sent(transport)
@@ -208,7 +221,7 @@ def test_wiserouter_keeps_the_callers_limit(given: dict[str, int]) -> None:
 
 def test_wiserouter_reports_the_requested_model_not_redacted() -> None:
     client, _ = _client(body=_chat_body(model="redacted"))
-    response = client.completion("wiserouter/auto", MESSAGES, api_key="k")
+    response = _chat(client.completion("wiserouter/auto", MESSAGES, api_key="k"))
     assert response.model == "auto"
 
 
@@ -219,7 +232,7 @@ def test_wiserouter_stream_chunks_report_the_requested_model() -> None:
                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
     body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
     client, _ = _client(body=body, headers={"content-type": "text/event-stream"})
-    stream = client.completion("wiserouter/auto", MESSAGES, api_key="k", stream=True)
+    stream = _stream(client.completion("wiserouter/auto", MESSAGES, api_key="k", stream=True))
     assert {chunk.model for chunk in stream} == {"auto"}
     assert stream.response is not None and stream.response.model == "auto"
 

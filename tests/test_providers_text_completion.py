@@ -19,6 +19,7 @@ from routerlib.providers.text_completion import (
     chat_response,
     render_prompt,
 )
+from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
 from routerlib.types import ModelResponse, TextCompletion
 
@@ -34,6 +35,16 @@ ROLES = {"system": {"pre_message": "[S]", "post_message": "[/S]"},
 TEXT_BODY = {"id": "cmpl-1", "object": "text_completion", "created": 7, "model": "served-name",
              "choices": [{"index": 0, "text": " Paris.", "logprobs": None, "finish_reason": "stop"}],
              "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+
+def _chat(result: object) -> ModelResponse:
+    assert isinstance(result, ModelResponse)
+    return result
+
+
+def _stream(result: object) -> Stream:
+    assert isinstance(result, Stream)
+    return result
+
 
 
 def _deployment(model: str = "my-model", spec: ProviderSpec = SPEC, **options: Any) -> Deployment:
@@ -125,7 +136,7 @@ def test_chat_only_params_refused_or_dropped_on_an_opted_in_row() -> None:
     spec = spec_from_row({"name": "tgi", "api_base": "http://gpu/v1", "key_required": False},
                          adapter=TextCompletionAdapter())
     deployment = _deployment(spec=spec)
-    with pytest.raises(UnsupportedParamsError, match="raw prompt.*tool_choice"):
+    with pytest.raises(UnsupportedParamsError, match=r"raw prompt.*tool_choice"):
         _sent(_request(), {"tool_choice": "auto", "temperature": 0}, deployment)
     _, body = _sent(_request(drop_params=True), {"tool_choice": "auto", "temperature": 0}, deployment)
     assert "tool_choice" not in body and body["temperature"] == 0
@@ -193,9 +204,10 @@ def test_stream_through_a_client() -> None:
     body = b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     transport = MockTransport(lambda r: HTTPResponse(200, {"content-type": "text/event-stream"}, body))
     client = routerlib.Client(transport=transport, environ={})
-    stream = client.completion("text-completion-openai/my-model", CHAT, api_base="http://gpu/v1", stream=True)
+    stream = _stream(client.completion("text-completion-openai/my-model", CHAT, api_base="http://gpu/v1",
+                                       stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in stream) == "Hello"
-    assert stream.response is not None and stream.response.choices[0].message.content == "Hello"
+    assert _chat(stream.response).choices[0].message.content == "Hello"
     assert stream.usage is not None and stream.usage.total_tokens == 5
     assert json.loads(transport.requests[0].body)["prompt"].endswith("assistant:")
 
@@ -207,7 +219,7 @@ def test_quirks_still_apply_on_a_text_row() -> None:
     transport = MockTransport(lambda r: HTTPResponse(200, {}, json.dumps({**TEXT_BODY, "model": "redacted"}).encode()))
     client = routerlib.Client(transport=transport, environ={})
     client.register_provider(spec)
-    response = client.completion("wise_text/llama-2-7b-chat", CHAT)
+    response = _chat(client.completion("wise_text/llama-2-7b-chat", CHAT))
     assert response.model == "llama-2-7b-chat"
     assert json.loads(transport.requests[0].body)["max_tokens"] == 64
     assert response.choices[0].message.content == " Paris."

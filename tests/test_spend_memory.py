@@ -112,7 +112,7 @@ def test_spend_never_exceeds_a_limit(ops: list[tuple[str, int, int, int]]) -> No
                 led.reserve(call_id, amount, user=user, tags=tags, budgets=budgets, now=T0)
                 held[call_id] = amount
             except BudgetExceededError as err:
-                assert err.spent + err.reserved + err.requested > err.limit
+                assert err.requested is not None and err.spent + err.reserved + err.requested > err.limit
         elif kind == "settle" and call_id in held:
             cost = held.pop(call_id) * tenths / 10
             led.settle(call_id, rec(call_id, cost, user=user, tags=tags))

@@ -35,7 +35,7 @@ from typing import Any
 from ..exceptions import APIError
 from ..types import ChatCompletionChunk, ModelResponse
 from ._errors import build_error, unreadable_body
-from ._wire import ChunkFactory, load_json, new_id
+from ._wire import ChunkFactory, load_json, new_id, validated
 from .base import Deployment
 
 __all__ = ["JSON_TOOL", "AnthropicStreamParser", "normalise_usage", "parse_error", "parse_response"]
@@ -68,13 +68,13 @@ def parse_response(body: bytes, headers: Mapping[str, str], deployment: Deployme
     if finish == "tool_calls" and "tool_calls" not in message:
         finish = "stop"  # the json_output tool answered: for the caller that is a plain answer
     usage = data.get("usage")
-    return ModelResponse.model_validate({
+    return validated(ModelResponse, {
         "id": data.get("id") or new_id("msg_"),
         "created": int(time.time()),
         "model": data.get("model") or deployment.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": normalise_usage(usage) if isinstance(usage, Mapping) else None,
-    })
+    }, provider=deployment.provider, model=deployment.model)
 
 
 def _message(blocks: list[Any], json_tool: str | None) -> dict[str, Any]:
@@ -137,19 +137,16 @@ class AnthropicStreamParser:
         self.done = False
         self._deployment = deployment
         self._json_tool = json_tool
-        self._chunks = ChunkFactory(new_id("msg_"), deployment.model, int(time.time()))
+        self._chunks = ChunkFactory(new_id("msg_"), deployment.model, int(time.time()), deployment.provider)
         self._usage: dict[str, Any] = {}
         #: content block index -> (kind, tool-call index): kind is "tool" or "json".
         self._blocks: dict[int, tuple[str, int]] = {}
         self._tool_calls = 0
 
     def feed(self, event: str | None, data: bytes) -> list[ChatCompletionChunk]:
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise unreadable_body("malformed stream event", data, provider=self._deployment.provider,
-                                  model=self._deployment.model) from None
-        kind = payload.get("type") if isinstance(payload, dict) else None
+        payload = load_json(data, provider=self._deployment.provider, model=self._deployment.model,
+                            what="a stream event")
+        kind = payload.get("type")
         if kind == "content_block_delta":
             return self._block_delta(payload)
         if kind == "content_block_start":

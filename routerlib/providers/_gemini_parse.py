@@ -39,7 +39,7 @@ from typing import Any
 from ..exceptions import APIError, AuthenticationError, ContentPolicyViolationError
 from ..types import ChatCompletionChunk, ModelResponse
 from ._errors import build_error, unreadable_body
-from ._wire import ChunkFactory, load_json, new_id
+from ._wire import ChunkFactory, load_json, new_id, validated
 from .base import Deployment
 
 __all__ = ["GeminiStreamParser", "normalise_usage", "parse_error", "parse_response", "signature_of"]
@@ -89,13 +89,13 @@ def parse_response(body: bytes, headers: Mapping[str, str], deployment: Deployme
         raise _no_candidates(data, body, deployment, headers)
     choices = [_choice(candidate, position) for position, candidate in enumerate(candidates)]
     usage = data.get("usageMetadata")
-    return ModelResponse.model_validate({
+    return validated(ModelResponse, {
         "id": data.get("responseId") or new_id("chatcmpl-"),
         "created": int(time.time()),
         "model": data.get("modelVersion") or deployment.model,
         "choices": choices,
         "usage": normalise_usage(usage) if isinstance(usage, Mapping) else None,
-    })
+    }, provider=deployment.provider, model=deployment.model)
 
 
 def _choice(candidate: Mapping[str, Any], position: int) -> dict[str, Any]:
@@ -172,7 +172,7 @@ class GeminiStreamParser:
         self.done = False
         self._deployment = deployment
         self._expected = candidates
-        self._chunks = ChunkFactory(new_id("chatcmpl-"), deployment.model, int(time.time()))
+        self._chunks = ChunkFactory(new_id("chatcmpl-"), deployment.model, int(time.time()), deployment.provider)
         self._named = False
         self._seen: set[int] = set()
         self._finished: set[int] = set()
@@ -181,14 +181,7 @@ class GeminiStreamParser:
 
     def feed(self, event: str | None, data: bytes) -> list[ChatCompletionChunk]:
         deployment = self._deployment
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise unreadable_body("malformed stream event", data, provider=deployment.provider,
-                                  model=deployment.model) from None
-        if not isinstance(payload, dict):
-            raise unreadable_body("a stream event that is not an object", data, provider=deployment.provider,
-                                  model=deployment.model)
+        payload = load_json(data, provider=deployment.provider, model=deployment.model, what="a stream event")
         if "error" in payload:
             code = (payload["error"] or {}).get("code") if isinstance(payload["error"], Mapping) else None
             status = code if isinstance(code, int) and 400 <= code < 600 else 500

@@ -5,9 +5,13 @@ answers back. The pieces both of them need live here so that the two modules agr
 details (what a data URL is, how a bad tool-call argument string is reported, what a stream
 chunk looks like) and neither imports the other.
 
-Responses and chunks are built as plain dicts and validated once by pydantic-core
-(``model_validate``): one pass in Rust instead of one Python constructor call per nested
-model, which is what keeps a native call close to the cost of an OpenAI-compatible one.
+Measured choices (benchmarks/, and the 1.2x budget against an OpenAI-compatible call):
+bodies are parsed by ``pydantic_core.from_json`` (about 3x faster than ``json.loads``);
+responses and chunks are built as plain dicts and validated once, in strict mode, by
+pydantic-core: one pass in Rust instead of a Python constructor call per nested model, and
+strict validation of a dict is about 40% cheaper than lax. The dicts are built here with
+exact types, so strict passes; a provider that sends, say, ``20.0`` for a token count falls
+back to lax validation rather than failing.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic_core
+from pydantic import BaseModel, ValidationError
 
 from ..exceptions import InvalidRequestError, UnsupportedParamsError
 from ..types import ChatCompletionChunk
 from ._errors import unreadable_body
+
+_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = [
     "ChunkFactory",
@@ -30,11 +37,13 @@ __all__ = [
     "load_arguments",
     "load_json",
     "new_id",
+    "parse_json",
     "requested_max_tokens",
     "split_data_url",
     "stop_sequences",
     "text_of",
     "unsupported_part",
+    "validated",
 ]
 
 
@@ -43,18 +52,37 @@ def dump_body(body: Mapping[str, Any]) -> bytes:
     return pydantic_core.to_json(body)
 
 
+def parse_json(data: bytes) -> Any:
+    """JSON bytes to Python values (raises ValueError on bad JSON)."""
+    return pydantic_core.from_json(data)
+
+
 def load_json(body: bytes, *, provider: str, model: str,
-              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A 2xx body as a dict, parsed once; anything else is a retryable unreadable answer."""
+              headers: Mapping[str, str] | None = None, what: str = "the provider's answer") -> dict[str, Any]:
+    """A 2xx body (or one stream event) as a dict, parsed once; else a retryable unreadable answer."""
     try:
-        data = json.loads(body)
+        data = pydantic_core.from_json(body)
     except ValueError as exc:
-        raise unreadable_body("the provider's answer is not JSON", body, provider=provider,
-                              model=model, headers=headers) from exc
+        raise unreadable_body(f"{what} is not JSON", body, provider=provider, model=model,
+                              headers=headers) from exc
     if not isinstance(data, dict):
-        raise unreadable_body("the provider's answer is not a JSON object", body, provider=provider,
-                              model=model, headers=headers)
+        raise unreadable_body(f"{what} is not a JSON object", body, provider=provider, model=model,
+                              headers=headers)
     return data
+
+
+def validated(cls: type[_M], data: dict[str, Any], *, provider: str, model: str) -> _M:
+    """``cls`` from a dict built by an adapter: strict (fast) first, lax if a type is loose."""
+    try:
+        return cls.model_validate(data, strict=True)
+    except ValidationError:
+        pass
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise unreadable_body(f"the provider's answer does not fit a {cls.__name__}",
+                              json.dumps(data, default=str).encode(), provider=provider,
+                              model=model) from exc
 
 
 def new_id(prefix: str) -> str:
@@ -124,17 +152,19 @@ def unsupported_part(kind: str, provider: str) -> UnsupportedParamsError:
 class ChunkFactory:
     """Builds OpenAI-shaped stream chunks for one stream (same id, model and created throughout)."""
 
-    __slots__ = ("created", "id", "model")
+    __slots__ = ("created", "id", "model", "provider")
 
-    def __init__(self, ident: str, model: str, created: int) -> None:
+    def __init__(self, ident: str, model: str, created: int, provider: str) -> None:
         self.id = ident
         self.model = model
         self.created = created
+        self.provider = provider
 
     def choices(self, choices: list[dict[str, Any]]) -> ChatCompletionChunk:
         """A chunk from choice dicts ({"index", "delta", "finish_reason"})."""
-        return ChatCompletionChunk.model_validate({
-            "id": self.id, "created": self.created, "model": self.model, "choices": choices})
+        return validated(ChatCompletionChunk, {
+            "id": self.id, "created": self.created, "model": self.model, "choices": choices},
+            provider=self.provider, model=self.model)
 
     def delta(self, delta: dict[str, Any], finish: str | None = None, index: int = 0) -> ChatCompletionChunk:
         """A one-choice chunk."""
@@ -142,5 +172,6 @@ class ChunkFactory:
 
     def usage(self, usage: dict[str, Any]) -> ChatCompletionChunk:
         """The usage-only chunk that ends an OpenAI stream (``choices=[]``)."""
-        return ChatCompletionChunk.model_validate({
-            "id": self.id, "created": self.created, "model": self.model, "choices": [], "usage": usage})
+        return validated(ChatCompletionChunk, {
+            "id": self.id, "created": self.created, "model": self.model, "choices": [], "usage": usage},
+            provider=self.provider, model=self.model)

@@ -32,7 +32,10 @@ events and errors. What changes on the way, and why (each from Anthropic's docum
   The API needs 1024 <= B < max_tokens (docs.anthropic.com/en/docs/build-with-claude/
   extended-thinking): with no explicit cap, max_tokens is raised to B + the default; with an
   explicit cap, B is lowered to fit under it (a cap of 1024 or less is refused here).
-  Thinking cannot be combined with a forced tool, hence not with ``response_format``.
+  Thinking cannot be combined with a forced tool, hence not with ``response_format``; the
+  API also refuses a temperature other than 1 with it (passed through, not rewritten).
+- **Sampling.** temperature (0..1 there; OpenAI's 0..2 is not rescaled) and top_p are passed
+  through; note that recent models refuse temperature and top_p together.
 - **response_format** (json_schema or json_object) becomes a forced tool named
   ``json_output`` whose input schema is the requested schema (Anthropic's documented way to
   get JSON: docs.anthropic.com/en/docs/build-with-claude/tool-use, "JSON mode"); the answer's
@@ -219,7 +222,7 @@ def _tooling(body: dict[str, Any], params: Mapping[str, Any], thinking: bool) ->
             choice["disable_parallel_tool_use"] = True
     if tools:
         body["tools"] = tools
-    if choice is not None and (tools or choice["type"] == "none"):
+    if choice is not None and tools:  # a tool_choice without tools is refused by the API
         body["tool_choice"] = choice
 
 
@@ -316,7 +319,8 @@ def _blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     if isinstance(content, str):
         blocks = [{"type": "text", "text": content}] if content else []
     else:
-        blocks = [_part(p) for p in content or ()]
+        # empty text parts are skipped: the API refuses empty text blocks
+        blocks = [_part(p) for p in content or () if p.get("type") != "text" or p.get("text")]
     if "cache_control" in message and blocks:
         blocks[-1] = {**blocks[-1], "cache_control": message["cache_control"]}
     return blocks

@@ -154,7 +154,7 @@ def request_body(request: ChatRequest, params: dict[str, Any], deployment: Deplo
     if tools:
         body["tools"] = tools
     choice = params.get("tool_choice")
-    if choice is not None:
+    if choice is not None and tools and "functionDeclarations" in tools[0]:
         body["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
     if request.extra_body:
         body.update(request.extra_body)
@@ -320,7 +320,7 @@ def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any
 def _parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    return [_part(p) for p in content or ()]
+    return [_part(p) for p in content or () if p.get("type") != "text" or p.get("text")]
 
 
 def _part(part: Mapping[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS reserved (bucket TEXT PRIMARY KEY, amount TEXT NOT NU
 CREATE TABLE IF NOT EXISTS totals (
     win TEXT NOT NULL, bucket TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (win, bucket)) WITHOUT ROWID;
 """
+_ADD_RESERVED = (
+    "INSERT INTO reserved (bucket, amount) VALUES (?, ?) "
+    "ON CONFLICT (bucket) DO UPDATE SET amount = dec_add(amount, excluded.amount)"
+)
 _SPENT = "SELECT amount FROM totals WHERE win = ? AND bucket = ?"
 _INSERT_RECORD = "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _ADD_TOTAL = (
@@ -69,7 +73,9 @@ _ADD_TOTAL = (
 
 
 def _dec_add(a: str, b: str) -> str:
-    return dec_text(EXACT.add(Decimal(a), Decimal(b)))
+    """SQL ``dec_add(text, text)``: exact Decimal addition; a zero result is always "0"."""
+    total = EXACT.add(Decimal(a), Decimal(b))
+    return dec_text(total) if total else "0"
 
 
 class _DecSum:
@@ -93,13 +99,12 @@ def _amount(conn: sqlite3.Connection, sql: str, *params: object) -> Decimal:
 
 
 def _adjust(conn: sqlite3.Connection, buckets: Iterable[str], delta: Decimal) -> None:
-    """Add ``delta`` to per-bucket reserved counters; a counter that reaches zero is deleted."""
-    for bucket in buckets:
-        value = EXACT.add(_amount(conn, "SELECT amount FROM reserved WHERE bucket = ?", bucket), delta)
-        if value > 0:
-            conn.execute("INSERT OR REPLACE INTO reserved VALUES (?, ?)", (bucket, dec_text(value)))
-        else:
-            conn.execute("DELETE FROM reserved WHERE bucket = ?", (bucket,))
+    """Add ``delta`` to per-bucket reserved counters; counters that reach zero are deleted."""
+    buckets = list(buckets)
+    conn.executemany(_ADD_RESERVED, [(bucket, dec_text(delta)) for bucket in buckets])
+    if delta < 0:
+        marks = ", ".join("?" * len(buckets))
+        conn.execute(f"DELETE FROM reserved WHERE bucket IN ({marks}) AND (amount = '0' OR amount LIKE '-%')", buckets)
 
 
 def _reservation(amount: str, expires: float, user: str | None, team: str | None, tags: str) -> Reservation:
@@ -249,7 +254,8 @@ class SQLiteLedger(LedgerBase):
                 return EXACT.subtract(held, previous.share(bucket)) if previous is not None else held
 
             enforce(checks, value, spent_of, reserved_of)
-            self._drop(conn, call_id)
+            if previous is not None:
+                self._drop(conn, call_id, previous)
             row = (call_id, dec_text(value), when + self.reservation_ttl, user, team, json.dumps(list(tags)))
             conn.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?)", row)
             _adjust(conn, record_buckets(user, team, tags), value)
@@ -260,9 +266,9 @@ class SQLiteLedger(LedgerBase):
         row = conn.execute(sql, (call_id,)).fetchone()
         return None if row is None else _reservation(*row)
 
-    def _drop(self, conn: sqlite3.Connection, call_id: str) -> None:
+    def _drop(self, conn: sqlite3.Connection, call_id: str, held: Reservation | None = None) -> None:
         """Delete a reservation and take it off the per-bucket counters (inside a transaction)."""
-        held = self._held(conn, call_id)
+        held = held or self._held(conn, call_id)
         if held is not None:
             conn.execute("DELETE FROM reservations WHERE call_id = ?", (call_id,))
             _adjust(conn, held.buckets, -held.amount)

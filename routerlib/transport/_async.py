@@ -40,7 +40,9 @@ class AsyncTransport:
         self._timeouts: dict[tuple[float, bool], Any] = {}
 
     async def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
-        session = self._sessions.get(asyncio.get_running_loop()) or await self._session()
+        session = self._sessions.get(asyncio.get_running_loop())
+        if session is None or session.closed:
+            session = await self._session()
         try:
             async with session.request(request.method, request.url, data=request.body,
                                        headers=request.headers, timeout=self._timeout(timeout)) as resp:
@@ -50,7 +52,9 @@ class AsyncTransport:
             raise _connection_error(exc, request.url) from exc
 
     async def stream(self, request: HTTPRequest, timeout: float) -> AsyncStreamResponse:
-        session = self._sessions.get(asyncio.get_running_loop()) or await self._session()
+        session = self._sessions.get(asyncio.get_running_loop())
+        if session is None or session.closed:
+            session = await self._session()
         try:
             resp = await session.request(request.method, request.url, data=request.body,
                                          headers=request.headers, timeout=self._timeout(timeout, stream=True))

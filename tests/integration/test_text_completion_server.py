@@ -1,0 +1,171 @@
+"""Chat over a real raw-prompt server on 127.0.0.1: the exact prompt bytes it receives.
+
+The server is a few lines of stdlib ``http.server`` standing in for vLLM / TGI / llama.cpp
+``/v1/completions``: it records each request's path, headers and raw body, and answers in the
+text completion format (or its SSE stream).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+import routerlib
+from routerlib.streaming import Stream
+from routerlib.types import ModelResponse
+
+pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
+
+Responder = Callable[[str, dict[str, Any]], tuple[int, str, bytes]]
+
+CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Italy?"}]
+
+
+class RecordingServer:
+    """A loopback HTTP server that records every request and answers with ``responder``."""
+
+    def __init__(self, responder: Responder) -> None:
+        self.requests: list[dict[str, Any]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = json.loads(raw)
+                recorder.requests.append({"path": self.path, "raw": raw, "body": body,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
+                status, content_type, payload = responder(self.path, body)
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _chat(result: object) -> ModelResponse:
+    assert isinstance(result, ModelResponse)
+    return result
+
+
+def _stream(result: object) -> Stream:
+    assert isinstance(result, Stream)
+    return result
+
+
+def _text_completion(path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    assert path == "/v1/completions"
+    head = {"id": "cmpl-42", "object": "text_completion", "created": 1700000000, "model": body["model"]}
+    usage = {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}
+    if not body.get("stream"):
+        answer = {**head, "choices": [{"index": 0, "text": " Rome.", "logprobs": None, "finish_reason": "stop"}],
+                  "usage": usage}
+        return 200, "application/json", json.dumps(answer).encode()
+    events = [{**head, "choices": [{"index": 0, "text": " Ro", "finish_reason": None}]},
+              {**head, "choices": [{"index": 0, "text": "me.", "finish_reason": "stop"}]},
+              {**head, "choices": [], "usage": usage}]
+    sse = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return 200, "text/event-stream", sse
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    running = RecordingServer(_text_completion)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def client() -> Iterator[routerlib.Client]:
+    with routerlib.Client(environ={}) as c:
+        yield c
+
+
+def _prompt(server: RecordingServer) -> bytes:
+    """The prompt exactly as the bytes of the JSON string the server received."""
+    assert len(server.requests) == 1
+    raw = server.requests[0]["raw"]
+    prompt = server.requests[0]["body"]["prompt"]
+    assert json.dumps(prompt).encode() in raw or json.dumps(prompt, ensure_ascii=False).encode() in raw
+    return str(prompt).encode()
+
+
+def test_llama2_template_prompt_bytes(server: RecordingServer, client: routerlib.Client) -> None:
+    response = _chat(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT,
+                                       api_base=server.url, max_tokens=16))
+    assert _prompt(server) == (b"<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nCapital of France? [/INST]"
+                               b" Paris. </s><s>[INST] And of Italy? [/INST]")
+    body = server.requests[0]["body"]
+    assert body["model"] == "meta-llama/Llama-2-7b-chat-hf" and body["max_tokens"] == 16
+    assert "messages" not in body
+    assert response.choices[0].message.content == " Rome."
+    assert response.choices[0].finish_reason == "stop"
+    assert response.usage is not None and response.usage.total_tokens == 14
+
+
+def test_per_call_roles_prompt_bytes(server: RecordingServer, client: routerlib.Client) -> None:
+    roles = {"system": {"pre_message": "<|system|>\n", "post_message": "<|end|>\n"},
+             "user": {"pre_message": "<|user|>\n", "post_message": "<|end|>\n"},
+             "assistant": {"pre_message": "<|assistant|>\n", "post_message": "<|end|>\n"}}
+    client.completion("text-completion-openai/my-finetune", CHAT, api_base=server.url, roles=roles,
+                      initial_prompt_value="<|begin|>", final_prompt_value="<|assistant|>\n",
+                      bos_token="<s>", eos_token="</s>")
+    assert _prompt(server) == (
+        b"<s><|begin|><|system|>\nYou are terse.<|end|>\n<|user|>\nCapital of France?<|end|>\n"
+        b"<|assistant|>\nParis.<|end|>\n</s><s><|user|>\nAnd of Italy?<|end|>\n<|assistant|>\n")
+
+
+def test_non_ascii_text_reaches_the_server_intact(server: RecordingServer, client: routerlib.Client) -> None:
+    messages = [{"role": "user", "content": "Ça va? 東京 🚀"}]
+    client.completion("text-completion-openai/unknown-base", messages, api_base=server.url)
+    assert _prompt(server) == "user: Ça va? 東京 🚀\nassistant:".encode()
+
+
+def test_stream_arrives_as_chat_chunks(server: RecordingServer, client: routerlib.Client) -> None:
+    stream = _stream(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT[:2],
+                                       api_base=server.url, stream=True))
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == " Rome."
+    assert _chat(stream.response).choices[0].message.content == " Rome."
+    assert stream.usage is not None and stream.usage.total_tokens == 14
+    body = server.requests[0]["body"]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+def test_text_completion_call_passes_the_prompt_through(server: RecordingServer, client: routerlib.Client) -> None:
+    raw_prompt = "<s>[INST] already formatted [/INST]"
+    response = client.text_completion("text-completion-openai/any", raw_prompt, api_base=server.url)
+    assert server.requests[0]["body"]["prompt"] == raw_prompt
+    assert isinstance(response, routerlib.TextCompletion) and response.choices[0].text == " Rome."
+
+
+async def test_async_chat_over_text(server: RecordingServer) -> None:
+    async with routerlib.Client(environ={}) as client:
+        response = _chat(await client.acompletion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf",
+                                                  CHAT[1:2], api_base=server.url))
+    assert _prompt(server) == b"<s>[INST] Capital of France? [/INST]"
+    assert response.choices[0].message.content == " Rome."

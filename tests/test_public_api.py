@@ -1,0 +1,61 @@
+"""The public surface: a sorted, complete ``__all__``, and a cheap import that loads no optional dependency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import routerlib
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("aiohttp", "tiktoken", "sqlite3", "redis", "litellm", "jinja2")
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert routerlib.__all__ == sorted(routerlib.__all__)
+    assert len(set(routerlib.__all__)) == len(routerlib.__all__)
+
+
+def test_every_name_in_all_exists() -> None:
+    missing = [name for name in routerlib.__all__ if not hasattr(routerlib, name)]
+    assert missing == []
+
+
+def test_documented_entry_points_are_public() -> None:
+    for name in ("completion", "acompletion", "text_completion", "atext_completion", "Client", "ModelResponse",
+                 "Stream", "AsyncStream", "Cost", "Usage", "Attempt", "RouterlibError", "APIError",
+                 "RateLimitError", "StreamInterruptedError", "Timeout"):
+        assert name in routerlib.__all__
+
+
+def test_py_typed_is_shipped() -> None:
+    assert (Path(routerlib.__file__).parent / "py.typed").exists()
+
+
+def test_import_loads_no_optional_or_heavy_dependency() -> None:
+    code = (
+        "import sys, json\n"
+        "import routerlib\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_building_a_client_loads_no_heavy_dependency_either() -> None:
+    code = (
+        "import sys, json\n"
+        "import routerlib\n"
+        "routerlib.Client(environ={})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{HEAVY!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
