@@ -140,6 +140,9 @@ class ChatRequest(BaseModel):
     def _check_combinations(self) -> ChatRequest:
         if self.prompt is None and not self.messages:
             raise ValueError("messages=[]: at least one message is required")
+        if self.prompt is not None and self.messages:
+            raise ValueError("prompt and messages: give messages to completion() or a prompt to "
+                             "text_completion(), not both")
         if self.top_logprobs is not None and not self.logprobs:
             raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
                              f"(got logprobs={self.logprobs!r})")

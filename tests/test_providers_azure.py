@@ -221,3 +221,15 @@ def test_azure_stream_with_a_leading_filter_results_chunk() -> None:
     stream = _stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello"
     assert stream.response is not None and stream.response.choices[0].finish_reason == "stop"
+
+
+def test_old_api_versions_do_not_get_stream_options() -> None:
+    body = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,' \
+           b'"delta":{"content":"x"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    transport = MockTransport(lambda r: HTTPResponse(200, {"content-type": "text/event-stream"}, body))
+    client = routerlib.Client(transport=transport, environ={})
+    for version in ("2024-02-01", "2024-10-21"):
+        list(_stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", api_version=version,
+                                       stream=True)))
+    old, new = (json.loads(r.body) for r in transport.requests)
+    assert "stream_options" not in old and new["stream_options"] == {"include_usage": True}

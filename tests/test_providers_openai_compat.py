@@ -292,3 +292,12 @@ def test_request_body_through_the_client_for_n_and_tools() -> None:
     c.completion(MODEL, MESSAGES, api_key=KEY, n=3, tools=[tool], logprobs=True, top_logprobs=2)
     body = sent_json(transport)
     assert body["n"] == 3 and body["tools"] == [tool] and body["top_logprobs"] == 2
+
+
+def test_unusable_2xx_chains_the_parse_error() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ex.APIResponseValidationError) as info:
+        parse(b"{not json")
+    assert isinstance(info.value.__cause__, ValidationError)
+    assert "{not json" in info.value.message

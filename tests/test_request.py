@@ -384,3 +384,13 @@ def test_client_validates_text_completion_prompt() -> None:
 def test_module_level_completion_validates_too() -> None:
     with pytest.raises(InvalidRequestError, match="temperature=3"):
         routerlib.completion(MODEL, MESSAGES, temperature=3, mock_response="x")
+
+
+def test_prompt_and_messages_together_are_rejected() -> None:
+    # completion(..., prompt=...) would otherwise turn a chat call into a /completions call.
+    c, transport = client(never_called)
+    with pytest.raises(InvalidRequestError, match="prompt and messages"):
+        c.completion(MODEL, MESSAGES, api_key=KEY, prompt="x")
+    with pytest.raises(InvalidRequestError, match="prompt and messages"):
+        c.text_completion(MODEL, "x", api_key=KEY, messages=MESSAGES)  # type: ignore[call-arg]
+    assert transport.requests == []

@@ -143,6 +143,7 @@ def test_one_session_per_event_loop(server: LoopbackServer) -> None:
         return session
 
     first = asyncio.run(two_calls())
+    assert first.closed, "the pool was closed inside its loop when asyncio.run ended"  # type: ignore[attr-defined]
     second = asyncio.run(two_calls())
     assert first is not second, "a loop's session is never used from another loop"
     assert len(transport._sessions) == 1, "the closed loop's session was dropped"

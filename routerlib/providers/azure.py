@@ -13,7 +13,8 @@ through ``openai_compat``::
   deployment named by ``model`` (fallbacks keep their own names).
 - **api-version**: the call's ``api_version``, else ``AZURE_API_VERSION`` (or
   ``OPENAI_API_VERSION``, the openai SDK's name), else ``DEFAULT_API_VERSION`` (the latest GA
-  data-plane inference version; stream usage and max_completion_tokens need 2024-09-01 or later).
+  data-plane inference version). Before 2024-09-01 Azure rejects ``stream_options``, so with an
+  older version a stream does not ask for usage (it is counted locally).
 - **Auth**: an ``api-key`` header with the key from ``api_key=`` or ``AZURE_API_KEY`` (or
   ``AZURE_OPENAI_API_KEY``). Without a key, a Microsoft Entra ID token as ``Authorization:
   Bearer``: per call with ``headers={"Authorization": "Bearer <token>"}`` (or a deployment
@@ -44,7 +45,7 @@ from ._errors import build_error
 from .base import Deployment, ProviderSpec
 from .openai_compat import OpenAICompatAdapter, auth_headers, request_body
 
-__all__ = ["DEFAULT_API_VERSION", "ENV_API_BASE", "AzureAdapter", "specs"]
+__all__ = ["DEFAULT_API_VERSION", "ENV_API_BASE", "AzureAdapter", "api_version", "azure_headers", "azure_url", "specs"]
 
 #: Latest GA version of the dated data-plane inference API (learn.microsoft.com, "Azure OpenAI
 #: API version lifecycle").
@@ -55,6 +56,9 @@ _BASE_ENV = ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT")
 _VERSION_ENV = ("AZURE_API_VERSION", "OPENAI_API_VERSION")
 _TOKEN_ENV = "AZURE_AD_TOKEN"
 _POLICY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation", "content_filter"})
+#: stream_options / include_usage arrived in 2024-09-01-preview (API version lifecycle page);
+#: versions are ISO dates, so they compare as strings.
+_STREAM_USAGE_SINCE = "2024-09-01"
 
 
 class AzureAdapter(OpenAICompatAdapter):
@@ -62,8 +66,13 @@ class AzureAdapter(OpenAICompatAdapter):
 
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
+        version = api_version(deployment)
         body = request_body(request, params, deployment)
-        return HTTPRequest("POST", azure_url(request, deployment), azure_headers(deployment),
+        if request.stream and request.stream_options is None and version < _STREAM_USAGE_SINCE:
+            # Older api-versions reject stream_options ("Unrecognized request argument"): usage
+            # is then counted locally rather than asked for.
+            body.pop("stream_options", None)
+        return HTTPRequest("POST", azure_url(request, deployment, version), azure_headers(deployment),
                            pydantic_core.to_json(body))
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
@@ -76,14 +85,19 @@ class AzureAdapter(OpenAICompatAdapter):
         return error
 
 
-def azure_url(request: ChatRequest, deployment: Deployment) -> str:
+def api_version(deployment: Deployment) -> str:
+    """The call's api_version, else AZURE_API_VERSION / OPENAI_API_VERSION, else the default."""
+    return deployment.api_version or _env(_VERSION_ENV) or DEFAULT_API_VERSION
+
+
+def azure_url(request: ChatRequest, deployment: Deployment, version: str | None = None) -> str:
     """``{endpoint}/openai/deployments/{name}/{chat/completions|completions}?api-version=...``."""
     base = _endpoint(deployment).rstrip("/").removesuffix("/openai")
     name = deployment.model
     if request.deployment_id and request.model in (deployment.model, deployment.label):
         name = request.deployment_id
     path = "completions" if request.prompt is not None else "chat/completions"
-    version = deployment.api_version or _env(_VERSION_ENV) or DEFAULT_API_VERSION
+    version = version or api_version(deployment)
     return f"{base}/openai/deployments/{quote(name, safe='')}/{path}?api-version={quote(version, safe='')}"
 
 
