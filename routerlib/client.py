@@ -294,7 +294,8 @@ class Client:
         if prices:
             override = PriceOverride.from_params(**prices)
         info = self._planner.info(deployment)
-        return compute_cost(usage, info, override, response_seconds=seconds, estimated=usage.estimated)
+        return compute_cost(usage, info, override, response_seconds=seconds, estimated=usage.estimated,
+                            model=deployment.label)
 
     @staticmethod
     def _price_params(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:

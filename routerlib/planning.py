@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._request import ChatRequest
 from .exceptions import InvalidRequestError, MissingAPIKeyError
-from .providers.base import Deployment
+from .providers.base import Deployment, ProviderSpec
 from .providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
@@ -150,9 +150,18 @@ class Planner:
         headers = {**(inherited.get("headers") or {}), **(entry.get("headers") or {}),
                    **(entry.get("extra_headers") or {})}
         options = {k: entry[k] for k in _OVERRIDE_KEYS if entry.get(k) is not None}
+        if "default_max_tokens" in spec.options:
+            options.update(self._max_output(name, spec))
         return Deployment(spec=spec, model=name, api_base=api_base, api_key=api_key,
                           api_version=entry.get("api_version") or inherited.get("api_version"),
                           headers=headers, options=options)
+
+    def _max_output(self, name: str, spec: ProviderSpec) -> dict[str, int]:
+        """For providers that need max_tokens on every request: the model's own output limit."""
+        info = self.model_map.get(name, spec.price_prefix or spec.name) if self.model_map is not None else None
+        if info is not None and info.max_output_tokens:
+            return {"default_max_tokens": info.max_output_tokens}
+        return {}
 
     def info(self, deployment: Deployment) -> ModelInfo | None:
         """The model map entry for a deployment (prices, context window), if known."""
