@@ -109,9 +109,13 @@ class CallState:
         return min(float(timeout), left)
 
     def build(self, deployment: Deployment) -> HTTPRequest:
+        return deployment.adapter.build_request(*self.adapter_params(deployment), deployment)
+
+    def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
+        """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
         request = self.request_for(deployment)
         params, self.dropped = select_params(request, deployment.spec)
-        return deployment.adapter.build_request(request, params, deployment)
+        return request, params
 
     def request_for(self, deployment: Deployment) -> ChatRequest:
         """The request as the deployment's adapter takes it.

@@ -34,7 +34,7 @@ from .types import ChatCompletionChunk, Cost, ModelResponse, TextCompletion, Usa
 if TYPE_CHECKING:
     from .cost.model_map import ModelInfo, ModelMap
     from .spend import Budget, Ledger
-    from .transport import AsyncTransportProtocol, HTTPRequest, TransportProtocol
+    from .transport import AsyncStreamResponse, AsyncTransportProtocol, StreamResponse, TransportProtocol
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -183,22 +183,36 @@ class Client:
         timeout = call.attempt_timeout(deployment)
         if call.request.mock_response is not None and not call.request.stream:
             return call.succeeded(deployment, call.mock(deployment), 0.0)
-        http_request = call.build(deployment)
         started = self._clock()
         try:
             if call.request.stream:
-                return self._open_stream(call, deployment, http_request, timeout, started)
-            raw = self._transport.send(http_request, timeout)
-            response = call.interpret(deployment, raw.status, raw.headers, raw.body)
+                return self._read_stream(call, deployment, self._open(call, deployment, timeout), started)
+            response = self._send(call, deployment, timeout)
         except APIError as error:
             call.failed(deployment, error, self._clock() - started)
             raise
         return call.succeeded(deployment, response, self._clock() - started)
 
-    def _open_stream(self, call: CallState, deployment: Deployment, http_request: HTTPRequest,
-                     timeout: float, started: float) -> Stream:
-        http = (_mock_stream(call, deployment) if call.request.mock_response is not None
-                else self._transport.stream(http_request, timeout))
+    def _send(self, call: CallState, deployment: Deployment, timeout: float) -> Response:
+        if deployment.spec.options.get("in_process"):
+            from .providers import litellm_bridge
+
+            return litellm_bridge.call_litellm(*call.adapter_params(deployment), deployment, timeout)
+        raw = self._transport.send(call.build(deployment), timeout)
+        return call.interpret(deployment, raw.status, raw.headers, raw.body)
+
+    def _open(self, call: CallState, deployment: Deployment, timeout: float) -> StreamResponse:
+        if call.request.mock_response is not None:
+            return _mock_stream(call, deployment)  # type: ignore[no-any-return]
+        if deployment.spec.options.get("in_process"):
+            from .providers import litellm_bridge
+
+            return litellm_bridge.open_stream(*call.adapter_params(deployment), deployment, timeout)
+        return self._transport.stream(call.build(deployment), timeout)
+
+    def _read_stream(self, call: CallState, deployment: Deployment, http: StreamResponse,
+                     started: float) -> Stream:
+        """Read an opened stream up to its first content, inside the policy (so it can still retry)."""
         if http.status >= 300:
             body = http.read()
             http.close()
@@ -246,22 +260,36 @@ class Client:
         timeout = call.attempt_timeout(deployment)
         if call.request.mock_response is not None and not call.request.stream:
             return call.succeeded(deployment, call.mock(deployment), 0.0)
-        http_request = call.build(deployment)
         started = self._clock()
         try:
             if call.request.stream:
-                return await self._aopen_stream(call, deployment, http_request, timeout, started)
-            raw = await self._async_transport.send(http_request, timeout)
-            response = call.interpret(deployment, raw.status, raw.headers, raw.body)
+                http = await self._aopen(call, deployment, timeout)
+                return await self._aread_stream(call, deployment, http, started)
+            response = await self._asend(call, deployment, timeout)
         except APIError as error:
             call.failed(deployment, error, self._clock() - started)
             raise
         return call.succeeded(deployment, response, self._clock() - started)
 
-    async def _aopen_stream(self, call: CallState, deployment: Deployment, http_request: HTTPRequest,
-                            timeout: float, started: float) -> AsyncStream:
-        http = (_mock_async_stream(call, deployment) if call.request.mock_response is not None
-                else await self._async_transport.stream(http_request, timeout))
+    async def _asend(self, call: CallState, deployment: Deployment, timeout: float) -> Response:
+        if deployment.spec.options.get("in_process"):
+            from .providers import litellm_bridge
+
+            return await litellm_bridge.acall_litellm(*call.adapter_params(deployment), deployment, timeout)
+        raw = await self._async_transport.send(call.build(deployment), timeout)
+        return call.interpret(deployment, raw.status, raw.headers, raw.body)
+
+    async def _aopen(self, call: CallState, deployment: Deployment, timeout: float) -> AsyncStreamResponse:
+        if call.request.mock_response is not None:
+            return _mock_async_stream(call, deployment)  # type: ignore[no-any-return]
+        if deployment.spec.options.get("in_process"):
+            from .providers import litellm_bridge
+
+            return await litellm_bridge.aopen_stream(*call.adapter_params(deployment), deployment, timeout)
+        return await self._async_transport.stream(call.build(deployment), timeout)
+
+    async def _aread_stream(self, call: CallState, deployment: Deployment, http: AsyncStreamResponse,
+                            started: float) -> AsyncStream:
         if http.status >= 300:
             body = await http.read()
             await http.aclose()

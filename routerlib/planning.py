@@ -167,6 +167,8 @@ class Planner:
         """The model map entry for a deployment (prices, context window), if known."""
         if self.model_map is None:
             return None
+        if deployment.spec.options.get("in_process"):  # "litellm/openai/gpt-4o": the name carries its provider
+            return self.model_map.get(deployment.model)
         return self.model_map.get(deployment.model, deployment.spec.price_prefix or deployment.provider)
 
     def _env_key(self, names: tuple[str, ...]) -> str | None:

@@ -137,5 +137,8 @@ def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, A
         for name in dropped:
             del given[name]
     if spec.renamed:
-        given = {spec.renamed.get(k, k): v for k, v in given.items()}
+        # Where a rename lands on a name the caller also gave (max_completion_tokens -> max_tokens),
+        # the caller's own spelling of the provider's name wins.
+        given = {spec.renamed.get(k, k): v for k, v in given.items()
+                 if k not in spec.renamed or spec.renamed[k] not in given}
     return given, dropped

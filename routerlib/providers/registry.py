@@ -88,4 +88,5 @@ def spec_from_row(row: Mapping[str, Any], adapter: Adapter | None = None) -> Pro
     fields = dict(row)
     fields["api_key_env"] = tuple(fields.get("api_key_env", ()))
     fields["unsupported"] = frozenset(fields.get("unsupported", ()))
-    return ProviderSpec(adapter=adapter or fields.pop("adapter", None) or OpenAICompatAdapter(), **fields)
+    row_adapter = fields.pop("adapter", None)
+    return ProviderSpec(adapter=adapter or row_adapter or OpenAICompatAdapter(), **fields)
