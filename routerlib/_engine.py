@@ -149,8 +149,11 @@ class CallState:
 
         text = self.request.mock_response or ""
         model = deployment.model
-        prompt = (count_text(model, self.request.prompt if isinstance(self.request.prompt, str) else "")
-                  if self.request.prompt is not None else count_messages(model, self.request.messages))
+        prompts = self.request.prompt
+        if prompts is None:
+            prompt = count_messages(model, self.request.messages)
+        else:
+            prompt = sum(count_text(model, p) for p in ((prompts,) if isinstance(prompts, str) else prompts))
         completion = count_text(model, text)
         usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
                       total_tokens=prompt + completion, estimated=True)
@@ -191,6 +194,7 @@ class CallState:
             self._spend.settle(deployment, usage, cost, latency)
         if error is not None:
             error.attempts = tuple(self.attempts)
+            self.client._callbacks.emit("on_failure", error)
         return cost
 
     def call_cost(self) -> Cost | None:

@@ -35,6 +35,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from .callbacks import Callbacks
     from .providers.base import StreamParser
     from .transport import AsyncStreamResponse, StreamResponse
     from .types import Cost
@@ -191,9 +192,12 @@ class _StreamBase:
     """The non-I/O half of a stream: chunk bookkeeping and the end-of-stream decision."""
 
     def __init__(self, parser: StreamParser, acc: StreamAccumulator, buffered: list[ChatCompletionChunk],
-                 outcome: Finisher, *, forward_usage: bool, provider: str, attempts: list[Attempt]) -> None:
+                 outcome: Finisher, *, forward_usage: bool, provider: str, attempts: list[Attempt],
+                 dropped: tuple[str, ...] = (), callbacks: Callbacks | None = None) -> None:
         self.provider = provider
         self._attempts = attempts
+        self._dropped = dropped
+        self._callbacks = callbacks
         self._parser = parser
         self._acc = acc
         self._buffered = buffered
@@ -230,7 +234,10 @@ class _StreamBase:
             response.cost = self.cost
             response.provider = self.provider
             response.attempts = tuple(self._attempts)
+            response.dropped_params = self._dropped
             self.response = response
+            if error is None and self._callbacks is not None:
+                self._callbacks.emit("on_success", response)
         if error is not None and not self._closing:
             if isinstance(error, StreamInterruptedError):
                 error.partial_text = error.partial_text or self._acc.text

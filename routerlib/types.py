@@ -110,6 +110,12 @@ class Cost(BaseModel):
     #: The model map key the prices came from (None for overrides and unknown models).
     priced_as: str | None = None
 
+    def __radd__(self, other: object) -> Cost:
+        """``sum(costs)`` starts from 0."""
+        if other == 0:
+            return self
+        return NotImplemented
+
     def __add__(self, other: Cost) -> Cost:
         """Sum two costs (an unknown total stays unknown: it cannot be summed honestly)."""
         total = None if self.total is None or other.total is None else self.total + other.total

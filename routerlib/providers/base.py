@@ -131,8 +131,7 @@ def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, A
             names = ", ".join(sorted(refused))
             raise UnsupportedParamsError(
                 f"{spec.name} does not support {names}; pass drop_params=True to drop "
-                f"unsupported parameters", provider=spec.name, model=request.model,
-                code="unsupported_params")
+                f"unsupported parameters", provider=spec.name, code="unsupported_params")
         dropped = tuple(sorted(refused))
         for name in dropped:
             del given[name]
