@@ -33,6 +33,7 @@ from .types import ChatCompletionChunk, Cost, ModelResponse, TextCompletion, Usa
 
 if TYPE_CHECKING:
     from .cost.model_map import ModelInfo, ModelMap
+    from .prompts import PromptTemplate
     from .spend import Budget, Ledger
     from .transport import AsyncStreamResponse, AsyncTransportProtocol, StreamResponse, TransportProtocol
 
@@ -71,7 +72,8 @@ class Client:
         self._model_map_arg = model_map
         self._model_map: ModelMap | None = None
         self._registry = ProviderRegistry.with_builtins()
-        self._planner = Planner(self._registry, _LazyModelMap(self), environ)
+        self._templates: dict[str, PromptTemplate] = {}
+        self._planner = Planner(self._registry, _LazyModelMap(self), environ, self._templates)
         self._context = ContextCheck(self._planner)
         self._callbacks = Callbacks(callbacks)
         self._clock = clock
@@ -98,6 +100,23 @@ class Client:
     def register_model(self, name: str, **fields: Any) -> None:
         """Add or override a model's prices and limits on this client only."""
         self._model_map = self.model_map.register(name, **fields)
+
+    def register_prompt_template(self, model: str, template: PromptTemplate | None = None,
+                                 **params: Any) -> PromptTemplate:
+        """Render ``model``'s chat messages with this template on raw-prompt providers (this client only).
+
+        ``model`` is "provider/model" or a bare model name; give a ``PromptTemplate`` or its
+        LiteLLM-style parts (initial_prompt_value, roles, final_prompt_value, bos_token, eos_token).
+        Per-call template parameters still win over a registered template.
+        """
+        from .prompts import PromptTemplate
+
+        if template is None:
+            template = PromptTemplate.from_params(**params)
+        elif params:
+            raise TypeError("pass either a PromptTemplate or its parts, not both")
+        self._templates[model] = template
+        return template
 
     def register_provider(self, spec: ProviderSpec | None = None, /, **row: Any) -> ProviderSpec:
         """Add a provider on this client: a ``ProviderSpec``, or an OpenAI-compatible row, e.g.

@@ -100,10 +100,13 @@ class Planner:
     """Resolves targets to deployments against one client's registry and model map."""
 
     def __init__(self, registry: ProviderRegistry, model_map: ModelInfoSource | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 templates: Mapping[str, Any] | None = None) -> None:
         self.registry = registry
         self.model_map = model_map
         self._environ = environ
+        #: Prompt templates registered on the client, by "provider/model" or model name.
+        self._templates = templates if templates is not None else {}
 
     def split(self, model: str, *, has_api_base: bool) -> tuple[str, str]:
         """(provider, model name sent to it) for "provider/name", or a bare name."""
@@ -152,6 +155,9 @@ class Planner:
         options = {k: entry[k] for k in _OVERRIDE_KEYS if entry.get(k) is not None}
         if "default_max_tokens" in spec.options:
             options.update(self._max_output(name, spec))
+        template = self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
+        if template is not None:
+            options["prompt_template"] = template
         return Deployment(spec=spec, model=name, api_base=api_base, api_key=api_key,
                           api_version=entry.get("api_version") or inherited.get("api_version"),
                           headers=headers, options=options)

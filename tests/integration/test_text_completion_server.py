@@ -169,3 +169,18 @@ async def test_async_chat_over_text(server: RecordingServer) -> None:
                                                   CHAT[1:2], api_base=server.url))
     assert _prompt(server) == b"<s>[INST] Capital of France? [/INST]"
     assert response.choices[0].message.content == " Rome."
+
+
+
+def test_template_registered_per_model_on_a_client(server: RecordingServer) -> None:
+    """A template registered on one client renders that model's prompts there, and nowhere else."""
+    messages = [{"role": "user", "content": "hi"}]
+    client = routerlib.Client(environ={})
+    client.register_prompt_template("text-completion-openai/my-model", initial_prompt_value="<start>",
+                                    roles={"user": {"pre_message": "[U]", "post_message": "[/U]"}},
+                                    final_prompt_value="<reply>")
+    client.completion("text-completion-openai/my-model", messages, api_base=server.url)
+    routerlib.Client(environ={}).completion("text-completion-openai/my-model", messages, api_base=server.url)
+    first, second = (r["body"]["prompt"] for r in server.requests)
+    assert first == "<start>[U]hi[/U]<reply>"
+    assert second != first
