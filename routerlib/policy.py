@@ -10,6 +10,7 @@ never retry, so a server sees exactly the attempts listed in ``response.attempts
 error                                   retried    falls back    wait before a retry
 ======================================  =========  ============  ===========================
 429 RateLimitError                      yes        yes           server's Retry-After, else backoff
+429 insufficient_quota (billing)        no         yes           -
 500, 502, 504 InternalServerError       yes        yes           server's Retry-After, else backoff
 503, 529 ServiceUnavailableError        yes        yes           server's Retry-After, else backoff
 408 RequestTimeoutError, 409 Conflict   yes        yes           backoff
@@ -47,6 +48,7 @@ from .exceptions import (
     ContextWindowExceededError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
     UnsupportedParamsError,
 )
 
@@ -57,6 +59,7 @@ DEFAULT_NUM_RETRIES = 2
 
 #: Errors that move a call to its next deployment (besides every retryable error).
 DEFAULT_FALLBACK_ON: tuple[type[BaseException], ...] = (
+    RateLimitError,  # including an exhausted quota, which is not retried
     AuthenticationError,
     PermissionDeniedError,
     NotFoundError,

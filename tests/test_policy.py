@@ -200,3 +200,11 @@ def test_concurrent_calls_with_different_policies_do_not_interfere() -> None:
     for t in threads:
         t.join()
     assert results == {n: n + 1 for n in range(6)}
+
+
+def test_exhausted_quota_is_not_retried_but_falls_back() -> None:
+    script = Script({"gpt-4o-mini": [error(429, "You exceeded your current quota", code="insufficient_quota")],
+                     "gpt-4o": [ok("gpt-4o")]})
+    response = call(client_for(script, FakeClock()), num_retries=3, fallbacks=["openai/gpt-4o"])
+    assert script.models() == ["gpt-4o-mini", "gpt-4o"]
+    assert response.attempts[0].error == "RateLimitError"

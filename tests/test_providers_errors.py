@@ -56,6 +56,7 @@ def test_openai_insufficient_quota() -> None:
     assert type(error) is ex.RateLimitError
     assert error.code == "insufficient_quota"
     assert "quota" in error.message
+    assert error.retryable is False  # billing: waiting does not help; the policy falls back instead
 
 
 def test_openai_content_policy_violation() -> None:
