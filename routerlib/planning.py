@@ -141,11 +141,13 @@ class Planner:
                          "api_version": inherit.api_version, "headers": inherit.headers}
         else:
             inherited = {}
-        api_base = own_base or inherited.get("api_base") or spec.api_base
+        api_base = (own_base or inherited.get("api_base") or self._env_value(spec.api_base_env)
+                    or spec.api_base)
         if not api_base:
-            raise InvalidRequestError(f"provider {spec.name!r} has no default endpoint: pass api_base",
-                                      provider=spec.name, model=name)
-        api_key = entry.get("api_key") or inherited.get("api_key") or self._env_key(spec.api_key_env)
+            where = f" or set {' or '.join(spec.api_base_env)}" if spec.api_base_env else ""
+            raise InvalidRequestError(f"provider {spec.name!r} has no default endpoint: pass api_base{where}",
+                                      provider=spec.name, model=name, code="missing_api_base")
+        api_key = entry.get("api_key") or inherited.get("api_key") or self._env_value(spec.api_key_env)
         if api_key is None and spec.key_required and request.mock_response is None:
             names = " or ".join(spec.api_key_env) or "api_key"
             raise MissingAPIKeyError(f"no API key for {spec.name}: pass api_key= or set {names}",
@@ -153,13 +155,16 @@ class Planner:
         headers = {**(inherited.get("headers") or {}), **(entry.get("headers") or {}),
                    **(entry.get("extra_headers") or {})}
         options = {k: entry[k] for k in _OVERRIDE_KEYS if entry.get(k) is not None}
+        if api_key is None and spec.token_env and (token := self._env_value(spec.token_env)):
+            options["bearer_token"] = token
         if "default_max_tokens" in spec.options:
             options.update(self._max_output(name, spec))
         template = self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
         if template is not None:
             options["prompt_template"] = template
         return Deployment(spec=spec, model=name, api_base=api_base, api_key=api_key,
-                          api_version=entry.get("api_version") or inherited.get("api_version"),
+                          api_version=(entry.get("api_version") or inherited.get("api_version")
+                                       or self._env_value(spec.api_version_env)),
                           headers=headers, options=options)
 
     def _max_output(self, name: str, spec: ProviderSpec) -> dict[str, int]:
@@ -177,7 +182,7 @@ class Planner:
             return self.model_map.get(deployment.model)
         return self.model_map.get(deployment.model, deployment.spec.price_prefix or deployment.provider)
 
-    def _env_key(self, names: tuple[str, ...]) -> str | None:
+    def _env_value(self, names: tuple[str, ...]) -> str | None:
         environ = os.environ if self._environ is None else self._environ
         for name in names:
             value = environ.get(name)

@@ -106,19 +106,17 @@ def test_text_completion_calls_use_the_completions_path() -> None:
     assert json.loads(transport.requests[0].body)["prompt"] == "Say ok"
 
 
-def test_api_version_from_the_call_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    client, transport = _client()
+def test_api_version_from_the_call_then_the_environment() -> None:
+    client, transport = _client(environ={"AZURE_API_VERSION": "2024-06-01"})
     client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", api_version="2025-04-01-preview")
-    monkeypatch.setenv("AZURE_API_VERSION", "2024-06-01")
     client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k")
     client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", api_version="2024-12-01-preview")
     versions = [r.url.split("api-version=")[1] for r in transport.requests]
     assert versions == ["2025-04-01-preview", "2024-06-01", "2024-12-01-preview"]
 
 
-def test_endpoint_from_the_environment_and_a_trailing_openai_segment(monkeypatch: pytest.MonkeyPatch) -> None:
-    client, transport = _client()
-    monkeypatch.setenv("AZURE_API_BASE", BASE + "/openai/")
+def test_endpoint_from_the_environment_and_a_trailing_openai_segment() -> None:
+    client, transport = _client(environ={"AZURE_API_BASE": BASE + "/openai/"})
     client.completion("azure/d", MESSAGES, api_key="k")
     assert _only(transport).url.startswith(f"{BASE}/openai/deployments/d/chat/completions?")
 
@@ -145,9 +143,8 @@ def test_api_key_goes_in_the_api_key_header() -> None:
     assert second["api-key"] == "call-key"
 
 
-def test_entra_id_token_from_the_environment_when_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_AD_TOKEN", "eyJ0eXAi.token")
-    client, transport = _client()
+def test_entra_id_token_from_the_environment_when_no_key() -> None:
+    client, transport = _client(environ={"AZURE_AD_TOKEN": "eyJ0eXAi.token"})
     client.completion("azure/d", MESSAGES, api_base=BASE)
     headers = _only(transport).headers
     assert headers["authorization"] == "Bearer eyJ0eXAi.token" and "api-key" not in headers
@@ -160,9 +157,8 @@ def test_per_call_entra_id_token_through_headers() -> None:
     assert headers["Authorization"] == "Bearer per-call" and "api-key" not in headers
 
 
-def test_a_key_wins_over_an_environment_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_AD_TOKEN", "tok")
-    client, transport = _client()
+def test_a_key_wins_over_an_environment_token() -> None:
+    client, transport = _client(environ={"AZURE_AD_TOKEN": "tok"})
     client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k")
     headers = _only(transport).headers
     assert headers["api-key"] == "k" and "authorization" not in headers

@@ -7,8 +7,8 @@ through ``openai_compat``::
     POST {api_base}/openai/deployments/<deployment>/chat/completions?api-version=<version>
          ({...}/completions for text_completion calls)
 
-- **Endpoint**: ``api_base`` from the call, else ``AZURE_API_BASE`` (or ``AZURE_OPENAI_ENDPOINT``),
-  read when the request is built. A base ending in ``/openai`` is accepted too.
+- **Endpoint**: ``api_base`` from the call, else ``AZURE_API_BASE`` (or ``AZURE_OPENAI_ENDPOINT``).
+  A base ending in ``/openai`` is accepted too.
 - **Deployment**: the name after ``azure/``; a per-call ``deployment_id`` overrides it for the
   deployment named by ``model`` (fallbacks keep their own names).
 - **api-version**: the call's ``api_version``, else ``AZURE_API_VERSION`` (or
@@ -25,13 +25,12 @@ through ``openai_compat``::
   response's ``prompt_filter_results`` and each choice's ``content_filter_results`` are kept
   as extra fields of the response.
 
-Environment variables are read from ``os.environ`` when a request is built (the client's
-``environ=`` mapping covers key variables only).
+Environment variables are resolved by planning (from the client's ``environ=``, else the
+process environment) into the deployment, so this adapter stays a pure translator.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -45,16 +44,14 @@ from ._errors import build_error
 from .base import Deployment, ProviderSpec
 from .openai_compat import OpenAICompatAdapter, auth_headers, request_body
 
-__all__ = ["DEFAULT_API_VERSION", "ENV_API_BASE", "AzureAdapter", "api_version", "azure_headers", "azure_url", "specs"]
+__all__ = ["DEFAULT_API_VERSION", "AzureAdapter", "api_version", "azure_headers", "azure_url", "specs"]
 
 #: Latest GA version of the dated data-plane inference API (learn.microsoft.com, "Azure OpenAI
 #: API version lifecycle").
 DEFAULT_API_VERSION = "2024-10-21"
-#: The row's api_base placeholder: "take the endpoint from the environment when building".
-ENV_API_BASE = "env:AZURE_API_BASE"
 _BASE_ENV = ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT")
 _VERSION_ENV = ("AZURE_API_VERSION", "OPENAI_API_VERSION")
-_TOKEN_ENV = "AZURE_AD_TOKEN"
+_TOKEN_ENV = ("AZURE_AD_TOKEN",)
 _POLICY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation", "content_filter"})
 #: stream_options / include_usage arrived in 2024-09-01-preview (API version lifecycle page);
 #: versions are ISO dates, so they compare as strings.
@@ -86,13 +83,13 @@ class AzureAdapter(OpenAICompatAdapter):
 
 
 def api_version(deployment: Deployment) -> str:
-    """The call's api_version, else AZURE_API_VERSION / OPENAI_API_VERSION, else the default."""
-    return deployment.api_version or _env(_VERSION_ENV) or DEFAULT_API_VERSION
+    """The call's api_version, else AZURE_API_VERSION / OPENAI_API_VERSION (planning), else the default."""
+    return deployment.api_version or DEFAULT_API_VERSION
 
 
 def azure_url(request: ChatRequest, deployment: Deployment, version: str | None = None) -> str:
     """``{endpoint}/openai/deployments/{name}/{chat/completions|completions}?api-version=...``."""
-    base = _endpoint(deployment).rstrip("/").removesuffix("/openai")
+    base = deployment.api_base.rstrip("/").removesuffix("/openai")
     name = deployment.model
     if request.deployment_id and request.model in (deployment.model, deployment.label):
         name = request.deployment_id
@@ -106,7 +103,7 @@ def azure_headers(deployment: Deployment) -> dict[str, str]:
     headers = auth_headers(deployment.spec, deployment)
     if deployment.api_key or any(k.lower() == "authorization" for k in headers):
         return headers
-    token = deployment.options.get("azure_ad_token") or os.environ.get(_TOKEN_ENV)
+    token = deployment.options.get("azure_ad_token") or deployment.options.get("bearer_token")
     if not token:
         raise MissingAPIKeyError(
             "no credentials for azure: pass api_key= or set AZURE_API_KEY (api-key auth), or pass "
@@ -114,26 +111,6 @@ def azure_headers(deployment: Deployment) -> dict[str, str]:
             provider=deployment.provider, model=deployment.model, code="missing_api_key")
     headers["authorization"] = "Bearer " + str(token)
     return headers
-
-
-def _endpoint(deployment: Deployment) -> str:
-    if deployment.api_base != ENV_API_BASE:
-        return deployment.api_base
-    base = _env(_BASE_ENV)
-    if not base:
-        raise InvalidRequestError(
-            "azure needs its resource endpoint: pass api_base='https://<resource>.openai.azure.com' "
-            "or set AZURE_API_BASE", provider=deployment.provider, model=deployment.model,
-            code="missing_api_base")
-    return base
-
-
-def _env(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 def _content_filtered(body: Any) -> bool:
@@ -147,8 +124,10 @@ def specs() -> list[ProviderSpec]:
     return [ProviderSpec(
         name="azure",
         adapter=AzureAdapter(),
-        api_base=ENV_API_BASE,
         api_key_env=("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+        api_base_env=_BASE_ENV,
+        api_version_env=_VERSION_ENV,
+        token_env=_TOKEN_ENV,
         key_required=False,
         unsupported=frozenset({"repetition_penalty", "router_preference"}),
         auth="api-key",

@@ -70,6 +70,13 @@ class ProviderSpec:
     api_base: str | None = None
     #: Environment variables that may hold the key, in order; empty when no key is needed.
     api_key_env: tuple[str, ...] = ()
+    #: Environment variables that may hold the endpoint (when the call gives no api_base).
+    api_base_env: tuple[str, ...] = ()
+    #: Environment variables that may hold the API version (when the call gives none).
+    api_version_env: tuple[str, ...] = ()
+    #: Environment variables that may hold a bearer token used when there is no key
+    #: (e.g. a Microsoft Entra ID token); resolved into ``Deployment.options["bearer_token"]``.
+    token_env: tuple[str, ...] = ()
     key_required: bool = True
     #: Provider params this provider does not take (refused, or dropped with drop_params=True).
     unsupported: frozenset[str] = frozenset()
