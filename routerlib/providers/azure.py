@@ -38,7 +38,7 @@ from urllib.parse import quote
 import pydantic_core
 
 from .._request import ChatRequest
-from ..exceptions import APIError, ContentPolicyViolationError, InvalidRequestError, MissingAPIKeyError
+from ..exceptions import APIError, ContentPolicyViolationError, MissingAPIKeyError
 from ..transport import HTTPRequest
 from ._errors import build_error
 from .base import Deployment, ProviderSpec
