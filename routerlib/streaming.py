@@ -43,41 +43,59 @@ if TYPE_CHECKING:
 Event = tuple["str | None", bytes]
 
 
-def iter_sse(lines: Iterator[bytes]) -> Iterator[Event]:
-    """Server-sent events from body lines: (event name or None, data joined by newlines)."""
-    event: str | None = None
-    data: list[bytes] = []
-    for line in lines:
+class SSEDecoder:
+    """The line rules of server-sent events, shared by the sync and async readers.
+
+    ``feed`` takes one line (without its line ending) and returns an event when a blank
+    line completes one: (event name or None, data lines joined by newlines). Comments
+    (":...") and fields routerlib does not use (id:, retry:) are ignored, as SSE says.
+    """
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._event: str | None = None
+        self._data: list[bytes] = []
+
+    def feed(self, line: bytes) -> Event | None:
         if line.startswith(b"data:"):
-            data.append(line[6:] if line[5:6] == b" " else line[5:])
+            self._data.append(line[6:] if line[5:6] == b" " else line[5:])
         elif not line:
-            if data:
-                yield event, data[0] if len(data) == 1 else b"\n".join(data)
-                data = []
-            event = None
+            return self.flush()
         elif line.startswith(b"event:"):
-            event = line[6:].strip().decode()
-        # comments (":...") and fields we do not use (id:, retry:) are ignored, as SSE says
-    if data:
-        yield event, b"\n".join(data)
+            self._event = line[6:].strip().decode()
+        return None
+
+    def flush(self) -> Event | None:
+        """The pending event, if any (also called at the end of the body)."""
+        data, event = self._data, self._event
+        self._event = None
+        if not data:
+            return None
+        self._data = []
+        return event, data[0] if len(data) == 1 else b"\n".join(data)
+
+
+def iter_sse(lines: Iterator[bytes]) -> Iterator[Event]:
+    """Server-sent events from body lines."""
+    decoder = SSEDecoder()
+    feed = decoder.feed
+    for line in lines:
+        if (event := feed(line)) is not None:
+            yield event
+    if (event := decoder.flush()) is not None:
+        yield event
 
 
 async def aiter_sse(lines: AsyncIterator[bytes]) -> AsyncIterator[Event]:
     """The async twin of ``iter_sse``."""
-    event: str | None = None
-    data: list[bytes] = []
+    decoder = SSEDecoder()
+    feed = decoder.feed
     async for line in lines:
-        if line.startswith(b"data:"):
-            data.append(line[6:] if line[5:6] == b" " else line[5:])
-        elif not line:
-            if data:
-                yield event, data[0] if len(data) == 1 else b"\n".join(data)
-                data = []
-            event = None
-        elif line.startswith(b"event:"):
-            event = line[6:].strip().decode()
-    if data:
-        yield event, b"\n".join(data)
+        if (event := feed(line)) is not None:
+            yield event
+    if (event := decoder.flush()) is not None:
+        yield event
 
 
 class StreamAccumulator:

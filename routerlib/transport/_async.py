@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import APIConnectionError, APITimeoutError
-from ._base import HTTPRequest, HTTPResponse
+from ._base import HTTPRequest, HTTPResponse, split_lines
 from ._sync import _origin
 
 if TYPE_CHECKING:
@@ -126,11 +126,9 @@ class AsyncStreamResponse:
                 data = await content.readany()
                 if not data:
                     break
-                if pending:
-                    data = pending + data
-                *complete, pending = data.split(b"\n")
+                complete, pending = split_lines(pending, data)
                 for line in complete:
-                    yield line[:-1] if line.endswith(b"\r") else line
+                    yield line
         except Exception as exc:
             self._resp.close()
             raise _connection_error(exc, self._url) from exc

@@ -15,6 +15,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import NamedTuple, Protocol
 
 
+def split_lines(pending: bytes, data: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines (line endings removed) from ``pending + data``, and the unfinished rest."""
+    if pending:
+        data = pending + data
+    *complete, rest = data.split(b"\n")
+    return [line[:-1] if line.endswith(b"\r") else line for line in complete], rest
+
+
 class HTTPRequest(NamedTuple):
     """A plain description of one HTTP request."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
-from ._base import HTTPRequest, HTTPResponse
+from ._base import HTTPRequest, HTTPResponse, split_lines
 
 Handler = Callable[[HTTPRequest], HTTPResponse]
 
@@ -24,8 +24,9 @@ class MockStreamResponse:
 
     def lines(self) -> Iterator[bytes]:
         # Like the real transports: lines without their endings, "\r\n" included.
-        for line in self._body.split(b"\n"):
-            yield line[:-1] if line.endswith(b"\r") else line
+        complete, rest = split_lines(b"", self._body)
+        yield from complete
+        yield rest
 
     def read(self) -> bytes:
         return self._body
@@ -36,8 +37,8 @@ class MockStreamResponse:
 
 class MockAsyncStreamResponse(MockStreamResponse):
     async def lines(self) -> AsyncIterator[bytes]:  # type: ignore[override]
-        for line in self._body.split(b"\n"):
-            yield line[:-1] if line.endswith(b"\r") else line
+        for line in super().lines():
+            yield line
 
     async def read(self) -> bytes:  # type: ignore[override]
         return self._body

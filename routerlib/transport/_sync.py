@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from ..exceptions import APIConnectionError, APITimeoutError
-from ._base import HTTPRequest, HTTPResponse
+from ._base import HTTPRequest, HTTPResponse, split_lines
 
 _Key = tuple[str, str, int]
 _MAX_IDLE_PER_HOST = 64
@@ -166,11 +166,8 @@ class SyncStreamResponse:
                 data = read1(_READ_SIZE)
                 if not data:
                     break
-                if pending:
-                    data = pending + data
-                *complete, pending = data.split(b"\n")
-                for line in complete:
-                    yield line[:-1] if line.endswith(b"\r") else line
+                complete, pending = split_lines(pending, data)
+                yield from complete
         except (OSError, http.client.HTTPException) as exc:
             self._discard()
             raise _connection_error(exc, self._url) from exc
