@@ -80,7 +80,7 @@ def run_sync(a):
     for _ in range(a.warmup):
         call()
     lat = []
-    s0, r0 = server_stats(a.root), rss_kb()
+    s0, _r0 = server_stats(a.root), rss_kb()
     c0, m0 = time.process_time_ns(), time.thread_time_ns()  # all threads vs the calling thread
     for _ in range(a.n):
         t = now()

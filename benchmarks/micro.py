@@ -111,11 +111,11 @@ def netcheck():
         env.pop(k, None)
     r = subprocess.run([sys.executable, "-c", NET_PROBE], capture_output=True, text=True, env=env, cwd="/")
     if r.returncode != 0:
-        return {"error": (r.stderr.strip().splitlines() or ["rc=%d" % r.returncode])[-1]}
+        return {"error": (r.stderr.strip().splitlines() or [f"rc={r.returncode}"])[-1]}
     phases = json.loads(r.stdout.strip().splitlines()[-1])
     net = {k: [e for e in v if e[0] not in ("socket.__new__", "subprocess.Popen", "os.system")]
            for k, v in phases.items()}
-    control = [k for k in net if k.startswith("control")][0]
+    control = next(k for k in net if k.startswith("control"))
     return {"phases": phases, "network_events": net, "hook_works": bool(net.pop(control)),
             "import_network_events": len(net["import routerlib"]),
             "import_sockets_created": sum(1 for e in phases["import routerlib"] if e[0] == "socket.__new__")}

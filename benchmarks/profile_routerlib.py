@@ -5,7 +5,10 @@
 1. Non-streaming `routerlib.completion` against the floor server: cProfile top functions by self time,
    routerlib's own functions by inclusive time (file:line), and pyinstrument's sampling view (if installed).
 2. The same with num_retries=2 and two fallbacks (nothing failing).
-3. `acompletion` at 200 in flight (cProfile over warm batches).
+3. `acompletion` at 200 in flight: cProfile over warm batches with the cyclic GC off (so that collections are
+   not charged to whichever function happened to allocate), then the GC's own cost: time per generation
+   (gc.callbacks) over the same batches with the GC on, beside raw aiohttp.
+   Objects left in reference cycles per call (sync, async, stream), with their types.
 4. A 200-chunk stream.
 5. `compute_cost` and `SQLiteLedger.record` (cProfile).
 6. `python -X importtime -c "import routerlib"`: slowest modules.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import re
@@ -53,8 +57,10 @@ def profile(run, n):
 def report(st, n, label, unit="call"):
     total = st.total_tt
     out = [f"#### {label}\n",
-           f"{st.total_calls / n:,.0f} function calls per {unit}; profiled time {total / n * 1e6:,.1f} µs per {unit}.\n",
-           "Top 12 by self time:\n", "| function | calls/" + unit + " | self µs | self % | incl. µs |", "|---|---|---|---|---|"]
+           f"{st.total_calls / n:,.0f} function calls per {unit}; "
+           f"profiled time {total / n * 1e6:,.1f} µs per {unit}.\n",
+           "Top 12 by self time:\n", "| function | calls/" + unit + " | self µs | self % | incl. µs |",
+           "|---|---|---|---|---|"]
     rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:12]
     out += [f"| `{short(fn)}` | {v[1] / n:,.1f} | {v[2] / n * 1e6:,.1f} | {v[2] / total * 100:.1f}% | "
             f"{v[3] / n * 1e6:,.1f} |" for fn, v in rows]
@@ -94,6 +100,106 @@ def pyinstrument_self(run, n):
     out = ["pyinstrument (sampling, 0.5 ms), top 15 by self time:\n", "| function | % of sampled time (self) |",
            "|---|---|"]
     out += [f"| `{k}` | {v / root.time * 100:.1f}% |" for k, v in rows]
+    return "\n".join(out) + "\n"
+
+
+def _gc_worker(code, root):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+    r = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True, env=env, cwd=HERE,
+                       timeout=300)
+    return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else f"error: {r.stderr.strip()[-300:]}"
+
+
+GC_TIME = """import asyncio, gc, json, os, sys, time
+sys.path.insert(0, os.getcwd())
+import clients
+stats = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+t0 = [0.0]
+def cb(phase, info):
+    if phase == "start":
+        t0[0] = time.perf_counter()
+    else:
+        s = stats[info["generation"]]; s[0] += 1; s[1] += time.perf_counter() - t0[0]
+async def main(name):
+    call = await clients.ASYNC[name](sys.argv[1])
+    for _ in range(3):
+        await asyncio.gather(*(call() for _ in range(200)))
+    gc.collect()
+    gc.callbacks.append(cb)
+    t = time.perf_counter()
+    for _ in range(10):
+        await asyncio.gather(*(call() for _ in range(200)))
+    wall = time.perf_counter() - t
+    gc.callbacks.remove(cb)
+    return {"wall_ms": wall * 1e3, "gc": {k: list(v) for k, v in stats.items()}}
+out = {}
+for name in ("aiohttp raw", "routerlib"):
+    for v in stats.values():
+        v[:] = [0, 0.0]
+    out[name] = asyncio.run(main(name))
+print(json.dumps(out))
+os._exit(0)"""
+
+CYCLES = """import asyncio, gc, json, os, sys
+from collections import Counter
+sys.path.insert(0, os.getcwd())
+import clients
+root = sys.argv[1]
+def measure(run, n=200):
+    gc.collect(); gc.disable(); gc.set_debug(gc.DEBUG_SAVEALL)
+    run(n)
+    found = gc.collect()
+    kinds = Counter(type(o).__name__ for o in gc.garbage)
+    gc.set_debug(0); gc.garbage.clear(); gc.enable()
+    return found / n, [f"{k} {v / n:g}" for k, v in kinds.most_common(12)]
+out = {}
+for name in ("httpx", "routerlib", "routerlib retries+fallbacks"):
+    call = clients.SYNC[name](root)
+    for _ in range(20):
+        call()
+    out["sync " + name] = measure(lambda n: [call() for _ in range(n)])
+s = clients.STREAM["routerlib"](clients.stream_root(root, 20))
+s()
+out["stream routerlib (20 chunks)"] = measure(lambda n: [s() for _ in range(n)])
+for name in ("aiohttp raw", "routerlib"):
+    loop = asyncio.new_event_loop()
+    acall = loop.run_until_complete(clients.ASYNC[name](root))
+    for _ in range(20):
+        loop.run_until_complete(acall())
+    out["async " + name] = measure(lambda n: [loop.run_until_complete(acall()) for _ in range(n)])
+print(json.dumps(out))
+os._exit(0)"""
+
+
+def gc_table(root):
+    import json
+    line = _gc_worker(GC_TIME, root)
+    if line.startswith("error"):
+        return line + "\n"
+    res = json.loads(line)
+    out = ["Ten warm batches of 200 concurrent calls, GC on; time inside collections per generation "
+           "(`gc.callbacks`):\n",
+           "| client | wall ms (10 batches) | gen0 runs / ms | gen1 runs / ms | gen2 runs / ms | "
+           "GC share of wall |", "|---|---|---|---|---|---|"]
+    for name, r in res.items():
+        g = r["gc"]
+        total = sum(v[1] for v in g.values()) * 1e3
+        out.append(f"| {name} | {r['wall_ms']:,.0f} | " + " | ".join(f"{g[k][0]} / {g[k][1] * 1e3:,.1f}" for k in "012")
+                   + f" | {total / r['wall_ms']:.0%} |")
+    return "\n".join(out) + "\n"
+
+
+def cycles_table(root):
+    import json
+    line = _gc_worker(CYCLES, root)
+    if line.startswith("error"):
+        return line + "\n"
+    res = json.loads(line)
+    out = ["Objects left in reference cycles per call (found by `gc.collect()` after 200 calls with the GC off; "
+           "they live until the next collection of their generation):\n",
+           "| calls | objects in cycles per call | most common types per call |", "|---|---|---|"]
+    out += [f"| {k} | {v[0]:.1f} | {', '.join(v[1])} |" for k, v in res.items()]
     return "\n".join(out) + "\n"
 
 
@@ -144,13 +250,17 @@ def main():
         async def go():
             acall = await clients.ASYNC["routerlib"](root)
             await asyncio.gather(*(acall() for _ in range(200)))
+            gc.collect()
+            gc.disable()
             pr = cProfile.Profile()
             pr.enable()
             for _ in range(5):
                 await asyncio.gather(*(acall() for _ in range(200)))
             pr.disable()
+            gc.enable()
             return pstats.Stats(pr)
-        md += ["## `acompletion`, 200 in flight\n", report(asyncio.run(go()), 1000, "acompletion @200")]
+        md += ["## `acompletion`, 200 in flight\n", report(asyncio.run(go()), 1000, "acompletion @200, GC off")]
+        md += ["### Garbage collection under async load\n", gc_table(root), "", cycles_table(root)]
     finally:
         srv.terminate()
         srv.wait(10)

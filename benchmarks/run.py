@@ -56,8 +56,8 @@ FLOORS = {"stdlib http.client", "httpx", "aiohttp raw", "httpx raw SSE", "httpx 
 
 FULL = dict(rounds=5, n=500, warmup=50, conc="200,1000", batches=3, chunks=200, stream_n=30, rss_n=5000,
             rss_warmup=1000, rss_rounds=3, import_rounds=5, calls_n=200, pair_n=1000)
-QUICK = dict(rounds=1, n=100, warmup=20, conc="200,1000", batches=1, chunks=200, stream_n=5, rss_n=1000,
-             rss_warmup=200, rss_rounds=1, import_rounds=1, calls_n=50, pair_n=200)
+QUICK = dict(rounds=1, n=100, warmup=20, conc="200,1000", batches=1, chunks=200, stream_n=5, rss_n=2000,
+             rss_warmup=1000, rss_rounds=1, import_rounds=1, calls_n=50, pair_n=200)
 
 
 def log(msg):
@@ -95,7 +95,7 @@ def spawn(args, client, timeout=600):
         return {"error": f"timed out after {timeout} s"}
     err = r.stderr.strip().splitlines()
     if r.returncode != 0 or not r.stdout.strip():
-        return {"error": scrub((err or ["rc=%d" % r.returncode])[-1]), "stderr_lines": len(err)}
+        return {"error": scrub((err or [f"rc={r.returncode}"])[-1]), "stderr_lines": len(err)}
     return {**json.loads(r.stdout.strip().splitlines()[-1]), "stderr_lines": len(err),
             "stderr_head": sorted(set(scrub(e)[:160] for e in err))[:3]}
 
@@ -126,7 +126,8 @@ def ok_samples(ss):
 def within_round(raw, name, floor, key, invert=False):
     """Median over rounds of (name's figure / floor's figure) taken in the same round."""
     ratios = [(f[key] / s[key]) if invert else (s[key] / f[key])
-              for s, f in zip(raw.get(name, []), raw.get(floor, [])) if "error" not in s and "error" not in f]
+              for s, f in zip(raw.get(name, []), raw.get(floor, []), strict=False)
+              if "error" not in s and "error" not in f]
     return med(ratios) if ratios else None
 
 
@@ -173,7 +174,7 @@ def agg_async(raw, floor="aiohttp raw"):
             rows[n] = {"error": ss[-1].get("error") if ss else "no sample"}
             continue
         for c in sorted({c for s in ok for c in s if c.isdigit()}, key=int):
-            pairs = [(s[c], f[c]) for s, f in zip(ss, raw[floor]) if c in s and c in f]
+            pairs = [(s[c], f[c]) for s, f in zip(ss, raw[floor], strict=False) if c in s and c in f]
             okc = [s[c] for s in ok if c in s]
             rows[f"{n} @{c}"] = {"client": n, "conc": int(c), "wall_ms": med(s["wall_ms"] for s in okc),
                                  "rps": med(s["rps"] for s in okc),
@@ -234,19 +235,22 @@ def agg_rss(raw):
 
 
 # ---------------------------------------------------------------------------- targets
+AFTER_PHASE = "default_client() + ModelMap.default() + a mock_response call"  # micro.NET_PROBE's second phase
+
+
 def le(x, limit):
     return x is not None and x <= limit
 
 
 def targets(res):
     """Every judged figure: (figure, routerlib value, target, reference, status, note)."""
-    T = []
+    found = []
     s, p, a, st, c = res["sync"], res["pairs"], res["async"], res["stream"], res["calls"]
     skips = res["skips"]
 
     def add(fig, val, target, ref, ok, note=""):
         status = "skip" if ok == "skip" else ("n/a" if ok is None else ("pass" if ok else "**MISS**"))
-        T.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
+        found.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
 
     def f(x, d=0):
         return "—" if x is None else f"{x:,.{d}f}"
@@ -273,14 +277,16 @@ def targets(res):
     if "ratio" in rf:
         xproc = within_round(res["sync_raw"], "routerlib retries+fallbacks", "routerlib", "median_us")
         lrf = s.get("litellm retries+fallbacks", {})
+        lrf_x = within_round(res["sync_raw"], "litellm retries+fallbacks", "litellm", "median_us")
         add("num_retries=2 + 2 fallbacks, nothing failing",
             f"{f(rfs.get('median_us'))} µs = {f(rf['ratio'], 3)}× plain (paired)", "≤ 1.05× the same call without them",
-            f"litellm: {f(lrf.get('median_us'))} µs = {f(within_round(res['sync_raw'], 'litellm retries+fallbacks', 'litellm', 'median_us'), 2)}× plain litellm",
+            f"litellm: {f(lrf.get('median_us'))} µs = {f(lrf_x, 2)}× plain litellm",
             rf["ratio"] <= 1.05, f"separate processes: {f(xproc, 3)}×; p99 paired {f(rf['ratio_p99'], 2)}×")
     cr = c.get("sync", {})
     if "routerlib" in cr and "calls_per_unit" in cr["routerlib"]:
         add("Python function calls per call (cProfile)", f(cr["routerlib"]["calls_per_unit"]), "≤ 2,000",
-            f"httpx {f(g(cr.get('httpx'), 'calls_per_unit'))}; http.client {f(g(cr.get('stdlib http.client'), 'calls_per_unit'))}; "
+            f"httpx {f(g(cr.get('httpx'), 'calls_per_unit'))}; "
+            f"http.client {f(g(cr.get('stdlib http.client'), 'calls_per_unit'))}; "
             f"litellm {f(g(cr.get('litellm'), 'calls_per_unit'))}", cr["routerlib"]["calls_per_unit"] <= 2000,
             f"retries+fallbacks {f(g(cr.get('routerlib retries+fallbacks'), 'calls_per_unit'))}")
     sr = st.get("routerlib", {})
@@ -295,7 +301,8 @@ def targets(res):
         fl = a.get(f"aiohttp raw @{conc}", {})
         ll = a.get(f"litellm @{conc}", {})
         if "rps" in ar:
-            add(f"Async, {conc} in flight: req/s", f"{f(ar['rps'])} req/s = {f(ar['x_floor_rps'] and ar['x_floor_rps'] * 100)}% of aiohttp",
+            pct_floor = ar["x_floor_rps"] and ar["x_floor_rps"] * 100
+            add(f"Async, {conc} in flight: req/s", f"{f(ar['rps'])} req/s = {f(pct_floor)}% of aiohttp",
                 "≥ 50% of raw aiohttp" if target else "— (reported; no target)",
                 f"aiohttp {f(fl.get('rps'))} req/s; litellm {f(ll.get('rps'))} req/s",
                 (ar["x_floor_rps"] is not None and ar["x_floor_rps"] >= target) if target else None)
@@ -317,7 +324,7 @@ def targets(res):
                                                                     else "FAILED (no event seen)"),
             nc["import_network_events"] == 0 and nc.get("hook_works"),
             f"after default_client()+ModelMap+mock call: "
-            f"{len(nc['network_events'].get('default_client() + ModelMap.default() + a mock_response call', []))} events")
+            f"{len(nc['network_events'].get(AFTER_PHASE, []))} events")
     elif nc:
         add("`import routerlib`: network I/O (audit hook)", "error", "0 events", "", False, str(nc.get("error")))
     for key, label in (("sync routerlib", "sync"), ("sync routerlib retries+fallbacks", "sync, retries+fallbacks"),
@@ -339,7 +346,8 @@ def targets(res):
         add("Cost per call: `compute_cost`", f"{f(cost['compute_cost_us'], 2)} µs", "≤ 5 µs",
             f"litellm completion_cost {f(lcost.get('completion_cost_us'), 1)} µs; dict-lookup floor "
             f"{f(lcost.get('dict_lookup_cost_us'), 2)} µs", cost["compute_cost_us"] <= 5,
-            f"best batch {f(cost.get('compute_cost_best_us'), 2)} µs; cached+reasoning usage {f(cost.get('compute_cost_cached_reasoning_us'), 2)} µs; map load "
+            f"best batch {f(cost.get('compute_cost_best_us'), 2)} µs; cached+reasoning usage "
+            f"{f(cost.get('compute_cost_cached_reasoning_us'), 2)} µs; map load "
             f"{f(cost.get('model_map_load_ms'), 1)} ms (once)")
     led = res["micro"].get("ledger", {})
     if "sqlite_record_us" in led:
@@ -360,14 +368,16 @@ def targets(res):
             continue
         pr = p.get(f"routerlib vs {name}", {})
         if "ratio" in pr:
-            add(f"{prov.title()} adapter: non-streaming", f"{f(pr['other_median_us'])} µs = {f(pr['ratio'], 2)}× OpenAI call",
+            add(f"{prov.title()} adapter: non-streaming",
+                f"{f(pr['other_median_us'])} µs = {f(pr['ratio'], 2)}× OpenAI call",
                 "≤ 1.2× OpenAI-compatible call (paired)", f"OpenAI-compatible {f(pr['base_median_us'])} µs",
                 pr["ratio"] <= 1.2, f"separate processes: "
                 f"{f(within_round(res['sync_raw'], name, 'routerlib', 'median_us'), 2)}×; calls/call "
                 f"{f(g(cr.get(name), 'calls_per_unit'))}")
         sx = st.get(name, {})
         if "per_chunk_us" in sx:
-            add(f"{prov.title()} adapter: streaming per chunk", f"{f(sx['per_chunk_us'], 1)} µs = {f(sx['x_floor'], 2)}× raw SSE",
+            add(f"{prov.title()} adapter: streaming per chunk",
+                f"{f(sx['per_chunk_us'], 1)} µs = {f(sx['x_floor'], 2)}× raw SSE",
                 f"≤ 2.0× raw {prov} SSE (httpx)", f"raw {f(g(st.get(sx['floor']), 'per_chunk_us'), 1)} µs",
                 le(sx["x_floor"], 2.0))
     # connection reuse: a pooled client opens no new connection per call once warm
@@ -384,7 +394,7 @@ def targets(res):
         add("New connections per call once warm", "; ".join(f"{k} {v:.3f}" for k, v in reuse), "0 (pooled reuse)",
             f"litellm sync {f(g(s.get('litellm'), 'conns_per_call'), 2)}, stream "
             f"{f(g(st.get('litellm'), 'conns_per_call'), 2)}", worst <= 0.005)
-    return T
+    return found
 
 
 # ---------------------------------------------------------------------------- markdown
@@ -398,8 +408,9 @@ def markdown(res):
     f = lambda x, d=0: "—" if x is None else f"{x:,.{d}f}"  # noqa: E731
     m, e = res["meta"], res["args"]
     out = [f"# routerlib benchmarks: {'quick smoke run' if e['quick'] else 'full run'}\n",
-           f"Written by `benchmarks/run.py{' --quick' if e['quick'] else ''}` on {m['date']}; {res['elapsed_s']:.0f} s. "
-           "Floors, routerlib and LiteLLM measured in one run against an instant local server (`benchmarks/server.py`). "
+           f"Written by `benchmarks/run.py{' --quick' if e['quick'] else ''}` on {m['date']}; "
+           f"{res['elapsed_s']:.0f} s. Floors, routerlib and LiteLLM measured in one run against an instant local "
+           "server (`benchmarks/server.py`). "
            "Read `benchmarks/README.md` for the method. Compare ratios, not absolute µs, across runs.\n",
            "## Machine\n", table(["item", "value"], [
                ["CPU", f"{m['cpu']}, {m['nproc']} cores (shared VM)"],
@@ -410,7 +421,8 @@ def markdown(res):
                ["routerlib", f"{m['routerlib']}"],
                ["packages", ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)],
                ["settings", f"rounds={e['rounds']}, n={e['n']} sequential calls/sample, async batches={e['batches']}, "
-                            f"streams/sample={e['stream_n']}, RSS calls={e['rss_n']:,}, import samples={e['import_rounds']}"],
+                            f"streams/sample={e['stream_n']}, RSS calls={e['rss_n']:,}, "
+                            f"import samples={e['import_rounds']}"],
                ["floor server", f"{res['server'].get('requests', 0):,} requests, "
                                 f"{res['server'].get('cpu_us_per_request', 0):.0f} µs CPU per request"]])]
     out += ["\n## Targets\n", table(["figure", "routerlib", "target", "reference (same run)", "result", "note"],
@@ -420,7 +432,8 @@ def markdown(res):
         out += ["\nSkipped: " + "; ".join(f"`{k}`: {v}" for k, v in res["skips"].items())]
     s = res["sync"]
     out += ["\n## Sequential non-streaming calls (µs per call, fresh process per sample)\n", table(
-        ["client", "median", "p99", "round medians", "× httpx", "× httpx p99", "CPU calling thread", "CPU other threads",
+        ["client", "median", "p99", "round medians", "× httpx", "× httpx p99", "CPU calling thread",
+         "CPU other threads",
          "new conns/call", "cold start ms", "stderr lines"],
         [[n] + ([f"error: {str(r['error'])[:100]}"] if "error" in r else
                 [f(r["median_us"]), f(r["p99_us"]), f(r["spread"][0]) + "–" + f(r["spread"][1]), f(r["x_httpx"], 2),
@@ -512,7 +525,7 @@ def machine():
         rl = "?"
     return {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(terse=True), "routerlib": rl, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-            "loadavg_start": "%.2f" % os.getloadavg()[0],
+            "loadavg_start": f"{os.getloadavg()[0]:.2f}",
             "versions": {p: _ver(p) for p in ("litellm", "openai", "httpx", "httpcore", "aiohttp", "pydantic",
                                               "pydantic_core", "tiktoken", "tenacity", "pyinstrument")}}
 
@@ -634,7 +647,7 @@ def main():
             res["micro"]["cost_litellm"] = micro("cost-litellm", client="litellm")
         res["micro"]["ledger"] = micro("ledger")
         log("  [micro] done")
-    meta["loadavg_end"] = "%.2f" % os.getloadavg()[0]
+    meta["loadavg_end"] = f"{os.getloadavg()[0]:.2f}"
     meta["calibration_end_us"] = micro("calibration").get("calibration_sum_range_1000_us")
     res["targets"] = targets(res)
     misses = [t["figure"] for t in res["targets"] if "MISS" in t["status"]]

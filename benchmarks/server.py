@@ -229,7 +229,7 @@ def respond(target, body):
 
 
 class Conn(asyncio.Protocol):
-    __slots__ = ("t", "buf")
+    __slots__ = ("buf", "t")
 
     def connection_made(self, transport):
         self.t = transport

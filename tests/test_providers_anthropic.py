@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from provider_helpers import accumulate, feed_sse, fixture_loader
 
 import routerlib
 from routerlib import exceptions as exc
@@ -23,19 +23,15 @@ from routerlib.cost.pricing import compute_cost
 from routerlib.providers import anthropic
 from routerlib.providers._anthropic_parse import AnthropicStreamParser
 from routerlib.providers.base import Deployment, select_params
-from routerlib.streaming import StreamAccumulator, iter_sse
+from routerlib.streaming import iter_sse
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
 from routerlib.types import ChatCompletionChunk, ModelResponse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 SPEC = anthropic.specs()[0]
 ADAPTER = anthropic.AnthropicAdapter()
 MODEL = "claude-3-5-sonnet-20241022"
 HELLO = [{"role": "user", "content": "Hello"}]
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+load = fixture_loader("anthropic")
 
 
 def deployment(**options: Any) -> Deployment:
@@ -68,19 +64,7 @@ def sse_lines(events: list[list[Any]]) -> list[bytes]:
 def run_stream(events: list[list[Any]], **params: Any) -> tuple[list[ChatCompletionChunk], AnthropicStreamParser]:
     request = build_request({"model": f"anthropic/{MODEL}", "messages": HELLO, "stream": True, **params})
     parser = ADAPTER.stream_parser(request, deployment())
-    chunks: list[ChatCompletionChunk] = []
-    for event, data in iter_sse(iter(sse_lines(events))):
-        chunks += parser.feed(event, data)
-    return chunks, parser
-
-
-def accumulate(chunks: list[ChatCompletionChunk]) -> ModelResponse:
-    acc = StreamAccumulator()
-    for chunk in chunks:
-        acc.add(chunk)
-    response = acc.response()
-    assert isinstance(response, ModelResponse)
-    return response
+    return feed_sse(parser, sse_lines(events)), parser
 
 
 # -- the provider row and the HTTP request ------------------------------------------------------

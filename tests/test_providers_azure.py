@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from provider_helpers import as_chat, as_stream
 
 import routerlib
 from routerlib.exceptions import (
@@ -15,25 +16,13 @@ from routerlib.exceptions import (
     MissingAPIKeyError,
 )
 from routerlib.providers.azure import DEFAULT_API_VERSION
-from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
-from routerlib.types import ModelResponse
 
 BASE = "https://my-resource.openai.azure.com"
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 AZURE_ENV = ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT", "AZURE_API_VERSION", "OPENAI_API_VERSION",
              "AZURE_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_AD_TOKEN")
-
-
-def _chat(result: object) -> ModelResponse:
-    assert isinstance(result, ModelResponse)
-    return result
-
-
-def _stream(result: object) -> Stream:
-    assert isinstance(result, Stream)
-    return result
 
 # The documented shape of a prompt blocked by Azure's content filter (learn.microsoft.com,
 # "Content filtering": HTTP 400, code content_filter, innererror ResponsibleAIPolicyViolation).
@@ -192,7 +181,7 @@ def test_inner_error_alone_still_means_content_policy() -> None:
 
 def test_filter_results_are_kept_as_extras() -> None:
     client, _ = _client()
-    response = _chat(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k"))
+    response = as_chat(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k"))
     assert response.choices[0].message.content == "Hello"
     dumped = response.model_dump()
     assert dumped["prompt_filter_results"][0]["prompt_index"] == 0
@@ -214,7 +203,7 @@ def test_azure_stream_with_a_leading_filter_results_chunk() -> None:
         return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
 
     client = routerlib.Client(transport=MockTransport(handler), environ={})
-    stream = _stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", stream=True))
+    stream = as_stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello"
     assert stream.response is not None and stream.response.choices[0].finish_reason == "stop"
 
@@ -225,7 +214,7 @@ def test_old_api_versions_do_not_get_stream_options() -> None:
     transport = MockTransport(lambda r: HTTPResponse(200, {"content-type": "text/event-stream"}, body))
     client = routerlib.Client(transport=transport, environ={})
     for version in ("2024-02-01", "2024-10-21"):
-        list(_stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", api_version=version,
-                                       stream=True)))
+        list(as_stream(client.completion("azure/d", MESSAGES, api_base=BASE, api_key="k", api_version=version,
+                                         stream=True)))
     old, new = (json.loads(r.body) for r in transport.requests)
     assert "stream_options" not in old and new["stream_options"] == {"include_usage": True}

@@ -8,10 +8,10 @@ and streams are fed to the parser through ``iter_sse`` exactly as the engine doe
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from provider_helpers import accumulate, feed_sse, fixture_loader
 from pydantic import BaseModel
 
 import routerlib
@@ -20,20 +20,15 @@ from routerlib._request import build_request
 from routerlib.providers import gemini
 from routerlib.providers._gemini_parse import GeminiStreamParser
 from routerlib.providers.base import Deployment, select_params
-from routerlib.streaming import StreamAccumulator, iter_sse
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
 from routerlib.types import ChatCompletionChunk, ModelResponse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gemini"
 SPEC = gemini.specs()[0]
 ADAPTER = gemini.GeminiAdapter()
 MODEL = "gemini-1.5-pro"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 HELLO = [{"role": "user", "content": "Hello"}]
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+load = fixture_loader("gemini")
 
 
 def deployment(model: str = MODEL) -> Deployment:
@@ -65,19 +60,7 @@ def sse_lines(events: list[Any]) -> list[bytes]:
 def run_stream(events: list[Any], n: int | None = None) -> tuple[list[ChatCompletionChunk], GeminiStreamParser]:
     request = build_request({"model": f"gemini/{MODEL}", "messages": HELLO, "stream": True, "n": n})
     parser = ADAPTER.stream_parser(request, deployment())
-    chunks: list[ChatCompletionChunk] = []
-    for event, data in iter_sse(iter(sse_lines(events))):
-        chunks += parser.feed(event, data)
-    return chunks, parser
-
-
-def accumulate(chunks: list[ChatCompletionChunk]) -> ModelResponse:
-    acc = StreamAccumulator()
-    for chunk in chunks:
-        acc.add(chunk)
-    response = acc.response()
-    assert isinstance(response, ModelResponse)
-    return response
+    return feed_sse(parser, sse_lines(events)), parser
 
 
 # -- the provider row and the HTTP request ------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from provider_helpers import as_chat, as_stream
 
 import routerlib
 from routerlib._request import PROVIDER_PARAMS, build_request
@@ -14,9 +15,7 @@ from routerlib.exceptions import InvalidRequestError, UnprocessableEntityError, 
 from routerlib.providers import _rows, select_params
 from routerlib.providers._quirks import QUIRK_OPTIONS, QuirksAdapter
 from routerlib.providers.registry import builtin_specs, spec_from_row
-from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
-from routerlib.types import ModelResponse
 
 REQUIRED = {"openai", "openrouter", "together_ai", "groq", "deepseek", "mistral", "fireworks_ai", "xai",
             "perplexity", "deepinfra", "hosted_vllm", "ollama", "lm_studio",
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 ROWS = {row["name"]: row for row in _rows.ROWS}
 SPECS = {name: spec_from_row(row) for name, row in ROWS.items()}
-
-
-def _chat(result: object) -> ModelResponse:
-    assert isinstance(result, ModelResponse)
-    return result
-
-
-def _stream(result: object) -> Stream:
-    assert isinstance(result, Stream)
-    return result
 
 
 def _model_map_providers() -> set[str]:
@@ -221,7 +210,7 @@ def test_wiserouter_keeps_the_callers_limit(given: dict[str, Any]) -> None:
 
 def test_wiserouter_reports_the_requested_model_not_redacted() -> None:
     client, _ = _client(body=_chat_body(model="redacted"))
-    response = _chat(client.completion("wiserouter/auto", MESSAGES, api_key="k"))
+    response = as_chat(client.completion("wiserouter/auto", MESSAGES, api_key="k"))
     assert response.model == "auto"
 
 
@@ -232,7 +221,7 @@ def test_wiserouter_stream_chunks_report_the_requested_model() -> None:
                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
     body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
     client, _ = _client(body=body, headers={"content-type": "text/event-stream"})
-    stream = _stream(client.completion("wiserouter/auto", MESSAGES, api_key="k", stream=True))
+    stream = as_stream(client.completion("wiserouter/auto", MESSAGES, api_key="k", stream=True))
     assert {chunk.model for chunk in stream} == {"auto"}
     assert stream.response is not None and stream.response.model == "auto"
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from provider_helpers import as_chat, as_stream
 
 import routerlib
 from routerlib._request import build_request
@@ -19,7 +20,6 @@ from routerlib.providers.text_completion import (
     chat_response,
     render_prompt,
 )
-from routerlib.streaming import Stream
 from routerlib.transport import HTTPRequest, HTTPResponse, MockTransport
 from routerlib.types import ModelResponse, TextCompletion
 
@@ -35,16 +35,6 @@ ROLES = {"system": {"pre_message": "[S]", "post_message": "[/S]"},
 TEXT_BODY = {"id": "cmpl-1", "object": "text_completion", "created": 7, "model": "served-name",
              "choices": [{"index": 0, "text": " Paris.", "logprobs": None, "finish_reason": "stop"}],
              "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
-
-def _chat(result: object) -> ModelResponse:
-    assert isinstance(result, ModelResponse)
-    return result
-
-
-def _stream(result: object) -> Stream:
-    assert isinstance(result, Stream)
-    return result
-
 
 
 def _deployment(model: str = "my-model", spec: ProviderSpec = SPEC, **options: Any) -> Deployment:
@@ -204,10 +194,10 @@ def test_stream_through_a_client() -> None:
     body = b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     transport = MockTransport(lambda r: HTTPResponse(200, {"content-type": "text/event-stream"}, body))
     client = routerlib.Client(transport=transport, environ={})
-    stream = _stream(client.completion("text-completion-openai/my-model", CHAT, api_base="http://gpu/v1",
-                                       stream=True))
+    stream = as_stream(client.completion("text-completion-openai/my-model", CHAT, api_base="http://gpu/v1",
+                                         stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in stream) == "Hello"
-    assert _chat(stream.response).choices[0].message.content == "Hello"
+    assert as_chat(stream.response).choices[0].message.content == "Hello"
     assert stream.usage is not None and stream.usage.total_tokens == 5
     assert json.loads(transport.requests[0].body)["prompt"].endswith("assistant:")
 
@@ -219,7 +209,7 @@ def test_quirks_still_apply_on_a_text_row() -> None:
     transport = MockTransport(lambda r: HTTPResponse(200, {}, json.dumps({**TEXT_BODY, "model": "redacted"}).encode()))
     client = routerlib.Client(transport=transport, environ={})
     client.register_provider(spec)
-    response = _chat(client.completion("wise_text/llama-2-7b-chat", CHAT))
+    response = as_chat(client.completion("wise_text/llama-2-7b-chat", CHAT))
     assert response.model == "llama-2-7b-chat"
     assert json.loads(transport.requests[0].body)["max_tokens"] == 64
     assert response.choices[0].message.content == " Paris."

@@ -33,9 +33,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, TypedDict, TypeVar, runtime_checkable
 
-from .budget import Budget, Reservation, Scope, Window, reserved_by_bucket
+from .budget import Budget, BudgetCheck, Reservation, Scope, Window, plan_checks, reserved_by_bucket
 from .records import (
     DEFAULT_RESERVATION_TTL,
     EXACT,
@@ -53,7 +53,22 @@ from .records import (
 if TYPE_CHECKING:
     import os
 
-__all__ = ["Budget", "Filters", "Ledger", "LedgerBase", "Scope", "SpendRecord", "Window"]
+    from typing_extensions import Unpack
+
+__all__ = ["Budget", "FilterArgs", "Filters", "Ledger", "LedgerBase", "Scope", "SpendRecord", "Window"]
+
+
+class FilterArgs(TypedDict, total=False):
+    """The keyword filters of ``total``, ``records``, ``totals_by_day`` and the exports (see ``Filters``).
+
+    Each is optional; None (or leaving it out) matches every record.
+    """
+
+    user: str | None
+    team: str | None
+    tag: str | None
+    model: str | None
+    since: float | None
 
 
 @runtime_checkable
@@ -86,58 +101,15 @@ class Ledger(Protocol):
         """Drop the call's reservation (no-op if there is none)."""
         ...
 
-    def total(
-        self,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> Decimal: ...
+    def total(self, **filters: Unpack[FilterArgs]) -> Decimal: ...
 
-    def records(
-        self,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> list[SpendRecord]: ...
+    def records(self, *, limit: int | None = None, **filters: Unpack[FilterArgs]) -> list[SpendRecord]: ...
 
-    def totals_by_day(
-        self,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> dict[str, Decimal]: ...
+    def totals_by_day(self, **filters: Unpack[FilterArgs]) -> dict[str, Decimal]: ...
 
-    def export_jsonl(
-        self,
-        path_or_file: str | os.PathLike[str] | IO[str],
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> int: ...
+    def export_jsonl(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Unpack[FilterArgs]) -> int: ...
 
-    def export_csv(
-        self,
-        path_or_file: str | os.PathLike[str] | IO[str],
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> int: ...
+    def export_csv(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Unpack[FilterArgs]) -> int: ...
 
     def close(self) -> None: ...
 
@@ -148,8 +120,9 @@ _L = TypeVar("_L", bound="LedgerBase")
 class LedgerBase(ABC):
     """What every backend shares: argument checks, queries over ``_iter``, exports and ``verify``.
 
-    A backend implements storage (``record``, ``reserve``, ``settle``, ``release``, ``_iter``,
-    ``_stored_aggregates``) and may override ``_sum`` with something faster than a scan.
+    A backend implements storage (``record``, ``_reserve``, ``settle``, ``release``, ``_iter``,
+    ``_bucket_total``, ``_all_reservations``, ``_stored_aggregates``, ``_stored_reservations``)
+    and may override ``_sum`` with something faster than a scan.
     """
 
     def __init__(self, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL) -> None:
@@ -162,19 +135,6 @@ class LedgerBase(ABC):
     def record(self, rec: SpendRecord) -> bool: ...
 
     @abstractmethod
-    def reserve(
-        self,
-        call_id: str,
-        amount: Decimal,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tags: Sequence[str] = (),
-        budgets: Sequence[Budget] = (),
-        now: float | None = None,
-    ) -> None: ...
-
-    @abstractmethod
     def settle(self, call_id: str, rec: SpendRecord) -> bool: ...
 
     @abstractmethod
@@ -184,8 +144,23 @@ class LedgerBase(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
+    def _reserve(
+        self, call_id: str, amount: Decimal, checks: list[BudgetCheck],
+        user: str | None, team: str | None, tags: tuple[str, ...], when: float
+    ) -> None:
+        """``reserve()`` once its arguments are checked: hold ``amount`` if every check passes, atomically."""
+
+    @abstractmethod
     def _iter(self, filters: Filters, newest: int | None) -> Iterable[SpendRecord]:
         """Matching records, oldest first; only the newest ``newest`` of them when given."""
+
+    @abstractmethod
+    def _bucket_total(self, bucket: str) -> Decimal:
+        """The all-time running total of one bucket (0 when it has none)."""
+
+    @abstractmethod
+    def _all_reservations(self) -> list[Reservation]:
+        """Every stored reservation, expired or not."""
 
     @abstractmethod
     def _stored_aggregates(self) -> dict[str, Decimal]:
@@ -202,94 +177,76 @@ class LedgerBase(ABC):
     def _sum(self, filters: Filters) -> Decimal:
         return dec_sum(r.cost for r in self._iter(filters, None) if r.cost is not None)
 
-    @staticmethod
-    def _reserve_args(
-        call_id: str, amount: object, tags: Sequence[str], budgets: Sequence[Budget], now: float | None
-    ) -> tuple[Decimal, tuple[str, ...], float]:
-        """Validate reserve() arguments once for every backend."""
-        check_name(call_id, "call_id", optional=False)
-        for budget in budgets:
-            if not isinstance(budget, Budget):
-                raise TypeError(f"budgets must hold Budget values; got {budget!r}")
-        return to_decimal(amount, "amount"), normalise_tags(tags), time.time() if now is None else float(now)
+    def _select(self, filters: FilterArgs) -> Iterable[SpendRecord]:
+        """Every record matching the keyword filters, oldest first."""
+        return self._iter(Filters(**filters), None)
 
     @staticmethod
     def _settle_args(call_id: str, rec: SpendRecord) -> None:
         if rec.call_id != call_id:
             raise ValueError(f"settle({call_id!r}) was given the record of call {rec.call_id!r}")
 
-    def total(
+    def reserve(
         self,
+        call_id: str,
+        amount: Decimal,
         *,
         user: str | None = None,
         team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> Decimal:
-        """Spend of the matching records in USD (records without a known cost count 0)."""
-        return self._sum(Filters(user, team, tag, model, since))
+        tags: Sequence[str] = (),
+        budgets: Sequence[Budget] = (),
+        now: float | None = None,
+    ) -> None:
+        """Check every applicable budget and hold ``amount``, or raise and hold nothing.
 
-    def records(
-        self,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> list[SpendRecord]:
+        Reserving again under the same ``call_id`` replaces the earlier hold (which does not
+        count against the new one), so a retried reserve never double-books.
+        """
+        check_name(call_id, "call_id", optional=False)
+        for budget in budgets:
+            if not isinstance(budget, Budget):
+                raise TypeError(f"budgets must hold Budget values; got {budget!r}")
+        value = to_decimal(amount, "amount")
+        names = normalise_tags(tags)
+        when = time.time() if now is None else float(now)
+        self._reserve(call_id, value, plan_checks(budgets, user, team, names, when), user, team, names, when)
+
+    def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
+        """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
+        when = time.time() if now is None else now
+        return reserved_by_bucket(r for r in self._all_reservations() if r.expires > when)
+
+    def total(self, **filters: Unpack[FilterArgs]) -> Decimal:
+        """Spend of the matching records in USD (records without a known cost count 0)."""
+        query = Filters(**filters)
+        bucket = query.single_bucket()
+        return self._sum(query) if bucket is None else self._bucket_total(bucket)
+
+    def records(self, *, limit: int | None = None, **filters: Unpack[FilterArgs]) -> list[SpendRecord]:
         """Matching records, oldest first; with ``limit``, the newest ``limit`` of them (still oldest first)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be an int >= 0 or None; got {limit!r}")
-        return list(self._iter(Filters(user, team, tag, model, since), limit))
+        return list(self._iter(Filters(**filters), limit))
 
-    def totals_by_day(
-        self,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> dict[str, Decimal]:
+    def totals_by_day(self, **filters: Unpack[FilterArgs]) -> dict[str, Decimal]:
         """Spend per UTC day ("YYYY-MM-DD"), in day order; days with only unpriced calls show 0."""
         days: dict[str, Decimal] = {}
-        for rec in self._iter(Filters(user, team, tag, model, since), None):
+        for rec in self._select(filters):
             day = utc_day(rec.timestamp)
             days[day] = EXACT.add(days.get(day, ZERO), rec.cost or ZERO)
         return dict(sorted(days.items()))
 
-    def export_jsonl(
-        self,
-        path_or_file: str | os.PathLike[str] | IO[str],
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> int:
+    def export_jsonl(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Unpack[FilterArgs]) -> int:
         """Write matching records as JSON lines; returns how many. Filters as for ``records()``."""
         from .export import write_jsonl
 
-        return write_jsonl(path_or_file, self._iter(Filters(user, team, tag, model, since), None))
+        return write_jsonl(path_or_file, self._select(filters))
 
-    def export_csv(
-        self,
-        path_or_file: str | os.PathLike[str] | IO[str],
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tag: str | None = None,
-        model: str | None = None,
-        since: float | None = None,
-    ) -> int:
+    def export_csv(self, path_or_file: str | os.PathLike[str] | IO[str], **filters: Unpack[FilterArgs]) -> int:
         """Write matching records as CSV with a header row; returns how many."""
         from .export import write_csv
 
-        return write_csv(path_or_file, self._iter(Filters(user, team, tag, model, since), None))
+        return write_csv(path_or_file, self._select(filters))
 
     def verify(self) -> bool:
         """True when the running totals equal a recomputation from the stored records, and the

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import heapq
 import threading
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 from .base import LedgerBase
-from .budget import Budget, BudgetCheck, Reservation, adjust, enforce, plan_checks, reserved_by_bucket
+from .budget import BudgetCheck, Reservation, adjust, enforce, reserved_by_bucket
 from .records import (
     DEFAULT_RESERVATION_TTL,
     EXACT,
@@ -85,24 +84,10 @@ class MemoryLedger(LedgerBase):
         with self._lock:
             return self._write(rec)
 
-    def reserve(
-        self,
-        call_id: str,
-        amount: Decimal,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tags: Sequence[str] = (),
-        budgets: Sequence[Budget] = (),
-        now: float | None = None,
+    def _reserve(
+        self, call_id: str, value: Decimal, checks: list[BudgetCheck],
+        user: str | None, team: str | None, tags: tuple[str, ...], when: float
     ) -> None:
-        """Check every applicable budget and hold ``amount``, or raise and hold nothing.
-
-        Reserving again under the same ``call_id`` replaces the earlier hold (which does not
-        count against the new one), so a retried reserve never double-books.
-        """
-        value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
-        checks = plan_checks(budgets, user, team, tags, when)
         with self._lock:
             self._prune(when)
             previous = self._reservations.get(call_id)
@@ -131,12 +116,6 @@ class MemoryLedger(LedgerBase):
         with self._lock:
             self._drop(call_id)
 
-    def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
-        """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
-        when = time.time() if now is None else now
-        with self._lock:
-            return reserved_by_bucket(r for r in self._reservations.values() if r.expires > when)
-
     def close(self) -> None:
         """Nothing to release; the records stay readable."""
 
@@ -148,12 +127,9 @@ class MemoryLedger(LedgerBase):
         matching = sorted((r for r in snapshot if filters.matches(r)), key=lambda r: (r.timestamp, r.call_id))
         return iter_newest(matching, newest)
 
-    def _sum(self, filters: Filters) -> Decimal:
-        bucket = filters.single_bucket()
-        if bucket is not None:
-            with self._lock:
-                return self._totals.get(f"total|{bucket}", ZERO)
-        return super()._sum(filters)
+    def _bucket_total(self, bucket: str) -> Decimal:
+        with self._lock:
+            return self._totals.get(f"total|{bucket}", ZERO)
 
     def verify(self) -> bool:
         """See ``LedgerBase.verify``; everything is read under one acquisition of the lock."""
@@ -164,6 +140,10 @@ class MemoryLedger(LedgerBase):
     def _stored_aggregates(self) -> dict[str, Decimal]:
         with self._lock:
             return {k: v for k, v in self._totals.items() if v}
+
+    def _all_reservations(self) -> list[Reservation]:
+        with self._lock:
+            return list(self._reservations.values())
 
     def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
         with self._lock:

@@ -30,14 +30,13 @@ For Redis Cluster, put the prefix in a hash tag (``prefix="{routerlib}:"``) so a
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from ..exceptions import BudgetExceededError
 from .base import LedgerBase
-from .budget import Budget, BudgetCheck, Reservation, budget_error, plan_checks, reserved_by_bucket
+from .budget import BudgetCheck, Reservation, budget_error
 from .records import DEFAULT_RESERVATION_TTL, ZERO, Filters, SpendRecord, iter_newest, record_buckets, window_ids
 
 __all__ = ["RedisLedger"]
@@ -220,20 +219,11 @@ class RedisLedger(LedgerBase):
     def release(self, call_id: str) -> None:
         self._release_script(keys=self._keys, args=[self.prefix, call_id])
 
-    def reserve(
-        self,
-        call_id: str,
-        amount: Decimal,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tags: Sequence[str] = (),
-        budgets: Sequence[Budget] = (),
-        now: float | None = None,
+    def _reserve(
+        self, call_id: str, value: Decimal, checks: list[BudgetCheck],
+        user: str | None, team: str | None, tags: tuple[str, ...], when: float
     ) -> None:
-        """Check and hold in one Lua script (see ``MemoryLedger.reserve`` for the semantics)."""
-        value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
-        checks = plan_checks(budgets, user, team, tags, when)
+        """Check and hold in one Lua script."""
         plan = [[f"{c.window_id}:{c.bucket}", c.bucket, str(to_pico(c.budget.limit, up=False))] for c in checks]
         args = [
             self.prefix,
@@ -255,11 +245,6 @@ class RedisLedger(LedgerBase):
     def _all_reservations(self) -> list[Reservation]:
         entries = [json.loads(raw) for raw in self._redis.hvals(self._keys[2])]
         return [Reservation(from_pico(e["a"]), float(e["e"]), frozenset(e["b"])) for e in entries]
-
-    def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
-        """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
-        when = time.time() if now is None else now
-        return reserved_by_bucket(r for r in self._all_reservations() if r.expires > when)
 
     def _counters(self, kind: str) -> dict[str, Decimal]:
         """Every ``P<kind>:<suffix>`` counter as {suffix: USD}, zeros left out."""
@@ -284,11 +269,8 @@ class RedisLedger(LedgerBase):
     def _iter(self, filters: Filters, newest: int | None) -> Iterable[SpendRecord]:
         return iter_newest((r for r in self._scan_records(filters.since) if filters.matches(r)), newest)
 
-    def _sum(self, filters: Filters) -> Decimal:
-        bucket = filters.single_bucket()
-        if bucket is not None:
-            return from_pico(self._redis.get(f"{self.prefix}spent:total:{bucket}"))
-        return super()._sum(filters)
+    def _bucket_total(self, bucket: str) -> Decimal:
+        return from_pico(self._redis.get(f"{self.prefix}spent:total:{bucket}"))
 
     def verify(self) -> bool:
         """See ``LedgerBase.verify``. Records and counters are read in several round trips, so

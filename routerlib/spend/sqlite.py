@@ -30,14 +30,13 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal, cast
 
 from .base import LedgerBase
-from .budget import Budget, BudgetCheck, Reservation, enforce, plan_checks, reserved_by_bucket
+from .budget import BudgetCheck, Reservation, enforce, reserved_by_bucket
 from .records import DEFAULT_RESERVATION_TTL, EXACT, ZERO, Filters, SpendRecord, dec_text, record_buckets, window_ids
 
 __all__ = ["SQLiteLedger"]
@@ -227,20 +226,11 @@ class SQLiteLedger(LedgerBase):
         with self._write_txn() as conn:
             self._drop(conn, call_id)
 
-    def reserve(
-        self,
-        call_id: str,
-        amount: Decimal,
-        *,
-        user: str | None = None,
-        team: str | None = None,
-        tags: Sequence[str] = (),
-        budgets: Sequence[Budget] = (),
-        now: float | None = None,
+    def _reserve(
+        self, call_id: str, value: Decimal, checks: list[BudgetCheck],
+        user: str | None, team: str | None, tags: tuple[str, ...], when: float
     ) -> None:
-        """Check and hold inside one ``BEGIN IMMEDIATE`` transaction (see ``MemoryLedger.reserve``)."""
-        value, tags, when = self._reserve_args(call_id, amount, tags, budgets, now)
-        checks = plan_checks(budgets, user, team, tags, when)
+        """Check and hold inside one ``BEGIN IMMEDIATE`` transaction."""
         with self._write_txn() as conn:
             for (expired,) in conn.execute("SELECT call_id FROM reservations WHERE expires <= ?", (when,)).fetchall():
                 self._drop(conn, expired)
@@ -277,11 +267,6 @@ class SQLiteLedger(LedgerBase):
         rows = self._conn().execute("SELECT amount, expires, user, team, tags FROM reservations").fetchall()
         return [_reservation(*row) for row in rows]
 
-    def reserved(self, *, now: float | None = None) -> dict[str, Decimal]:
-        """Outstanding (unexpired) reserved amount per bucket: for tests and dashboards."""
-        when = time.time() if now is None else now
-        return reserved_by_bucket(r for r in self._all_reservations() if r.expires > when)
-
     def _stored_reservations(self) -> tuple[dict[str, Decimal], list[Reservation]]:
         counters = {b: Decimal(a) for b, a in self._conn().execute("SELECT bucket, amount FROM reserved")}
         return counters, self._all_reservations()
@@ -313,14 +298,12 @@ class SQLiteLedger(LedgerBase):
             rows = self._conn().execute(sql, [*params, newest]).fetchall()[::-1]
         return [SpendRecord.from_json(row[0]) for row in rows]
 
+    def _bucket_total(self, bucket: str) -> Decimal:
+        return _amount(self._conn(), _SPENT, "total", bucket)
+
     def _sum(self, filters: Filters) -> Decimal:
-        conn = self._conn()
-        bucket = filters.single_bucket()
-        if bucket is not None:
-            row = conn.execute("SELECT amount FROM totals WHERE win = 'total' AND bucket = ?", (bucket,)).fetchone()
-            return ZERO if row is None else Decimal(row[0])
         where, params = self._where(filters)
-        return Decimal(conn.execute(f"SELECT dec_sum(cost) FROM records{where}", params).fetchone()[0])
+        return Decimal(self._conn().execute(f"SELECT dec_sum(cost) FROM records{where}", params).fetchone()[0])
 
     def _stored_aggregates(self) -> dict[str, Decimal]:
         rows = self._conn().execute("SELECT win, bucket, amount FROM totals").fetchall()

@@ -4,16 +4,9 @@
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
-from servers import free_port
 
 import routerlib
 from routerlib.spend import Budget
@@ -64,30 +57,6 @@ def test_four_processes_share_one_sqlite_budget(tmp_path: Path) -> None:
     assert ledger.total() <= LIMIT
     assert ledger.total() == sum((r.cost for r in records), Decimal(0))  # type: ignore[misc]
     assert served >= 10
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    try:
-        import redis
-
-        conn = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                conn.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_two_clients_on_separate_redis_connections_share_a_budget(redis_url: str) -> None:

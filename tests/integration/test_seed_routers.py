@@ -7,86 +7,27 @@ sent, the body fields, and the response quirks routerlib must handle.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from provider_helpers import as_chat, as_stream
+from recording_server import RecordingServer, Responder, sse
 
 import routerlib
 from routerlib.exceptions import InvalidRequestError, UnprocessableEntityError
-from routerlib.streaming import Stream
-from routerlib.types import ModelResponse
 
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 
-Responder = Callable[[str, dict[str, Any]], tuple[int, str, bytes]]
 MESSAGES = [{"role": "system", "content": "You are a helpful coding assistant."},
             {"role": "user", "content": "Write a Python function to calculate Fibonacci numbers."}]
 USAGE = {"prompt_tokens": 33, "completion_tokens": 89, "total_tokens": 122}
-
-
-class RecordingServer:
-    """A loopback HTTP server that records every request and answers with ``responder``."""
-
-    def __init__(self, responder: Responder) -> None:
-        self.requests: list[dict[str, Any]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                body = json.loads(raw)
-                recorder.requests.append({"path": self.path, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
-                status, content_type, payload = responder(self.path, body)
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.requests[-1]
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-def _chat(result: object) -> ModelResponse:
-    assert isinstance(result, ModelResponse)
-    return result
-
-
-def _stream(result: object) -> Stream:
-    assert isinstance(result, Stream)
-    return result
 
 
 def _chat_body(model: str, content: str = "def fibonacci(n): ...") -> dict[str, Any]:
     return {"id": "chatcmpl-20osd348shx1", "object": "chat.completion", "created": 1703262150, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": None,
                          "finish_reason": "stop"}], "usage": USAGE}
-
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
 
 
 def _router(model_reported: str | None = None) -> Responder:
@@ -102,7 +43,7 @@ def _router(model_reported: str | None = None) -> Responder:
             if (body.get("stream_options") or {}).get("include_usage"):
                 events.append({**head, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 6,
                                                                 "total_tokens": 18}})
-            return 200, "text/event-stream", _sse(events)
+            return 200, "text/event-stream", sse(events)
         if path.endswith("/chat/completions"):
             return 200, "application/json", json.dumps(_chat_body(model)).encode()
         answer = {"id": "cmpl-2h38kn309nvb1", "object": "text_completion", "created": 1703262150, "model": model,
@@ -139,9 +80,9 @@ def plain() -> Iterator[RecordingServer]:
 
 def test_wiserouter_chat_body_headers_and_redacted_model(wiserouter: RecordingServer,
                                                         client: routerlib.Client) -> None:
-    response = _chat(client.completion("wiserouter/balanced-chat", MESSAGES, api_base=wiserouter.url,
-                                       api_key="wk", temperature=0.7, max_tokens=400, repetition_penalty=1.1,
-                                       router_preference="efficient", extra_body={"top_k": 40, "min_p": 0.05}))
+    response = as_chat(client.completion("wiserouter/balanced-chat", MESSAGES, api_base=wiserouter.url,
+                                         api_key="wk", temperature=0.7, max_tokens=400, repetition_penalty=1.1,
+                                         router_preference="efficient", extra_body={"top_k": 40, "min_p": 0.05}))
     request = wiserouter.last
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["authorization"] == "Bearer wk"
@@ -173,8 +114,8 @@ def test_wiserouter_completions_endpoint(wiserouter: RecordingServer, client: ro
 
 def test_wiserouter_stream_reports_the_requested_model(wiserouter: RecordingServer,
                                                       client: routerlib.Client) -> None:
-    stream = _stream(client.completion("wiserouter/auto", MESSAGES, api_base=wiserouter.url, api_key="wk",
-                                       stream=True))
+    stream = as_stream(client.completion("wiserouter/auto", MESSAGES, api_base=wiserouter.url, api_key="wk",
+                                         stream=True))
     assert {chunk.model for chunk in stream} == {"auto"}
     assert stream.response is not None and stream.response.model == "auto"
 
@@ -244,7 +185,7 @@ def test_openroute_tools_and_json_mode(plain: RecordingServer, client: routerlib
 def test_routeway_sends_bearer_and_x_api_key(plain: RecordingServer) -> None:
     with routerlib.Client(environ={"Routeway_API_KEY": "rw-secret"}) as client:
         story = [{"role": "user", "content": "Write a short story about a robot and a cat."}]
-        response = _chat(client.completion("routeway/gpt-4o-mini", story, api_base=plain.url))
+        response = as_chat(client.completion("routeway/gpt-4o-mini", story, api_base=plain.url))
     headers = plain.last["headers"]
     assert headers["authorization"] == "Bearer rw-secret"
     assert headers["x-api-key"] == "rw-secret"
@@ -257,8 +198,8 @@ def test_routeway_sends_bearer_and_x_api_key(plain: RecordingServer) -> None:
 def test_wrouter_stream_usage_and_multimodal_parts(plain: RecordingServer, client: routerlib.Client) -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": "描述这张图"},
                                              {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]
-    stream = _stream(client.completion("wrouter/claude-sonnet-4-5", messages, api_base=plain.url, api_key="sk-w",
-                                       stream=True, stream_options={"include_usage": True}))
+    stream = as_stream(client.completion("wrouter/claude-sonnet-4-5", messages, api_base=plain.url, api_key="sk-w",
+                                         stream=True, stream_options={"include_usage": True}))
     chunks = list(stream)
     body = plain.last["body"]
     assert body["model"] == "claude-sonnet-4-5", "vendor model ids go through unchanged"
@@ -272,7 +213,7 @@ def test_wrouter_stream_usage_and_multimodal_parts(plain: RecordingServer, clien
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro", "deepseek-chat",
                                    "qwen3-coder", "doubao-seed-1-6"])
 def test_wrouter_passes_any_vendor_model_id(plain: RecordingServer, client: routerlib.Client, model: str) -> None:
-    response = _chat(client.completion(f"wrouter/{model}", [{"role": "user", "content": "你好"}],
-                                       api_base=plain.url, api_key="sk-w", temperature=0.7))
+    response = as_chat(client.completion(f"wrouter/{model}", [{"role": "user", "content": "你好"}],
+                                         api_base=plain.url, api_key="sk-w", temperature=0.7))
     assert plain.last["body"]["model"] == model and response.model == model
     assert response.provider == "wrouter"

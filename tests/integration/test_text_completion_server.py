@@ -8,72 +8,19 @@ text completion format (or its SSE stream).
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from provider_helpers import as_chat, as_stream
+from recording_server import RecordingServer, sse
 
 import routerlib
-from routerlib.streaming import Stream
-from routerlib.types import ModelResponse
 
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 
-Responder = Callable[[str, dict[str, Any]], tuple[int, str, bytes]]
-
 CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Capital of France?"},
         {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Italy?"}]
-
-
-class RecordingServer:
-    """A loopback HTTP server that records every request and answers with ``responder``."""
-
-    def __init__(self, responder: Responder) -> None:
-        self.requests: list[dict[str, Any]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                body = json.loads(raw)
-                recorder.requests.append({"path": self.path, "raw": raw, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
-                status, content_type, payload = responder(self.path, body)
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-def _chat(result: object) -> ModelResponse:
-    assert isinstance(result, ModelResponse)
-    return result
-
-
-def _stream(result: object) -> Stream:
-    assert isinstance(result, Stream)
-    return result
 
 
 def _text_completion(path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
@@ -87,8 +34,7 @@ def _text_completion(path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
     events = [{**head, "choices": [{"index": 0, "text": " Ro", "finish_reason": None}]},
               {**head, "choices": [{"index": 0, "text": "me.", "finish_reason": "stop"}]},
               {**head, "choices": [], "usage": usage}]
-    sse = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
-    return 200, "text/event-stream", sse
+    return 200, "text/event-stream", sse(events)
 
 
 @pytest.fixture
@@ -114,8 +60,8 @@ def _prompt(server: RecordingServer) -> bytes:
 
 
 def test_llama2_template_prompt_bytes(server: RecordingServer, client: routerlib.Client) -> None:
-    response = _chat(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT,
-                                       api_base=server.url, max_tokens=16))
+    response = as_chat(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT,
+                                         api_base=server.url, max_tokens=16))
     assert _prompt(server) == (b"<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nCapital of France? [/INST]"
                                b" Paris. </s><s>[INST] And of Italy? [/INST]")
     body = server.requests[0]["body"]
@@ -145,12 +91,12 @@ def test_non_ascii_text_reaches_the_server_intact(server: RecordingServer, clien
 
 
 def test_stream_arrives_as_chat_chunks(server: RecordingServer, client: routerlib.Client) -> None:
-    stream = _stream(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT[:2],
-                                       api_base=server.url, stream=True))
+    stream = as_stream(client.completion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf", CHAT[:2],
+                                         api_base=server.url, stream=True))
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == " Rome."
-    assert _chat(stream.response).choices[0].message.content == " Rome."
+    assert as_chat(stream.response).choices[0].message.content == " Rome."
     assert stream.usage is not None and stream.usage.total_tokens == 14
     body = server.requests[0]["body"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
@@ -165,8 +111,8 @@ def test_text_completion_call_passes_the_prompt_through(server: RecordingServer,
 
 async def test_async_chat_over_text(server: RecordingServer) -> None:
     async with routerlib.Client(environ={}) as client:
-        response = _chat(await client.acompletion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf",
-                                                  CHAT[1:2], api_base=server.url))
+        response = as_chat(await client.acompletion("text-completion-openai/meta-llama/Llama-2-7b-chat-hf",
+                                                    CHAT[1:2], api_base=server.url))
     assert _prompt(server) == b"<s>[INST] Capital of France? [/INST]"
     assert response.choices[0].message.content == " Rome."
 
