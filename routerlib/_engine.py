@@ -14,11 +14,13 @@ shells only send requests and sleep; every decision and every record is made her
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import tenacity
 
 from ._request import ChatRequest
 from .exceptions import (
@@ -55,10 +57,11 @@ class CallState:
         self.num_retries = (request.num_retries if request.num_retries is not None
                             else self.policy.num_retries)
         self.attempts: list[Attempt] = []
-        self.call_id = uuid.uuid4().hex
+        self.call_id = os.urandom(16).hex()
         self.primary: Deployment | None = None
         self.dropped: tuple[str, ...] = ()
         self.pending_wait = 0.0
+        self._retry_state: tenacity.RetryCallState | None = None
         self._targets: deque[Target] = deque(targets_for(request))
         self._spend = client._spend.start(self) if client._spend is not None else None
 
@@ -69,6 +72,7 @@ class CallState:
             if self.seconds_left() <= 0:
                 raise self._deadline_error()
             target = self._targets.popleft()
+            self._retry_state = None
             try:
                 deployment = self.client._planner.resolve(target, self.request, self.primary)
             except MissingAPIKeyError as error:
@@ -276,9 +280,28 @@ class CallState:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",
                                model=self.request.model, code="deadline_exceeded")
 
-    def before_retry_sleep(self, wait: float, error: BaseException | None) -> None:
+    def retry_wait(self, error: RouterlibError) -> float:
+        """After a failed attempt: seconds to wait before retrying the same deployment.
+
+        Raises ``error`` when the policy gives up on this deployment (not retryable, out of
+        retries, or a wait past the cap or the deadline). tenacity decides, through its
+        sans-I/O ``iter()``; the shells only sleep. The first attempt runs before any of
+        this exists, so a call that succeeds pays nothing for its policy.
+        """
+        state = self._retry_state
+        if state is None:
+            retrying = self.policy.retrying(self.num_retries)
+            retrying.begin()
+            state = self._retry_state = tenacity.RetryCallState(
+                retrying, None, (), {"seconds_left": self.seconds_left})
+        else:
+            state.prepare_for_next_attempt()
+        state.set_exception((type(error), error, error.__traceback__))
+        action = state.retry_object.iter(state)  # raises the error when giving up
+        wait = float(cast(tenacity.DoSleep, action))
         self.pending_wait = wait
         self.client._callbacks.emit("on_retry", error)
+        return wait
 
     def stream_not_started(self, acc: StreamAccumulator, done: bool) -> None:
         """A stream that ended before any content: fine if complete, else retryable."""

@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-import tenacity
 from typing_extensions import Unpack
 
 from ._engine import CallState, Response
@@ -193,10 +192,11 @@ class Client:
             raise
 
     def _on_deployment(self, call: CallState, deployment: Deployment) -> Response | Stream:
-        for attempt in tenacity.Retrying(sleep=self._sleep, **_retry_kwargs(call)):
-            with attempt:
+        while True:
+            try:
                 return self._attempt(call, deployment)
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+            except RouterlibError as error:
+                self._sleep(call.retry_wait(error))  # raises when the policy gives up here
 
     def _attempt(self, call: CallState, deployment: Deployment) -> Response | Stream:
         timeout = call.attempt_timeout(deployment)
@@ -270,10 +270,11 @@ class Client:
             raise
 
     async def _aon_deployment(self, call: CallState, deployment: Deployment) -> Response | AsyncStream:
-        async for attempt in tenacity.AsyncRetrying(sleep=self._async_sleep, **_retry_kwargs(call)):
-            with attempt:
+        while True:
+            try:
                 return await self._aattempt(call, deployment)
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+            except RouterlibError as error:
+                await self._async_sleep(call.retry_wait(error))
 
     async def _aattempt(self, call: CallState, deployment: Deployment) -> Response | AsyncStream:
         timeout = call.attempt_timeout(deployment)
@@ -379,15 +380,6 @@ class _LazyModelMap:
 
 _PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
                  "output_cost_per_second")
-
-
-def _retry_kwargs(call: CallState) -> dict[str, Any]:
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        outcome = state.outcome
-        call.before_retry_sleep(state.upcoming_sleep, outcome.exception() if outcome else None)
-
-    return call.policy.tenacity_kwargs(num_retries=call.num_retries, seconds_left=call.seconds_left,
-                                       before_sleep=before_sleep)
 
 
 def _take(chunks: list[ChatCompletionChunk], acc: StreamAccumulator,

@@ -35,7 +35,7 @@ not slept: the deployment gives up at once and the error carries ``retry_after``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,18 +113,24 @@ class RetryPolicy:
         return (tenacity.wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
                 + tenacity.wait_random(0, self.jitter))
 
-    def tenacity_kwargs(self, *, num_retries: int, seconds_left: Callable[[], float],
-                        before_sleep: Callable[[tenacity.RetryCallState], None]) -> dict[str, Any]:
-        """stop / wait / retry for one deployment of one call, composed from tenacity values."""
-        stop = (tenacity.stop_after_attempt(num_retries + 1)
-                | _StopIfWaitTooLong(self.max_server_wait, seconds_left))
-        return {
-            "stop": stop,
-            "wait": _ServerAskedWait(self.backoff()),
-            "retry": tenacity.retry_if_exception(self.should_retry),
-            "before_sleep": before_sleep,
-            "reraise": True,
-        }
+    def retrying(self, num_retries: int) -> tenacity.Retrying:
+        """This policy compiled to tenacity for ``num_retries`` (built once, then shared).
+
+        The result is a template: it never sleeps or calls anything itself. The engine drives
+        it through tenacity's sans-I/O ``iter()`` with one ``RetryCallState`` per deployment
+        of a call, whose ``kwargs["seconds_left"]`` gives the call's remaining deadline.
+        """
+        return _compile(self, num_retries)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(policy: RetryPolicy, num_retries: int) -> tenacity.Retrying:
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(num_retries + 1) | _StopIfWaitTooLong(policy.max_server_wait),
+        wait=_ServerAskedWait(policy.backoff()),
+        retry=tenacity.retry_if_exception(policy.should_retry),
+        reraise=True,
+    )
 
 
 class _ServerAskedWait(tenacity.wait.wait_base):
@@ -149,10 +155,9 @@ class _StopIfWaitTooLong(tenacity.stop.stop_base):
     would be slept and stops without sleeping it.
     """
 
-    def __init__(self, cap: float, seconds_left: Callable[[], float]) -> None:
+    def __init__(self, cap: float) -> None:
         self._cap = cap
-        self._seconds_left = seconds_left
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         wait = retry_state.upcoming_sleep
-        return wait > self._cap or wait >= self._seconds_left()
+        return wait > self._cap or wait >= retry_state.kwargs["seconds_left"]()
