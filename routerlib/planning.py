@@ -12,6 +12,7 @@ own entry's values, else its environment variable, else its default base URL.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,6 +115,11 @@ class Planner:
         if sep and prefix in self.registry:
             return prefix, rest
         if has_api_base:
+            if sep and (close := difflib.get_close_matches(prefix, list(self.registry), n=1, cutoff=0.8)):
+                raise InvalidRequestError(
+                    f"unknown provider {prefix!r} in model {model!r} (did you mean {close[0]}?); to send a "
+                    f"model name containing '/' to an OpenAI-compatible server, write 'openai/{model}'",
+                    model=model, code="unknown_provider")
             return "openai", model  # any OpenAI-compatible server, model name passed as is
         provider = self.model_map.provider_of(model) if self.model_map is not None else None
         if provider is not None and provider in self.registry:

@@ -1,0 +1,82 @@
+"""Planning: model strings to providers, targets in order, inheritance, context-window checks."""
+
+from __future__ import annotations
+
+import pytest
+
+import routerlib
+from routerlib._request import build_request
+from routerlib.planning import ContextCheck, Planner, targets_for
+from routerlib.providers import ProviderRegistry
+
+
+@pytest.fixture
+def planner() -> Planner:
+    return routerlib.Client(environ={})._planner
+
+
+def request(**params: object) -> routerlib._request.ChatRequest:
+    return build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+                          **params})
+
+
+def test_provider_prefix_bare_names_and_api_base(planner: Planner) -> None:
+    assert planner.split("anthropic/claude-sonnet-4-5", has_api_base=False) == ("anthropic", "claude-sonnet-4-5")
+    assert planner.split("gpt-4o-mini", has_api_base=False) == ("openai", "gpt-4o-mini")
+    assert planner.split("meta-llama/Llama-3-8B", has_api_base=True) == ("openai", "meta-llama/Llama-3-8B")
+    assert planner.split("openrouter/anthropic/claude-3", has_api_base=False) == ("openrouter", "anthropic/claude-3")
+
+
+def test_a_misspelt_provider_is_reported_not_sent_as_openai(planner: Planner) -> None:
+    with pytest.raises(routerlib.InvalidRequestError, match="did you mean anthropic"):
+        planner.split("anthropc/claude-sonnet-4-5", has_api_base=True)
+
+
+def test_unknown_bare_name_without_api_base_names_the_options(planner: Planner) -> None:
+    with pytest.raises(routerlib.InvalidRequestError, match="provider/model"):
+        planner.split("my-private-model", has_api_base=False)
+
+
+def test_targets_keep_the_callers_order() -> None:
+    targets = targets_for(request(fallbacks=["openai/gpt-4o", {"model": "anthropic/claude-sonnet-4-5"}]))
+    assert [(t.model, t.kind) for t in targets] == [
+        ("openai/gpt-4o-mini", "primary"), ("openai/gpt-4o", "fallback"), ("anthropic/claude-sonnet-4-5", "fallback")]
+
+
+def test_model_list_in_litellm_shape_selects_entries_for_the_model() -> None:
+    targets = targets_for(request(model_list=[
+        {"model_name": "openai/gpt-4o-mini", "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": "http://a"}},
+        {"model_name": "other", "litellm_params": {"model": "openai/x", "api_base": "http://b"}},
+    ]))
+    assert [(t.model, t.entry.get("api_base")) for t in targets] == [("openai/gpt-4o-mini", "http://a")]
+
+
+def test_bad_fallback_entries_are_refused() -> None:
+    with pytest.raises(routerlib.InvalidRequestError, match="unknown keys"):
+        targets_for(request(fallbacks=[{"model": "openai/gpt-4o", "api_bsae": "http://x"}]))
+    with pytest.raises(routerlib.InvalidRequestError, match="'model' string"):
+        targets_for(request(fallbacks=[{"api_base": "http://x"}]))
+
+
+def test_missing_key_names_the_environment_variable() -> None:
+    planner = Planner(ProviderRegistry.with_builtins(), environ={})
+    target = targets_for(request())[0]
+    with pytest.raises(routerlib.MissingAPIKeyError, match="OPENAI_API_KEY"):
+        planner.resolve(target, request(), None)
+
+
+def test_key_comes_from_the_given_environment() -> None:
+    planner = Planner(ProviderRegistry.with_builtins(), environ={"OPENAI_API_KEY": "from-env"})
+    deployment = planner.resolve(targets_for(request())[0], request(), None)
+    assert deployment.api_key == "from-env"
+    assert "from-env" not in repr(deployment)
+
+
+def test_context_check_skips_only_what_cannot_fit(planner: Planner) -> None:
+    check = ContextCheck(planner)
+    deployment = planner.resolve(targets_for(request())[0], request(api_key="k"), None)
+    assert check.check(request(api_key="k"), deployment) is None
+    assert "max output" in (check.check(request(api_key="k", max_tokens=10_000_000), deployment) or "")
+    big = build_request({"model": "openai/gpt-4o-mini", "api_key": "k",
+                         "messages": [{"role": "user", "content": "token " * 130_000}]})
+    assert "context window" in (check.check(big, deployment) or "")
