@@ -8,7 +8,9 @@ shells only send requests and sleep; every decision and every record is made her
     build(deployment)  -> HTTPRequest (params selected or dropped for the provider)
     interpret(...)     -> response, or the typed error for a non-2xx / unreadable answer
     succeeded(...)     -> the response, priced, with its attempts, spend recorded
-    failed(...)        -> attempt recorded; give_up(...) says whether to fall back
+    failed(...)        -> attempt recorded
+    retry_wait(error)  -> seconds to wait before retrying the deployment, or the error raised
+    give_up(...)       -> after a deployment gave up: fall back, or raise
     exhausted(...)     -> the last typed error, carrying the whole history
 """
 
@@ -204,12 +206,7 @@ class CallState:
     def call_cost(self) -> Cost | None:
         """The call's cost: the sum of its attempts' costs (a stream cut off mid-way still cost)."""
         costs = [a.cost for a in self.attempts if a.cost is not None]
-        if not costs:
-            return None
-        total = costs[0]
-        for cost in costs[1:]:
-            total = total + cost
-        return total
+        return sum(costs[1:], costs[0]) if costs else None
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
         if error.provider is None:
@@ -217,6 +214,29 @@ class CallState:
         if error.model is None:
             error.model = deployment.model
         self._record(deployment, "error", latency=latency, error=error)
+
+    def retry_wait(self, error: RouterlibError) -> float:
+        """After a failed attempt: seconds to wait before retrying the same deployment.
+
+        Raises ``error`` when the policy gives up on this deployment (not retryable, out of
+        retries, or a wait past the cap or the deadline). tenacity decides, through its
+        sans-I/O ``iter()``; the shells only sleep. The first attempt runs before any of
+        this exists, so a call that succeeds pays nothing for its policy.
+        """
+        state = self._retry_state
+        if state is None:
+            retrying = self.policy.retrying(self.num_retries)
+            retrying.begin()
+            state = self._retry_state = tenacity.RetryCallState(
+                retrying, None, (), {"seconds_left": self.seconds_left})
+        else:
+            state.prepare_for_next_attempt()
+        state.set_exception((type(error), error, error.__traceback__))
+        action = state.retry_object.iter(state)  # raises the error when giving up
+        wait = float(cast(tenacity.DoSleep, action))
+        self.pending_wait = wait
+        self.client._callbacks.emit("on_retry", error)
+        return wait
 
     def give_up(self, deployment: Deployment, error: RouterlibError) -> bool:
         """After ``deployment`` failed for good: True to raise now, False to try the next target."""
@@ -279,29 +299,6 @@ class CallState:
     def _deadline_error(self) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",
                                model=self.request.model, code="deadline_exceeded")
-
-    def retry_wait(self, error: RouterlibError) -> float:
-        """After a failed attempt: seconds to wait before retrying the same deployment.
-
-        Raises ``error`` when the policy gives up on this deployment (not retryable, out of
-        retries, or a wait past the cap or the deadline). tenacity decides, through its
-        sans-I/O ``iter()``; the shells only sleep. The first attempt runs before any of
-        this exists, so a call that succeeds pays nothing for its policy.
-        """
-        state = self._retry_state
-        if state is None:
-            retrying = self.policy.retrying(self.num_retries)
-            retrying.begin()
-            state = self._retry_state = tenacity.RetryCallState(
-                retrying, None, (), {"seconds_left": self.seconds_left})
-        else:
-            state.prepare_for_next_attempt()
-        state.set_exception((type(error), error, error.__traceback__))
-        action = state.retry_object.iter(state)  # raises the error when giving up
-        wait = float(cast(tenacity.DoSleep, action))
-        self.pending_wait = wait
-        self.client._callbacks.emit("on_retry", error)
-        return wait
 
     def stream_not_started(self, acc: StreamAccumulator, done: bool) -> None:
         """A stream that ended before any content: fine if complete, else retryable."""
