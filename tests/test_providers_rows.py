@@ -293,6 +293,10 @@ def test_wrouter_reasoning_effort_values() -> None:
         client.completion("wrouter/o3-mini", MESSAGES, api_key="k", reasoning_effort="minimal")
     client.completion("wrouter/o3-mini", MESSAGES, api_key="k", reasoning_effort="high")
     assert _sent(transport)["reasoning_effort"] == "high"
+    dropped = as_chat(client.completion("wrouter/o3-mini", MESSAGES, api_key="k", reasoning_effort="minimal",
+                                        drop_params=True))
+    assert "reasoning_effort" not in json.loads(transport.requests[-1].body)
+    assert dropped.dropped_params == ("reasoning_effort",)
 
 
 def test_hosted_vllm_needs_an_api_base_but_no_key() -> None:

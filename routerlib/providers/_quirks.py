@@ -14,10 +14,11 @@ behaviour on top; rather than a subclass per gateway, ``QuirksAdapter`` reads th
                                      sending, with model_pattern_hint naming the shape in words
     param_values: {param: values}    the only values a provider accepts for a parameter (routerlib
                                      name); others are refused, or dropped with drop_params=True
+                                     (applied by ``select_params``, for every adapter)
     unsupported_message_fields: ()   message keys the provider rejects (Groq: messages[].name);
                                      refused, or removed with drop_params=True
 
-A value dropped here (``param_values``, ``unsupported_message_fields``) is not listed in
+A message field removed here (``unsupported_message_fields``) is not listed in
 ``response.dropped_params``: that list comes from ``select_params``, which runs before the
 adapter. Use a row with ``adapter=QuirksAdapter()`` (``register_provider(..., adapter=...)``)
 to opt in; the built-in rows that need it do so in ``_rows``.
@@ -101,9 +102,6 @@ def apply_request_quirks(request: ChatRequest, params: dict[str, Any],
     pattern = options.get("model_pattern")
     if pattern is not None:
         _check_model(pattern, options.get("model_pattern_hint"), deployment)
-    allowed = options.get("param_values")
-    if allowed:
-        params = _check_values(allowed, params, request, spec)
     fields = options.get("unsupported_message_fields")
     if fields and request.messages:
         request = _check_message_fields(fields, request, spec)
@@ -119,21 +117,6 @@ def _check_model(pattern: str, hint: str | None, deployment: Deployment) -> None
         raise InvalidRequestError(
             f"{deployment.provider} model ids are {shape}; got {deployment.model!r}",
             provider=deployment.provider, model=deployment.model, code="invalid_model")
-
-
-def _check_values(allowed: Mapping[str, Sequence[Any]], params: dict[str, Any], request: ChatRequest,
-                  spec: ProviderSpec) -> dict[str, Any]:
-    for name, values in allowed.items():
-        key = spec.renamed.get(name, name)
-        if key not in params or params[key] in values:
-            continue
-        if not request.drop_params:
-            shown = ", ".join(repr(v) for v in values)
-            raise UnsupportedParamsError(
-                f"{spec.name} accepts {name} only as {shown}, got {params[key]!r}; pass drop_params=True "
-                f"to drop it", provider=spec.name, model=request.model, code="unsupported_params")
-        params = {k: v for k, v in params.items() if k != key}
-    return params
 
 
 def _check_message_fields(fields: Sequence[str], request: ChatRequest, spec: ProviderSpec) -> ChatRequest:

@@ -126,7 +126,8 @@ class Deployment:
 def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The provider params of ``request`` that were given, renamed for ``spec``.
 
-    A param the provider does not take raises ``UnsupportedParamsError`` naming it, or with
+    A param the provider does not take (``spec.unsupported``), or takes only with some values
+    (``spec.options["param_values"]``), raises ``UnsupportedParamsError`` naming it, or with
     ``drop_params=True`` is dropped and reported in the second value.
     """
     values = request.__dict__
@@ -142,6 +143,16 @@ def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, A
         dropped = tuple(sorted(refused))
         for name in dropped:
             del given[name]
+    allowed_values: Mapping[str, Any] = spec.options.get("param_values") or {}
+    for name, values in allowed_values.items():
+        if name in given and given[name] not in values:
+            if not request.drop_params:
+                shown = ", ".join(repr(v) for v in values)
+                raise UnsupportedParamsError(
+                    f"{spec.name} accepts {name} only as {shown}, got {given[name]!r}; pass "
+                    f"drop_params=True to drop it", provider=spec.name, code="unsupported_params")
+            del given[name]
+            dropped += (name,)
     if spec.renamed:
         # Where a rename lands on a name the caller also gave (max_completion_tokens -> max_tokens),
         # the caller's own spelling of the provider's name wins.
