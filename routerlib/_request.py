@@ -67,7 +67,8 @@ class ChatRequest(BaseModel):
     tools: tuple[Mapping[str, Any], ...] | None = None
     tool_choice: str | Mapping[str, Any] | None = None
     parallel_tool_calls: bool | None = None
-    logprobs: bool | None = None
+    #: true/false for chat; an integer 0..5 for text_completion (the legacy API's meaning).
+    logprobs: bool | int | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     web_search_options: Mapping[str, Any] | None = None
     safety_identifier: str | None = None
@@ -143,6 +144,12 @@ class ChatRequest(BaseModel):
         if self.prompt is not None and self.messages:
             raise ValueError("prompt and messages: give messages to completion() or a prompt to "
                              "text_completion(), not both")
+        if self.logprobs is not None and not isinstance(self.logprobs, bool):
+            if self.prompt is None:
+                raise ValueError(f"logprobs={self.logprobs!r}: chat completions take true or false "
+                                 f"(with top_logprobs 0..20); an integer is for text_completion")
+            if not 0 <= self.logprobs <= 5:
+                raise ValueError(f"logprobs={self.logprobs!r}: text_completion takes an integer 0..5")
         if self.top_logprobs is not None and not self.logprobs:
             raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
                              f"(got logprobs={self.logprobs!r})")

@@ -43,7 +43,7 @@ class CompletionParams(TypedDict, total=False):
     tools: Sequence[Mapping[str, Any]]
     tool_choice: str | Mapping[str, Any]
     parallel_tool_calls: bool
-    logprobs: bool
+    logprobs: bool | int  # an integer 0..5 only for text_completion
     top_logprobs: int
     web_search_options: Mapping[str, Any]
     safety_identifier: str

@@ -394,3 +394,17 @@ def test_prompt_and_messages_together_are_rejected() -> None:
     with pytest.raises(InvalidRequestError, match="prompt and messages"):
         c.text_completion(MODEL, "x", api_key=KEY, messages=MESSAGES)  # type: ignore[call-arg]
     assert transport.requests == []
+
+
+def test_logprobs_is_a_flag_for_chat_and_a_count_for_text_completion() -> None:
+    from routerlib._request import build_request
+
+    text = build_request({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "Hi", "logprobs": 3})
+    assert text.logprobs == 3 and not isinstance(text.logprobs, bool)
+    chat = build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}],
+                          "logprobs": True, "top_logprobs": 2})
+    assert chat.logprobs is True
+    with pytest.raises(InvalidRequestError, match=r"logprobs=3: chat completions take true or false"):
+        build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "logprobs": 3})
+    with pytest.raises(InvalidRequestError, match=r"logprobs=9: text_completion takes an integer 0\.\.5"):
+        build_request({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "Hi", "logprobs": 9})
