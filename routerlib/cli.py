@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 
 from .client import Client
 from .policy import RetryPolicy
@@ -42,12 +43,17 @@ def demo() -> int:
         if usage is not None:
             print(f"usage:    {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens")
         if cost is not None and cost.total is not None:
-            print(f"cost:     ${cost.total} (input ${cost.input}, output ${cost.output}; "
+            print(f"cost:     ${_usd(cost.total)} (input ${_usd(cost.input)}, output ${_usd(cost.output)}; "
                   f"prices from {cost.source}: {cost.priced_as})")
         else:
             print("cost:     unknown (no price for this model)")
     client.close()
     return 0
+
+
+def _usd(amount: Decimal) -> str:
+    """Exact, without exponent or trailing zeros: 0.0002, not 2.000E-4."""
+    return f"{amount.normalize():f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
