@@ -196,7 +196,7 @@ def test_parse_text_completion() -> None:
 @pytest.mark.parametrize("raw", [
     b"", b"not json", b"<html>502</html>", b"null", b"[]", b"42",
     b'{"id": "x"}', b'{"id": "x", "choices": null}', b'{"id": "x", "choices": [{"index": 0}]}',
-    b'{"id": "x", "choices": []}', b'{"error": {"message": "oops"}}', b'{"id": "x", "choices": "nope"}',
+    b'{"id": "x", "choices": []}', b'{"id": "x", "choices": "nope"}',
 ])
 def test_unusable_2xx_is_a_typed_retryable_error(raw: bytes) -> None:
     with pytest.raises(ex.APIResponseValidationError) as info:
@@ -301,3 +301,28 @@ def test_unusable_2xx_chains_the_parse_error() -> None:
         parse(b"{not json")
     assert isinstance(info.value.__cause__, ValidationError)
     assert "{not json" in info.value.message
+
+
+def test_an_error_inside_a_200_is_raised_as_the_error_it_carries() -> None:
+    from routerlib.providers.openai_compat import OpenAICompatAdapter
+
+    body = b'{"error": {"message": "Rate limit reached", "type": "requests", "code": 429}}'
+    dep = _deployment_for_errors()
+    with pytest.raises(ex.RateLimitError) as info:
+        OpenAICompatAdapter().parse_response(200, {}, body, _chat_request_for_errors(), dep)
+    assert info.value.message == "Rate limit reached"
+    body = b'{"error": {"message": "boom", "type": "server_error", "code": null}}'
+    with pytest.raises(ex.InternalServerError):
+        OpenAICompatAdapter().parse_response(200, {}, body, _chat_request_for_errors(), dep)
+
+
+def _deployment_for_errors() -> Any:
+    from routerlib.providers import Deployment, builtin_specs
+
+    return Deployment(spec=builtin_specs()["openai"], model="gpt-4o-mini", api_base="http://x/v1", api_key="k")
+
+
+def _chat_request_for_errors() -> Any:
+    from routerlib._request import build_request
+
+    return build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})

@@ -85,9 +85,8 @@ class OpenAICompatAdapter:
         try:
             response = model.model_validate_json(body)
         except ValidationError as exc:
-            raise unreadable_body("the provider's answer is not a valid completion", body,
-                                  provider=deployment.provider, model=deployment.model,
-                                  headers=headers) from exc
+            raise error_in_body(body, deployment, headers, "the provider's answer is not a valid "
+                                "completion") from exc
         if not response.choices:  # nothing to return: as unusable as a body without choices
             raise unreadable_body("the provider's answer has no choices", body,
                                   provider=deployment.provider, model=deployment.model, headers=headers)
@@ -117,24 +116,24 @@ class OpenAIStreamParser:
         try:
             chunk = self._model.model_validate_json(data)
         except ValidationError as exc:
-            raise self._error_event(data) from exc
+            raise error_in_body(data, self._deployment, {}, "malformed stream chunk") from exc
         if not chunk.choices and chunk.usage is None and chunk.model_extra and "error" in chunk.model_extra:
-            raise self._error_event(data)
+            raise error_in_body(data, self._deployment, {}, "malformed stream chunk")
         return [chunk]
 
-    def _error_event(self, raw: bytes) -> APIError:
-        """A mid-stream error object, or an unreadable chunk (never skipped silently)."""
-        deployment = self._deployment
-        parsed = decode_error_body(raw)[2]
-        if isinstance(parsed, Mapping) and "error" in parsed:
-            status = _error_status(parsed["error"])
-            return build_error(status, {}, raw, provider=deployment.provider, model=deployment.model)
-        return unreadable_body("malformed stream chunk", raw, provider=deployment.provider,
-                               model=deployment.model)
+
+def error_in_body(raw: bytes, deployment: Deployment, headers: Mapping[str, str], reason: str) -> APIError:
+    """The error a 2xx body or a stream event carries (``{"error": ...}``), typed like any other;
+    else, for a body that is simply unreadable, a retryable APIResponseValidationError."""
+    parsed = decode_error_body(raw)[2]
+    if isinstance(parsed, Mapping) and "error" in parsed:
+        status = _error_status(parsed["error"])
+        return build_error(status, headers, raw, provider=deployment.provider, model=deployment.model)
+    return unreadable_body(reason, raw, provider=deployment.provider, model=deployment.model, headers=headers)
 
 
 def _error_status(error: Any) -> int:
-    """Mid-stream errors carry no HTTP status; infer one from the error's own code when numeric."""
+    """An error inside a 2xx carries no HTTP status of its own: use the error's code when numeric."""
     code = error.get("code") if isinstance(error, Mapping) else None
     if isinstance(code, int) and 400 <= code < 600:
         return code
