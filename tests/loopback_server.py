@@ -6,7 +6,8 @@ Paths select the behaviour:
 - ``/slow-sse``: like /sse with ``delay`` seconds between events;
 - ``/close-after``: a JSON answer, then the server closes the connection without saying so
   (no ``Connection: close``), which leaves a stale connection in the client's pool;
-- ``/hang``: never answers (until the server stops).
+- ``/hang``: never answers (until the server stops);
+- ``/slow-body``: headers at once, then a JSON body of ``?pieces=`` parts ``delay`` seconds apart.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw})
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/slow-body":
+            self._slow_body(int(query.get("pieces", 5)), float(query.get("delay", 0.2)))
+            return
         if parts.path == "/hang":
             owner.release.wait(10)
             self.close_connection = True
@@ -87,6 +91,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:  # the client closed the stream early
+            self.close_connection = True
+
+    def _slow_body(self, pieces: int, delay: float) -> None:
+        payload = json.dumps({"ok": True, "padding": "x" * pieces}).encode()
+        step = -(-len(payload) // pieces)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for start in range(0, len(payload), step):
+                time.sleep(delay)
+                self.wfile.write(payload[start:start + step])
+                self.wfile.flush()
+        except OSError:  # the client gave up
             self.close_connection = True
 
     def _chunk(self, data: bytes) -> None:

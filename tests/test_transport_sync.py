@@ -113,6 +113,15 @@ def test_timeout_is_api_timeout_error(server: LoopbackServer, transport: SyncTra
     assert transport.send(post(server, "/json"), 5).status == 200, "the timed-out connection is not reused"
 
 
+def test_timeout_bounds_the_whole_answer_not_each_read(server: LoopbackServer, transport: SyncTransport) -> None:
+    # every piece arrives well within the timeout, but the whole body does not
+    started = time.monotonic()
+    with pytest.raises(ex.APITimeoutError):
+        transport.send(post(server, "/slow-body?pieces=6&delay=0.15"), 0.4)
+    assert time.monotonic() - started < 0.7
+    assert transport.send(post(server, "/slow-body?pieces=2&delay=0.01"), 5).status == 200
+
+
 def test_stream_timeout_between_chunks(server: LoopbackServer, transport: SyncTransport) -> None:
     stream = transport.stream(post(server, "/slow-sse?n=3&delay=0.5"), 0.15)
     with pytest.raises(ex.APITimeoutError):

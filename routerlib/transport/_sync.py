@@ -17,6 +17,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -40,9 +41,12 @@ class SyncTransport:
 
     # -- public
     def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
+        """One request with its whole answer. ``timeout`` bounds the whole exchange: each socket
+        wait gets only what is left of it, so a server trickling its body cannot stretch it."""
+        deadline = time.monotonic() + timeout
         key, conn, resp = self._open(request, timeout)
         try:
-            body = resp.read()
+            body = _read_body(resp, conn, deadline)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _connection_error(exc, request.url) from exc
@@ -201,6 +205,23 @@ class SyncStreamResponse:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _read_body(resp: http.client.HTTPResponse, conn: http.client.HTTPConnection, deadline: float) -> bytes:
+    pieces: list[bytes] = []
+    read1 = resp.read1
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the answer did not arrive within the timeout")
+        if conn.sock is not None:
+            conn.sock.settimeout(left)
+        data = read1(_READ_SIZE)
+        if data:
+            pieces.append(data)
+        if not data or resp.length == 0:
+            resp.close()  # the exchange is over: the connection may carry the next request
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _is_dropped(sock: socket.socket) -> bool:
