@@ -211,8 +211,10 @@ class _StreamBase:
 
     def __init__(self, parser: StreamParser, acc: StreamAccumulator, buffered: list[ChatCompletionChunk],
                  outcome: Finisher, *, forward_usage: bool, provider: str, attempts: list[Attempt],
-                 dropped: tuple[str, ...] = (), callbacks: Callbacks | None = None) -> None:
+                 model: str | None = None, dropped: tuple[str, ...] = (),
+                 callbacks: Callbacks | None = None) -> None:
         self.provider = provider
+        self.model = model
         self._attempts = attempts
         self._dropped = dropped
         self._callbacks = callbacks
@@ -265,6 +267,18 @@ class _StreamBase:
 
     _closing = False
 
+    def _interrupted(self, exc: APIError) -> StreamInterruptedError:
+        """A failure after content reached the caller: always a StreamInterruptedError."""
+        if exc.provider is None:
+            exc.provider, exc.model = self.provider, self.model
+        if isinstance(exc, StreamInterruptedError):
+            return exc
+        err = StreamInterruptedError(f"the stream broke off: {exc.message}", partial_text=self._acc.text,
+                                     status_code=exc.status_code, provider=exc.provider, model=exc.model,
+                                     code=exc.code, request_id=exc.request_id)
+        err.__cause__ = exc
+        return err
+
 
 class Stream(_StreamBase):
     """An iterator of ``ChatCompletionChunk``; after the end, ``response``, ``usage``, ``cost``."""
@@ -277,23 +291,28 @@ class Stream(_StreamBase):
         self._events = events
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        for chunk in self._buffered:
-            if self._forward(chunk):
-                yield chunk
-        self._buffered = []
-        add, feed = self._acc.add, self._parser.feed
+        finished = False
         try:
+            for chunk in self._buffered:
+                if self._forward(chunk):
+                    yield chunk
+            self._buffered = []
+            add, feed = self._acc.add, self._parser.feed
             for event, data in self._events:
                 for chunk in feed(event, data):
                     add(chunk)
                     if chunk.choices or self._forward_usage:
                         yield chunk
+            finished = True
         except APIError as exc:
             self._http.close()
-            self._end(_interrupted(exc, self._acc))
-            return
-        self._http.close()
-        self._end(None)
+            self._end(self._interrupted(exc))
+        finally:
+            if not finished and not self._ended:
+                self.close()  # the caller stopped reading (break): release and record what arrived
+        if finished:
+            self._http.close()
+            self._end(None)
 
     def close(self) -> None:
         """Stop reading: the connection is released, and what arrived is priced and recorded."""
@@ -320,23 +339,28 @@ class AsyncStream(_StreamBase):
         self._events = events
 
     async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        for chunk in self._buffered:
-            if self._forward(chunk):
-                yield chunk
-        self._buffered = []
-        add, feed = self._acc.add, self._parser.feed
+        finished = False
         try:
+            for chunk in self._buffered:
+                if self._forward(chunk):
+                    yield chunk
+            self._buffered = []
+            add, feed = self._acc.add, self._parser.feed
             async for event, data in self._events:
                 for chunk in feed(event, data):
                     add(chunk)
                     if chunk.choices or self._forward_usage:
                         yield chunk
+            finished = True
         except APIError as exc:
             await self._http.aclose()
-            self._end(_interrupted(exc, self._acc))
-            return
-        await self._http.aclose()
-        self._end(None)
+            self._end(self._interrupted(exc))
+        finally:
+            if not finished and not self._ended:
+                await self.aclose()  # the caller stopped reading: release and record what arrived
+        if finished:
+            await self._http.aclose()
+            self._end(None)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -351,12 +375,3 @@ class AsyncStream(_StreamBase):
         await self.aclose()
 
 
-def _interrupted(exc: APIError, acc: StreamAccumulator) -> StreamInterruptedError:
-    """A failure after content reached the caller: always a StreamInterruptedError."""
-    if isinstance(exc, StreamInterruptedError):
-        return exc
-    err = StreamInterruptedError(f"the stream broke off: {exc.message}", partial_text=acc.text,
-                                 status_code=exc.status_code, provider=exc.provider, model=exc.model,
-                                 code=exc.code, request_id=exc.request_id)
-    err.__cause__ = exc
-    return err

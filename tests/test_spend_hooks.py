@@ -147,3 +147,32 @@ def test_stream_is_recorded_when_it_ends() -> None:
     assert text == "one two three"
     (record,) = ledger.records()
     assert record.user == "erin" and record.cost == stream.cost.total  # type: ignore[union-attr]
+
+
+def test_a_stream_left_early_releases_its_reservation_and_is_recorded() -> None:
+    ledger = MemoryLedger()
+    client = routerlib.Client(ledger=ledger, budgets=[Budget("0.001", scope="user")], environ={})
+    for _ in range(6):  # without the release, the fifth stream would be refused
+        stream = client.completion("openai/gpt-4o-mini", MESSAGES, mock_response="one two three four",
+                                   stream=True, max_tokens=100, metadata={"user": "zoe"}, **PRICES)
+        for _chunk in stream:  # type: ignore[union-attr]
+            break
+    assert ledger.reserved() == {}
+    assert len(ledger.records()) == 6
+    assert all(r.cost is not None and r.cost > 0 for r in ledger.records())
+
+
+async def test_an_async_stream_left_early_releases_its_reservation() -> None:
+    import asyncio
+
+    ledger = MemoryLedger()
+    client = routerlib.Client(ledger=ledger, budgets=[Budget("0.001", scope="user")], environ={})
+    for _ in range(6):
+        stream = await client.acompletion("openai/gpt-4o-mini", MESSAGES, mock_response="one two three four",
+                                          stream=True, max_tokens=100, metadata={"user": "zoe"}, **PRICES)
+        async for _chunk in stream:  # type: ignore[union-attr]
+            break
+        for _ in range(3):  # the loop finalises an abandoned async generator within a few turns
+            await asyncio.sleep(0)
+    assert ledger.reserved() == {}
+    assert len(ledger.records()) == 6
