@@ -227,3 +227,13 @@ def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
     assert led.verify()
     assert led.record(rec("after", "1"))  # the file is still writable
     led.close()
+
+
+def test_total_with_filters_that_match_nothing_is_zero(tmp_path: Path) -> None:
+    import time as _time
+
+    from routerlib.spend import SQLiteLedger
+
+    ledger = SQLiteLedger(tmp_path / "empty-filter.db")
+    assert ledger.total(since=_time.time() + 1000) == Decimal(0)
+    assert ledger.total(model="no-such-model") == Decimal(0)

@@ -303,7 +303,9 @@ class SQLiteLedger(LedgerBase):
 
     def _sum(self, filters: Filters) -> Decimal:
         where, params = self._where(filters)
-        return Decimal(self._conn().execute(f"SELECT dec_sum(cost) FROM records{where}", params).fetchone()[0])
+        # SQLite gives NULL for a user aggregate over no rows (finalize is not called then).
+        row = self._conn().execute(f"SELECT COALESCE(dec_sum(cost), '0') FROM records{where}", params).fetchone()
+        return Decimal(row[0])
 
     def _stored_aggregates(self) -> dict[str, Decimal]:
         rows = self._conn().execute("SELECT win, bucket, amount FROM totals").fetchall()
