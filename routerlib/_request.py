@@ -158,7 +158,7 @@ class ChatRequest(BaseModel):
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
         for name, value in super().__repr_args__():
-            yield name, (_redacted(value) if name in _MAY_HOLD_SECRETS else value)
+            yield name, (redacted(value) if name in _MAY_HOLD_SECRETS else value)
 
     @property
     def wants_usage_chunk(self) -> bool:
@@ -171,13 +171,13 @@ _SECRET_KEYS = frozenset({"api_key", "authorization", "proxy-authorization", "x-
                           "x-goog-api-key"})
 
 
-def _redacted(value: Any) -> Any:
+def redacted(value: Any) -> Any:
     """``value`` with API keys and auth headers hidden, for reprs and error messages."""
     if isinstance(value, Mapping):
-        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else _redacted(v)
+        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else redacted(v)
                 for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_redacted(v) for v in value)
+        return type(value)(redacted(v) for v in value)
     return value
 
 
@@ -224,7 +224,9 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
     try:
         return ChatRequest.model_validate(params)
     except ValidationError as exc:
-        raise _validation_error(exc, params) from exc
+        # Not chained: pydantic's error holds the whole input (api_key included) in input_value,
+        # which a logged traceback would print. Our message names every problem instead.
+        raise _validation_error(exc, params) from None
 
 
 def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
@@ -291,7 +293,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name != "messages":
-            shown = "<hidden>" if name == "api_key" else repr(_redacted(params[name]))
+            shown = "<hidden>" if name == "api_key" else repr(redacted(params[name]))
             problems.append(f"{name}={shown}: {message}")
         elif message.startswith(name):
             problems.append(message)

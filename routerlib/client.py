@@ -402,7 +402,8 @@ def _finisher(call: CallState, deployment: Deployment, started: float
 
 def _stream_kwargs(call: CallState, deployment: Deployment) -> dict[str, Any]:
     return {"forward_usage": call.request.wants_usage_chunk, "provider": deployment.provider,
-            "model": deployment.model, "attempts": call.attempts, "dropped": call.dropped, "callbacks": call.client._callbacks}
+            "model": deployment.model, "attempts": call.attempts, "dropped": call.dropped,
+            "callbacks": call.client._callbacks}
 
 
 def _stream_parser(call: CallState, deployment: Deployment) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ._request import ChatRequest
+from ._request import ChatRequest, redacted
 from .exceptions import InvalidRequestError, MissingAPIKeyError
 from .providers.base import Deployment, ProviderSpec
 from .providers.registry import ProviderRegistry
@@ -84,7 +84,7 @@ def _model_list_entries(request: ChatRequest) -> list[Mapping[str, Any]]:
 def _entry_model(entry: Mapping[str, Any], where: str) -> str:
     model = entry.get("model")
     if not isinstance(model, str) or not model:
-        raise InvalidRequestError(f"{where}: each entry needs a 'model' string, got {dict(entry)!r}")
+        raise InvalidRequestError(f"{where}: each entry needs a 'model' string, got {redacted(dict(entry))!r}")
     return model
 
 

@@ -80,3 +80,9 @@ def test_context_check_skips_only_what_cannot_fit(planner: Planner) -> None:
     big = build_request({"model": "openai/gpt-4o-mini", "api_key": "k",
                          "messages": [{"role": "user", "content": "token " * 130_000}]})
     assert "context window" in (check.check(big, deployment) or "")
+
+
+def test_entry_errors_never_show_a_key() -> None:
+    with pytest.raises(routerlib.InvalidRequestError) as info:
+        targets_for(request(fallbacks=[{"api_key": "sk-SECRET-1"}]))
+    assert "sk-SECRET-1" not in str(info.value) and "<hidden>" in str(info.value)

@@ -408,3 +408,15 @@ def test_logprobs_is_a_flag_for_chat_and_a_count_for_text_completion() -> None:
         build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "logprobs": 3})
     with pytest.raises(InvalidRequestError, match=r"logprobs=9: text_completion takes an integer 0\.\.5"):
         build_request({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "Hi", "logprobs": 9})
+
+
+def test_a_validation_error_chains_nothing_that_holds_the_key() -> None:
+    import traceback
+
+    from routerlib._request import build_request
+
+    secret = "sk-" + "SECRET-2"  # built at run time: the traceback's source lines must not show it
+    with pytest.raises(InvalidRequestError) as info:
+        build_request({"model": "openai/gpt-4o", "messages": [], "api_key": secret})
+    printed = "".join(traceback.format_exception(info.value))
+    assert secret not in printed
