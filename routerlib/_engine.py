@@ -72,7 +72,7 @@ class CallState:
         """The next deployment to try, or None when every target has been tried or skipped."""
         while self._targets:
             if self.seconds_left() <= 0:
-                raise self._deadline_error()
+                raise self.deadline_error()
             target = self._targets.popleft()
             self._retry_state = None
             try:
@@ -111,7 +111,7 @@ class CallState:
                    or self.client.timeout)
         left = self.seconds_left()
         if left <= 0:
-            raise self._deadline_error()
+            raise self.deadline_error()
         return min(float(timeout), left)
 
     def build(self, deployment: Deployment) -> HTTPRequest:
@@ -296,7 +296,7 @@ class CallState:
         self.attempts.append(Attempt(model=error.model or "?", provider=error.provider or "?",
                                      outcome="error", error=type(error).__name__, message=error.message))
 
-    def _deadline_error(self) -> APITimeoutError:
+    def deadline_error(self) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",
                                model=self.request.model, code="deadline_exceeded")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -238,7 +238,8 @@ class Client:
             raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
         parser = _stream_parser(call, deployment)
         acc = StreamAccumulator()
-        events = iter_sse(http.lines())
+        lines = http.lines()
+        events = iter_sse(lines if call.deadline_at is None else _within_deadline(lines, call))
         buffered: list[ChatCompletionChunk] = []
         try:
             for event, data in events:
@@ -316,7 +317,8 @@ class Client:
             raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
         parser = _stream_parser(call, deployment)
         acc = StreamAccumulator()
-        events = aiter_sse(http.lines())
+        lines = http.lines()
+        events = aiter_sse(lines if call.deadline_at is None else _awithin_deadline(lines, call))
         buffered: list[ChatCompletionChunk] = []
         try:
             async for event, data in events:
@@ -380,6 +382,25 @@ class _LazyModelMap:
 
 _PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
                  "output_cost_per_second")
+
+
+def _within_deadline(lines: Iterator[bytes], call: CallState) -> Iterator[bytes]:
+    """A stream's lines until the call's deadline passes, then APITimeoutError.
+
+    Needed because a server can keep a stream open indefinitely with SSE comments (keep-alive
+    "processing" lines) that reset every socket timeout but carry no event.
+    """
+    for line in lines:
+        if call.seconds_left() <= 0:
+            raise call.deadline_error()
+        yield line
+
+
+async def _awithin_deadline(lines: AsyncIterator[bytes], call: CallState) -> AsyncIterator[bytes]:
+    async for line in lines:
+        if call.seconds_left() <= 0:
+            raise call.deadline_error()
+        yield line
 
 
 def _take(chunks: list[ChatCompletionChunk], acc: StreamAccumulator,

@@ -7,7 +7,9 @@ Paths select the behaviour:
 - ``/close-after``: a JSON answer, then the server closes the connection without saying so
   (no ``Connection: close``), which leaves a stale connection in the client's pool;
 - ``/hang``: never answers (until the server stops);
-- ``/slow-body``: headers at once, then a JSON body of ``?pieces=`` parts ``delay`` seconds apart.
+- ``/slow-body``: headers at once, then a JSON body of ``?pieces=`` parts ``delay`` seconds apart;
+- ``/keepalive/...``: an SSE stream that sends only ``: keep-alive`` comments, every 0.1 s for 3 s,
+  then one content chunk (a gateway "still processing").
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw})
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path.startswith("/keepalive"):
+            self._keepalive()
+            return
         if parts.path == "/slow-body":
             self._slow_body(int(query.get("pieces", 5)), float(query.get("delay", 0.2)))
             return
@@ -91,6 +96,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:  # the client closed the stream early
+            self.close_connection = True
+
+    def _keepalive(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": "late"}, "finish_reason": "stop"}]}
+        try:
+            for _ in range(30):
+                time.sleep(0.1)
+                self._chunk(b": keep-alive\n\n")
+            self._chunk(b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client gave up
             self.close_connection = True
 
     def _slow_body(self, pieces: int, delay: float) -> None:

@@ -373,3 +373,31 @@ def test_mock_response_counts_a_prompt_list() -> None:
                                  mock_response="x")
     assert response.usage is not None
     assert response.usage.prompt_tokens > 0
+
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_deadline_bounds_a_stream_kept_alive_by_comments(mode: str) -> None:
+    import asyncio
+    import time
+
+    from loopback_server import LoopbackServer
+
+    server = LoopbackServer().start()
+    try:
+        params = {"api_base": server.base + "/keepalive", "api_key": KEY, "stream": True, "deadline": 0.5,
+                  "num_retries": 0}
+        started = time.monotonic()
+        with pytest.raises(ex.APITimeoutError):
+            if mode == "sync":
+                list(routerlib.Client().completion(MODEL, MESSAGES, **params))  # type: ignore[arg-type]
+            else:
+                async def run() -> None:
+                    async with routerlib.Client() as c:
+                        stream = await c.acompletion(MODEL, MESSAGES, **params)  # type: ignore[arg-type]
+                        async for _ in stream:  # type: ignore[union-attr]
+                            pass
+                asyncio.run(run())
+        assert time.monotonic() - started < 1.2
+    finally:
+        server.stop()
