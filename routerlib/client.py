@@ -26,7 +26,7 @@ from .planning import ContextCheck, Planner
 from .policy import RetryPolicy
 from .providers.base import Deployment, ProviderSpec
 from .providers.registry import ProviderRegistry, spec_from_row
-from .streaming import AsyncStream, Stream, StreamAccumulator, aiter_sse, iter_sse
+from .streaming import AsyncStream, ChatToTextParser, Stream, StreamAccumulator, aiter_sse, iter_sse
 from .transport import AsyncTransport, SyncTransport
 from .types import ChatCompletionChunk, Cost, ModelResponse, TextCompletion, Usage
 
@@ -432,7 +432,9 @@ def _stream_parser(call: CallState, deployment: Deployment) -> Any:
         from .providers.openai_compat import OpenAIStreamParser
 
         return OpenAIStreamParser(deployment, text=call.request.prompt is not None)
-    return deployment.adapter.stream_parser(call.request_for(deployment), deployment)
+    request = call.request_for(deployment)
+    parser = deployment.adapter.stream_parser(request, deployment)
+    return parser if request is call.request else ChatToTextParser(parser)
 
 
 def _mock_stream(call: CallState, deployment: Deployment) -> Any:

@@ -98,6 +98,31 @@ async def aiter_sse(lines: AsyncIterator[bytes]) -> AsyncIterator[Event]:
         yield event
 
 
+class ChatToTextParser:
+    """A chat stream read for a text_completion() call: each chat chunk as a text chunk.
+
+    Used when a text_completion() goes to a chat-only provider (Anthropic, Gemini, ...), so the
+    caller gets the same chunk type as from an OpenAI-compatible /completions stream.
+    """
+
+    def __init__(self, inner: StreamParser) -> None:
+        self._inner = inner
+
+    @property
+    def done(self) -> bool:
+        return self._inner.done
+
+    def feed(self, event: str | None, data: bytes) -> list[Any]:
+        return [_as_text_chunk(chunk) for chunk in self._inner.feed(event, data)]
+
+
+def _as_text_chunk(chunk: ChatCompletionChunk) -> TextCompletion:
+    choices = [TextChoice(index=c.index, text=c.delta.content or "", finish_reason=c.finish_reason)
+               for c in chunk.choices]
+    return TextCompletion(id=chunk.id, created=chunk.created, model=chunk.model, choices=choices,
+                          usage=chunk.usage)
+
+
 class StreamAccumulator:
     """Builds the final response from chunks as they pass (no second scan at the end)."""
 

@@ -223,3 +223,14 @@ async def test_async_stream_disconnect_after_content_raises(llmock: Llmock) -> N
         with pytest.raises(routerlib.StreamInterruptedError):
             async for _ in stream:  # type: ignore[union-attr]
                 pass
+
+
+def test_text_completion_through_anthropic_answers_as_text_in_streams_too(llmock: Llmock,
+                                                                          client: routerlib.Client) -> None:
+    whole = client.text_completion(MODEL, "Say hi", api_base=base(llmock), api_key="x")
+    assert isinstance(whole, routerlib.TextCompletion) and whole.choices[0].text
+    stream = client.text_completion(MODEL, "Say hi", api_base=base(llmock), api_key="x", stream=True)
+    chunks = list(stream)  # type: ignore[arg-type]
+    assert chunks and all(isinstance(c, routerlib.TextCompletion) for c in chunks)
+    assert isinstance(stream.response, routerlib.TextCompletion)  # type: ignore[union-attr]
+    assert stream.response.choices[0].text == "".join(c.choices[0].text for c in chunks if c.choices)  # type: ignore[union-attr]
