@@ -150,9 +150,14 @@ class CallState:
         return response
 
     def mock(self, deployment: Deployment) -> Response:
-        """The response for mock_response=...: no network, usage counted locally (estimated)."""
+        """The response for mock_response=...: no network, usage counted locally (estimated).
+
+        The provider's parameter check still runs, so a mocked test fails (or drops) exactly
+        where the real call would.
+        """
         from .tokens import count_messages, count_text
 
+        self.adapter_params(deployment)
         text = self.request.mock_response or ""
         model = deployment.model
         prompts = self.request.prompt

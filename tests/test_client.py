@@ -401,3 +401,16 @@ def test_deadline_bounds_a_stream_kept_alive_by_comments(mode: str) -> None:
         assert time.monotonic() - started < 1.2
     finally:
         server.stop()
+
+
+def test_mock_response_checks_provider_params_like_a_real_call() -> None:
+    c = routerlib.Client(environ={})
+    with pytest.raises(ex.UnsupportedParamsError, match="logit_bias"):
+        c.completion("anthropic/claude-sonnet-4-5", MESSAGES, mock_response="hi", logit_bias={"1": 1})
+    response = c.completion("anthropic/claude-sonnet-4-5", MESSAGES, mock_response="hi", logit_bias={"1": 1},
+                            drop_params=True)
+    assert response.dropped_params == ("logit_bias",)  # type: ignore[union-attr]
+    stream = c.completion("anthropic/claude-sonnet-4-5", MESSAGES, mock_response="hi", seed=1,
+                          drop_params=True, stream=True)
+    list(stream)  # type: ignore[arg-type]
+    assert stream.response is not None and stream.response.dropped_params == ("seed",)  # type: ignore[union-attr]
