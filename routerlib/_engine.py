@@ -64,7 +64,10 @@ class CallState:
         self.dropped: tuple[str, ...] = ()
         self.pending_wait = 0.0
         self._retry_state: tenacity.RetryCallState | None = None
-        self._targets: deque[Target] = deque(targets_for(request))
+        targets = targets_for(request)
+        if len(targets) > 1:
+            client._planner.check(targets, request)
+        self._targets: deque[Target] = deque(targets)
         self._spend = client._spend.start(self) if client._spend is not None else None
 
     # -- planning

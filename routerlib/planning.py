@@ -114,8 +114,9 @@ class Planner:
         prefix, sep, rest = model.partition("/")
         if sep and prefix in self.registry:
             return prefix, rest
+        close = difflib.get_close_matches(prefix, list(self.registry), n=1, cutoff=0.8) if sep else []
         if has_api_base:
-            if sep and (close := difflib.get_close_matches(prefix, list(self.registry), n=1, cutoff=0.8)):
+            if close:
                 raise InvalidRequestError(
                     f"unknown provider {prefix!r} in model {model!r} (did you mean {close[0]}?); to send a "
                     f"model name containing '/' to an OpenAI-compatible server, write 'openai/{model}'",
@@ -125,10 +126,28 @@ class Planner:
         if provider is not None and provider in self.registry:
             name = rest if sep and prefix == provider else model
             return provider, name
+        hint = f" (did you mean {close[0]}/{rest}?)" if close else ""
         raise InvalidRequestError(
-            f"cannot tell the provider of model {model!r}: write it as 'provider/model' (known providers: "
-            f"{', '.join(self.registry)}), or pass api_base for an OpenAI-compatible server",
+            f"cannot tell the provider of model {model!r}{hint}: write it as 'provider/model' (known "
+            f"providers: {', '.join(self.registry)}), or pass api_base for an OpenAI-compatible server",
             model=model, code="unknown_model")
+
+    def check(self, targets: list[Target], request: ChatRequest) -> None:
+        """Refuse, before anything is sent, a fallback that could never be resolved: an unknown
+        provider, or one with no endpoint. (Keys are looked up only when a target is tried.)"""
+        first = targets[0]
+        primary = self.split(first.model, has_api_base=bool(first.entry.get("api_base") or request.api_base))[0]
+        for target in targets[1:]:
+            entry = target.entry
+            own_base = entry.get("api_base") or entry.get("base_url")
+            provider = self.split(target.model, has_api_base=bool(own_base))[0]
+            spec = self.registry.require(provider)
+            inherited = request.api_base if provider == primary else None
+            if not (own_base or inherited or spec.api_base or self._env_value(spec.api_base_env)):
+                where = f" or set {' or '.join(spec.api_base_env)}" if spec.api_base_env else ""
+                raise InvalidRequestError(
+                    f"fallback {target.model!r}: provider {spec.name!r} has no default endpoint: give the "
+                    f"entry an api_base{where}", provider=spec.name, code="missing_api_base")
 
     def resolve(self, target: Target, request: ChatRequest, primary: Deployment | None) -> Deployment:
         """The deployment for ``target`` (see the module docstring for what it inherits)."""

@@ -86,3 +86,17 @@ def test_entry_errors_never_show_a_key() -> None:
     with pytest.raises(routerlib.InvalidRequestError) as info:
         targets_for(request(fallbacks=[{"api_key": "sk-SECRET-1"}]))
     assert "sk-SECRET-1" not in str(info.value) and "<hidden>" in str(info.value)
+
+
+def test_a_misspelt_fallback_is_refused_before_anything_is_sent() -> None:
+    from routerlib.transport import MockTransport
+
+    transport = MockTransport(lambda request: pytest.fail("nothing may be sent"))  # type: ignore[arg-type,return-value]
+    client = routerlib.Client(environ={}, transport=transport)
+    with pytest.raises(routerlib.InvalidRequestError, match="did you mean openai/gpt-4o"):
+        client.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_key="k",
+                          fallbacks=["opnai/gpt-4o"])
+    with pytest.raises(routerlib.InvalidRequestError, match=r"fallback 'azure/prod'.*AZURE_API_BASE"):
+        client.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_key="k",
+                          fallbacks=[{"model": "azure/prod", "api_key": "k"}])
+    assert transport.requests == []
