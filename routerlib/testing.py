@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -126,7 +127,8 @@ def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
             if failing:
                 self._fail(int(failing.group(1)))
             else:
-                text = self.path.endswith("/completions") and not self.path.endswith("chat/completions")
+                path = urlsplit(self.path).path  # Azure-style URLs carry ?api-version=...
+                text = path.endswith("/completions") and not path.endswith("chat/completions")
                 if body.get("stream"):
                     self._stream(body, text=text)
                 else:
@@ -156,12 +158,15 @@ def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for event in mock_sse_response(response, include_usage=include_usage).body.split(b"\n\n"):
-                if event:
-                    if server.chunk_delay:
-                        time.sleep(server.chunk_delay)
-                    self._chunked(event + b"\n\n")
-            self.wfile.write(b"0\r\n\r\n")
+            try:
+                for event in mock_sse_response(response, include_usage=include_usage).body.split(b"\n\n"):
+                    if event:
+                        if server.chunk_delay:
+                            time.sleep(server.chunk_delay)
+                        self._chunked(event + b"\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client closed the stream early
+                self.close_connection = True
 
         def _chunked(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -240,7 +240,8 @@ class ChatCompletionChunk(_OpenModel):
 
 class TextChoice(_OpenModel):
     index: int = 0
-    text: str = ""
+    #: Required, as in OpenAI's format: a chat body read as a text completion must not pass as "".
+    text: str
     finish_reason: str | None = None
     logprobs: Any = None
 
