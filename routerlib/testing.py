@@ -16,9 +16,9 @@ import json
 import re
 import threading
 import time
-from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from .transport import HTTPResponse
 from .types import ModelResponse, TextCompletion
