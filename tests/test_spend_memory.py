@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +131,20 @@ def test_spend_never_exceeds_a_limit(ops: list[tuple[str, int, int, int]]) -> No
         for i in range(2):
             assert led.total(tag=f"t{i}") + reserved.get(f"tag:t{i}", Decimal(0)) <= limits["tag"]
     assert led.verify()
+
+
+def test_since_takes_epoch_seconds_a_datetime_or_a_date() -> None:
+    import datetime
+
+    from routerlib.spend import MemoryLedger, SpendRecord
+
+    ledger = MemoryLedger()
+    noon = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+    ledger.record(SpendRecord(call_id="a", timestamp=noon.timestamp(), model="m", provider="p",
+                              cost=Decimal("1")))
+    assert ledger.total(since=noon.timestamp()) == Decimal("1")
+    assert ledger.total(since=noon.replace(tzinfo=None)) == Decimal("1")  # naive = UTC
+    assert ledger.total(since=datetime.date(2026, 11, 25)) == Decimal("1")
+    assert ledger.total(since=datetime.date(2026, 11, 26)) == Decimal("0")
+    with pytest.raises(TypeError, match="since='yesterday'"):
+        ledger.total(since="yesterday")  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ decimal text: a float would bring back artefacts such as 0.1 + 0.2 = 0.300000000
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import decimal
 import json
 import math
@@ -306,7 +308,16 @@ class Filters:
     team: str | None = None
     tag: str | None = None
     model: str | None = None
+    #: Epoch seconds; a ``datetime`` (naive ones are read as UTC, like every window here) or a
+    #: ``date`` (its UTC midnight) is converted.
     since: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("user", "team", "tag", "model"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name}={value!r}: must be a string")
+        object.__setattr__(self, "since", _epoch(self.since))
 
     def matches(self, rec: SpendRecord) -> bool:
         return (
@@ -325,6 +336,19 @@ class Filters:
         if not given:
             return "global"
         return f"{given[0][0]}:{given[0][1]}" if len(given) == 1 else None
+
+
+def _epoch(since: object) -> float | None:
+    if since is None:
+        return None
+    if isinstance(since, datetime.datetime):
+        aware = since if since.tzinfo is not None else since.replace(tzinfo=datetime.timezone.utc)
+        return aware.timestamp()
+    if isinstance(since, datetime.date):
+        return calendar.timegm(since.timetuple())
+    if isinstance(since, int | float) and not isinstance(since, bool):
+        return float(since)
+    raise TypeError(f"since={since!r}: give epoch seconds, a datetime or a date")
 
 
 def aggregate(records: Iterable[SpendRecord], amount: Callable[[Decimal], Decimal] = lambda d: d) -> dict[str, Decimal]:
