@@ -17,7 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .exceptions import InvalidRequestError
 
@@ -45,39 +54,39 @@ class ChatRequest(BaseModel):
     model: str = Field(min_length=1)
     messages: tuple[Mapping[str, Any], ...] = ()
     # -- sent to the provider
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    n: int | None = Field(default=None, ge=1)
-    stream: bool = False
+    temperature: float | None = Field(default=None, strict=True, ge=0, le=2)
+    top_p: float | None = Field(default=None, strict=True, ge=0, le=1)
+    n: int | None = Field(default=None, strict=True, ge=1)
+    stream: bool = Field(default=False, strict=True)
     stream_options: Mapping[str, Any] | None = None
     stop: str | tuple[str, ...] | None = None
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, strict=True, ge=1)
+    max_tokens: int | None = Field(default=None, strict=True, ge=1)
     modalities: tuple[Literal["text", "audio"], ...] | None = None
     prediction: Mapping[str, Any] | None = None
     audio: Mapping[str, Any] | None = None
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, strict=True, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, strict=True, ge=-2, le=2)
     logit_bias: Mapping[str, float] | None = None
     user: str | None = None
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
     response_format: Mapping[str, Any] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     tools: tuple[Mapping[str, Any], ...] | None = None
     tool_choice: str | Mapping[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: bool | None = Field(default=None, strict=True)
     #: true/false for chat; an integer 0..5 for text_completion (the legacy API's meaning).
-    logprobs: bool | int | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    logprobs: StrictBool | StrictInt | None = None
+    top_logprobs: int | None = Field(default=None, strict=True, ge=0, le=20)
     web_search_options: Mapping[str, Any] | None = None
     safety_identifier: str | None = None
     service_tier: str | None = None
-    repetition_penalty: float | None = Field(default=None, gt=0)
+    repetition_penalty: float | None = Field(default=None, strict=True, gt=0)
     router_preference: Literal["balanced", "powerful", "efficient"] | None = None
     # -- routing and connection
-    timeout: float | None = Field(default=None, gt=0)
-    deadline: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, strict=True, gt=0)
+    deadline: float | None = Field(default=None, strict=True, gt=0)
     deployment_id: str | None = None
     api_base: str | None = None
     api_version: str | None = None
@@ -86,9 +95,9 @@ class ChatRequest(BaseModel):
     headers: Mapping[str, str] | None = None
     metadata: Mapping[str, Any] | None = None
     extra_body: Mapping[str, Any] | None = None
-    drop_params: bool = False
+    drop_params: bool = Field(default=False, strict=True)
     # -- reliability (behaviour: routerlib.policy)
-    num_retries: int | None = Field(default=None, ge=0)
+    num_retries: int | None = Field(default=None, strict=True, ge=0)
     fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
     context_window_fallback_dict: Mapping[str, str] | None = None
     # -- cost (behaviour: routerlib.cost)

@@ -420,3 +420,22 @@ def test_a_validation_error_chains_nothing_that_holds_the_key() -> None:
         build_request({"model": "openai/gpt-4o", "messages": [], "api_key": secret})
     printed = "".join(traceback.format_exception(info.value))
     assert secret not in printed
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("temperature", True), ("temperature", "0.5"), ("stream", "yes"), ("stream", 1), ("n", 2.0),
+    ("max_tokens", "100"), ("num_retries", True), ("drop_params", "true"), ("timeout", "30"),
+])
+def test_values_of_the_wrong_type_are_refused_not_coerced(name: str, value: object) -> None:
+    from routerlib._request import build_request
+
+    with pytest.raises(InvalidRequestError, match=name):
+        build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}], name: value})
+
+
+def test_whole_numbers_are_fine_where_a_float_is_expected() -> None:
+    from routerlib._request import build_request
+
+    request = build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}],
+                             "temperature": 1, "timeout": 30})
+    assert request.temperature == 1.0 and request.timeout == 30.0
