@@ -3,7 +3,7 @@ fallbacks, exact cost and spend tracking.
 
     import routerlib
     r = routerlib.completion("openai/gpt-4o-mini", [{"role": "user", "content": "Hi"}],
-                             fallbacks=["anthropic/claude-3-5-haiku-latest"])
+                             fallbacks=["anthropic/claude-haiku-4-5"])
     print(r.choices[0].message.content, r.provider, r.cost.total, r.attempts)
 """
 

@@ -155,7 +155,8 @@ class Client:
         return await self._arun(request)  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Close the sync connection pool (async pools close with ``aclose`` or their loop)."""
+        """Close the idle connections of the sync pool (async pools close with ``aclose`` or with
+        their event loop). The client stays usable: a later call opens new connections."""
         self._transport.close()
 
     async def aclose(self) -> None:
