@@ -172,35 +172,37 @@ print(json.dumps(out))
 os._exit(0)"""
 
 
-def gc_table(root):
+def _worker_table(code, root, head, row):
+    """Run ``code`` in a fresh interpreter; its JSON answer as markdown: ``head`` lines, then ``row(k, v)`` per
+    entry (or the worker's error line)."""
     import json
-    line = _gc_worker(GC_TIME, root)
+    line = _gc_worker(code, root)
     if line.startswith("error"):
         return line + "\n"
-    res = json.loads(line)
-    out = ["Ten warm batches of 200 concurrent calls, GC on; time inside collections per generation "
-           "(`gc.callbacks`):\n",
-           "| client | wall ms (10 batches) | gen0 runs / ms | gen1 runs / ms | gen2 runs / ms | "
-           "GC share of wall |", "|---|---|---|---|---|---|"]
-    for name, r in res.items():
-        g = r["gc"]
-        total = sum(v[1] for v in g.values()) * 1e3
-        out.append(f"| {name} | {r['wall_ms']:,.0f} | " + " | ".join(f"{g[k][0]} / {g[k][1] * 1e3:,.1f}" for k in "012")
-                   + f" | {total / r['wall_ms']:.0%} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(head + [row(k, v) for k, v in json.loads(line).items()]) + "\n"
+
+
+def _gc_row(name, r):
+    g = r["gc"]
+    total = sum(v[1] for v in g.values()) * 1e3
+    return (f"| {name} | {r['wall_ms']:,.0f} | " + " | ".join(f"{g[k][0]} / {g[k][1] * 1e3:,.1f}" for k in "012")
+            + f" | {total / r['wall_ms']:.0%} |")
+
+
+def gc_table(root):
+    return _worker_table(GC_TIME, root, [
+        "Ten warm batches of 200 concurrent calls, GC on; time inside collections per generation "
+        "(`gc.callbacks`):\n",
+        "| client | wall ms (10 batches) | gen0 runs / ms | gen1 runs / ms | gen2 runs / ms | "
+        "GC share of wall |", "|---|---|---|---|---|---|"], _gc_row)
 
 
 def cycles_table(root):
-    import json
-    line = _gc_worker(CYCLES, root)
-    if line.startswith("error"):
-        return line + "\n"
-    res = json.loads(line)
-    out = ["Objects left in reference cycles per call (found by `gc.collect()` after 200 calls with the GC off; "
-           "they live until the next collection of their generation):\n",
-           "| calls | objects in cycles per call | most common types per call |", "|---|---|---|"]
-    out += [f"| {k} | {v[0]:.1f} | {', '.join(v[1])} |" for k, v in res.items()]
-    return "\n".join(out) + "\n"
+    return _worker_table(CYCLES, root, [
+        "Objects left in reference cycles per call (found by `gc.collect()` after 200 calls with the GC off; "
+        "they live until the next collection of their generation):\n",
+        "| calls | objects in cycles per call | most common types per call |", "|---|---|---|"],
+        lambda k, v: f"| {k} | {v[0]:.1f} | {', '.join(v[1])} |")
 
 
 def importtime():

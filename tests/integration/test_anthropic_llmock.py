@@ -8,44 +8,24 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+import llmock_helpers
 import pytest
+from llmock_helpers import FAST, MESSAGES, WEATHER, provider, text_of
 from servers import Llmock
 
 import routerlib
-from routerlib import RetryPolicy
 from routerlib.cost import CostUnknownWarning
 
 MODEL = "anthropic/claude-3-5-sonnet-20241022"
 PRICED = "anthropic/claude-sonnet-4-5"  # in the packaged model map
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
-FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.02, jitter=0.0)
-WEATHER = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Get the weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 
 pytestmark = pytest.mark.filterwarnings("ignore::routerlib.cost.CostUnknownWarning")
 
-
-@pytest.fixture
-def client() -> Iterator[routerlib.Client]:
-    with routerlib.Client(policy=FAST, environ={}) as c:
-        yield c
-
-
-def base(server: Llmock) -> str:
-    return server.root + "/anthropic"
-
-
-def call(client: routerlib.Client, server: Llmock, model: str = MODEL, messages: Any = MESSAGES,
-         **params: Any) -> Any:
-    return client.completion(model, messages, api_base=base(server), api_key="x", **params)
-
-
-def text_of(chunks: list[Any]) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+client = llmock_helpers.client  # the shared fixture (pytest finds fixtures among module attributes)
+base, call = provider("/anthropic", MODEL)
 
 
 # -- calls and streams --------------------------------------------------------------------------

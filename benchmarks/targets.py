@@ -1,0 +1,199 @@
+"""The targets of run.py: every judged figure of a run with its target, same-run reference and status.
+
+``targets(res)`` reads the aggregated results (and ``sync_raw`` for cross-process ratios) and returns one dict
+per figure: figure, value (routerlib's), target, reference, status (pass, **MISS**, skip, n/a) and note.
+The sections below add their figures in the order of the report's Targets table.
+"""
+from __future__ import annotations
+
+from aggregate import within_round
+
+AFTER_PHASE = "default_client() + ModelMap.default() + a mock_response call"  # micro.NET_PROBE's second phase
+
+
+def le(x, limit):
+    return x is not None and x <= limit
+
+
+def fmt(x, d=0):
+    return "—" if x is None else f"{x:,.{d}f}"
+
+
+def at(row, k):
+    return (row or {}).get(k)
+
+
+def targets(res):
+    """Every judged figure: (figure, routerlib value, target, reference, status, note)."""
+    found = []
+
+    def add(fig, val, target, ref, ok, note=""):
+        status = "skip" if ok == "skip" else ("n/a" if ok is None else ("pass" if ok else "**MISS**"))
+        found.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
+
+    for section in (_sequential, _streaming_and_async, _imports, _memory, _cost_and_ledger, _adapters, _reuse):
+        section(res, add)
+    return found
+
+
+def _sequential(res, add):
+    s, p, c = res["sync"], res["pairs"], res["calls"]
+    r, h, sl, lt = s.get("routerlib", {}), s.get("httpx", {}), s.get("stdlib http.client", {}), s.get("litellm", {})
+    if "median_us" in r:
+        paired = at(p.get("httpx vs routerlib"), "ratio")
+        add("Sequential call, median", f"{fmt(r['median_us'])} µs = {fmt(r['x_httpx'], 2)}× httpx",
+            "≤ 1.00× raw httpx (same run)",
+            f"httpx {fmt(h.get('median_us'))} µs; http.client {fmt(sl.get('median_us'))} µs; "
+            f"litellm {fmt(lt.get('median_us'))} µs = {fmt(lt.get('x_httpx'), 2)}× httpx",
+            le(r["x_httpx"], 1.0), f"paired in one process: {fmt(paired, 2)}× httpx")
+        add("Sequential call, p99", f"{fmt(r['p99_us'])} µs = {fmt(r['x_httpx_p99'], 2)}× httpx p99",
+            "≤ 1.00× raw httpx p99 (same rule as the median)",
+            f"httpx {fmt(h.get('p99_us'))} µs; litellm {fmt(lt.get('p99_us'))} µs", le(r["x_httpx_p99"], 1.0),
+            f"paired in one process: {fmt(at(p.get('httpx vs routerlib'), 'ratio_p99'), 2)}× httpx p99")
+    else:
+        add("Sequential call, median", "error", "≤ 1.00× raw httpx", "", False, str(r.get("error")))
+    rf = p.get("routerlib vs routerlib retries+fallbacks", {})
+    rfs = s.get("routerlib retries+fallbacks", {})
+    if "ratio" in rf:
+        xproc = within_round(res["sync_raw"], "routerlib retries+fallbacks", "routerlib", "median_us")
+        lrf = s.get("litellm retries+fallbacks", {})
+        lrf_x = within_round(res["sync_raw"], "litellm retries+fallbacks", "litellm", "median_us")
+        add("num_retries=2 + 2 fallbacks, nothing failing",
+            f"{fmt(rfs.get('median_us'))} µs = {fmt(rf['ratio'], 3)}× plain (paired)",
+            "≤ 1.05× the same call without them",
+            f"litellm: {fmt(lrf.get('median_us'))} µs = {fmt(lrf_x, 2)}× plain litellm",
+            rf["ratio"] <= 1.05, f"separate processes: {fmt(xproc, 3)}×; p99 paired {fmt(rf['ratio_p99'], 2)}×")
+    cr = c.get("sync", {})
+    if "routerlib" in cr and "calls_per_unit" in cr["routerlib"]:
+        add("Python function calls per call (cProfile)", fmt(cr["routerlib"]["calls_per_unit"]), "≤ 2,000",
+            f"httpx {fmt(at(cr.get('httpx'), 'calls_per_unit'))}; "
+            f"http.client {fmt(at(cr.get('stdlib http.client'), 'calls_per_unit'))}; "
+            f"litellm {fmt(at(cr.get('litellm'), 'calls_per_unit'))}", cr["routerlib"]["calls_per_unit"] <= 2000,
+            f"retries+fallbacks {fmt(at(cr.get('routerlib retries+fallbacks'), 'calls_per_unit'))}")
+
+
+def _streaming_and_async(res, add):
+    a, st = res["async"], res["stream"]
+    sr = st.get("routerlib", {})
+    if "per_chunk_us" in sr:
+        add(f"Streaming, µs per chunk ({res['args']['chunks']} chunks)",
+            f"{fmt(sr['per_chunk_us'], 1)} µs = {fmt(sr['x_floor'], 2)}× raw SSE", "≤ 2.0× raw httpx SSE parsing",
+            f"httpx raw SSE {fmt(at(st.get('httpx raw SSE'), 'per_chunk_us'), 1)} µs; litellm "
+            f"{fmt(at(st.get('litellm'), 'per_chunk_us'), 1)} µs = {fmt(at(st.get('litellm'), 'x_floor'), 1)}×",
+            le(sr["x_floor"], 2.0))
+    for conc, target in (("200", 0.5), ("1000", None)):
+        ar = a.get(f"routerlib @{conc}", {})
+        fl = a.get(f"aiohttp raw @{conc}", {})
+        ll = a.get(f"litellm @{conc}", {})
+        if "rps" in ar:
+            pct_floor = ar["x_floor_rps"] and ar["x_floor_rps"] * 100
+            add(f"Async, {conc} in flight: req/s", f"{fmt(ar['rps'])} req/s = {fmt(pct_floor)}% of aiohttp",
+                "≥ 50% of raw aiohttp" if target else "— (reported; no target)",
+                f"aiohttp {fmt(fl.get('rps'))} req/s; litellm {fmt(ll.get('rps'))} req/s",
+                (ar["x_floor_rps"] is not None and ar["x_floor_rps"] >= target) if target else None)
+
+
+def _imports(res, add):
+    im = res["imports"].get("routerlib", {})
+    if "import_ms" in im:
+        hx = res["imports"].get("httpx", {})
+        add("`import routerlib`: time", f"{fmt(im['import_ms'])} ms = {fmt(im['x_httpx'], 2)}× `import httpx`",
+            "≤ 3× `import httpx`", f"httpx {fmt(hx.get('import_ms'))} ms; litellm "
+            f"{fmt(at(res['imports'].get('litellm'), 'import_ms'))} ms", le(im["x_httpx"], 3.0),
+            f"{fmt(im['modules'])} modules loaded")
+        add("`import routerlib`: peak RSS", f"{fmt(im['maxrss_mb'], 1)} MB", "≤ 40 MB",
+            f"bare interpreter {fmt(at(res['imports'].get('(bare interpreter)'), 'maxrss_mb'), 1)} MB; httpx "
+            f"{fmt(hx.get('maxrss_mb'), 1)} MB; litellm {fmt(at(res['imports'].get('litellm'), 'maxrss_mb'), 1)} MB",
+            im["maxrss_mb"] <= 40)
+    nc = res["micro"].get("netcheck", {})
+    if "import_network_events" in nc:
+        add("`import routerlib`: network I/O (audit hook)", f"{nc['import_network_events']} events",
+            "0 connect/getaddrinfo/… events", "hook self-check " + ("saw a control lookup" if nc.get("hook_works")
+                                                                    else "FAILED (no event seen)"),
+            nc["import_network_events"] == 0 and nc.get("hook_works"),
+            f"after default_client()+ModelMap+mock call: "
+            f"{len(nc['network_events'].get(AFTER_PHASE, []))} events")
+    elif nc:
+        add("`import routerlib`: network I/O (audit hook)", "error", "0 events", "", False, str(nc.get("error")))
+
+
+def _memory(res, add):
+    for key, label in (("sync routerlib", "sync"), ("sync routerlib retries+fallbacks", "sync, retries+fallbacks"),
+                       ("async routerlib", "async, 50 in flight"), ("stream routerlib", "stream, 20 chunks")):
+        rr = res["rss"].get(key, {})
+        if "rss_growth_kb" in rr:
+            extra = "" if rr["n"] == 5000 else f" (measured over {rr['n']:,}, scaled)"
+            ref = res["rss"].get("async aiohttp raw" if key.startswith("async") else "sync httpx", {})
+            add(f"RSS growth per 5,000 calls ({label})", f"{fmt(rr['rss_growth_kb_per_5k'])} KB{extra}",
+                "< 512 KB (< 1 MB per 10,000)",
+                f"{'aiohttp raw' if key.startswith('async') else 'httpx'}: {fmt(ref.get('rss_growth_kb_per_5k'))} KB",
+                rr["rss_growth_kb_per_5k"] < 512,
+                f"after a {rr['warmup']:,}-call warm-up, per round {rr['samples_kb']} KB; the next 5,000 calls: "
+                f"{fmt(rr['rss_growth2_kb_per_5k'])} KB; Python heap blocks {rr['blocks_growth_per_1k']:+,.0f} then "
+                f"{rr['blocks_growth2_per_1k']:+,.0f} per 1k calls")
+
+
+def _cost_and_ledger(res, add):
+    cost = res["micro"].get("cost_routerlib", {})
+    lcost = res["micro"].get("cost_litellm", {})
+    if "compute_cost_us" in cost:
+        add("Cost per call: `compute_cost`", f"{fmt(cost['compute_cost_us'], 2)} µs", "≤ 5 µs",
+            f"litellm completion_cost {fmt(lcost.get('completion_cost_us'), 1)} µs; dict-lookup floor "
+            f"{fmt(lcost.get('dict_lookup_cost_us'), 2)} µs", cost["compute_cost_us"] <= 5,
+            f"best batch {fmt(cost.get('compute_cost_best_us'), 2)} µs; cached+reasoning usage "
+            f"{fmt(cost.get('compute_cost_cached_reasoning_us'), 2)} µs; map load "
+            f"{fmt(cost.get('model_map_load_ms'), 1)} ms (once)")
+    led = res["micro"].get("ledger", {})
+    if "sqlite_record_us" in led:
+        add("SQLiteLedger.record per call", f"{fmt(led['sqlite_record_us'], 1)} µs", "≤ 200 µs",
+            f"MemoryLedger {fmt(led.get('memory_record_us'), 1)} µs", led["sqlite_record_us"] <= 200,
+            f"best batch {fmt(led.get('sqlite_record_best_us'), 1)} µs; synchronous=FULL: "
+            f"{fmt(led.get('sqlite_record_us_fsync_full'), 1)} µs; SpendRecord() "
+            f"{fmt(led.get('spend_record_build_us'), 1)} µs")
+    elif led:
+        add("SQLiteLedger.record per call", "skipped", "≤ 200 µs", "", "skip", led.get("skipped") or led.get("error"))
+
+
+def _adapters(res, add):
+    p, st, skips = res["pairs"], res["stream"], res["skips"]
+    cr = res["calls"].get("sync", {})
+    for prov in ("anthropic", "gemini"):
+        name = f"routerlib {prov}"
+        if name in skips:
+            add(f"{prov.title()} adapter: non-streaming", "skipped", "≤ 1.2× OpenAI-compatible call", "", "skip",
+                skips[name])
+            add(f"{prov.title()} adapter: streaming per chunk", "skipped", f"≤ 2.0× raw {prov} SSE", "", "skip",
+                skips[name])
+            continue
+        pr = p.get(f"routerlib vs {name}", {})
+        if "ratio" in pr:
+            add(f"{prov.title()} adapter: non-streaming",
+                f"{fmt(pr['other_median_us'])} µs = {fmt(pr['ratio'], 2)}× OpenAI call",
+                "≤ 1.2× OpenAI-compatible call (paired)", f"OpenAI-compatible {fmt(pr['base_median_us'])} µs",
+                pr["ratio"] <= 1.2, f"separate processes: "
+                f"{fmt(within_round(res['sync_raw'], name, 'routerlib', 'median_us'), 2)}×; calls/call "
+                f"{fmt(at(cr.get(name), 'calls_per_unit'))}")
+        sx = st.get(name, {})
+        if "per_chunk_us" in sx:
+            add(f"{prov.title()} adapter: streaming per chunk",
+                f"{fmt(sx['per_chunk_us'], 1)} µs = {fmt(sx['x_floor'], 2)}× raw SSE",
+                f"≤ 2.0× raw {prov} SSE (httpx)", f"raw {fmt(at(st.get(sx['floor']), 'per_chunk_us'), 1)} µs",
+                le(sx["x_floor"], 2.0))
+
+
+def _reuse(res, add):
+    """Connection reuse: a pooled client opens no new connection per call once warm."""
+    s, a, st = res["sync"], res["async"], res["stream"]
+    reuse = []
+    for label, row in (("sync", s.get("routerlib")), ("sync r+f", s.get("routerlib retries+fallbacks")),
+                       ("async@200", a.get("routerlib @200")), ("async@1000", a.get("routerlib @1000")),
+                       ("stream", st.get("routerlib")), ("anthropic", s.get("routerlib anthropic")),
+                       ("anthropic stream", st.get("routerlib anthropic")), ("gemini", s.get("routerlib gemini")),
+                       ("gemini stream", st.get("routerlib gemini"))):
+        if row and "conns_per_call" in row:
+            reuse.append((label, row["conns_per_call"]))
+    if reuse:
+        worst = max(v for _, v in reuse)
+        add("New connections per call once warm", "; ".join(f"{k} {v:.3f}" for k, v in reuse), "0 (pooled reuse)",
+            f"litellm sync {fmt(at(s.get('litellm'), 'conns_per_call'), 2)}, stream "
+            f"{fmt(at(st.get('litellm'), 'conns_per_call'), 2)}", worst <= 0.005)
