@@ -108,70 +108,74 @@ class MockServer:
             self.requests.append(entry)
 
 
-def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in separate writes; without TCP_NODELAY the client's
-        # delayed ACK would add ~40 ms to every call.
-        disable_nagle_algorithm = True
+class _Handler(BaseHTTPRequestHandler):
+    """Serves one MockServer (its ``mock`` attribute, set per server by ``_handler_for``)."""
 
-        def log_message(self, *args: Any) -> None:  # keep test output clean
-            pass
+    mock: MockServer
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY the client's
+    # delayed ACK would add ~40 ms to every call.
+    disable_nagle_algorithm = True
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length)
-            body = json.loads(raw or b"{}")
-            server.record({"path": self.path, "headers": dict(self.headers), "body": body})
-            failing = re.match(r"/fail/(\d{3})/", self.path)
-            if failing:
-                self._fail(int(failing.group(1)))
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        body = json.loads(raw or b"{}")
+        self.mock.record({"path": self.path, "headers": dict(self.headers), "body": body})
+        failing = re.match(r"/fail/(\d{3})/", self.path)
+        if failing:
+            self._fail(int(failing.group(1)))
+        else:
+            path = urlsplit(self.path).path  # Azure-style URLs carry ?api-version=...
+            text = path.endswith("/completions") and not path.endswith("chat/completions")
+            if body.get("stream"):
+                self._stream(body, text=text)
             else:
-                path = urlsplit(self.path).path  # Azure-style URLs carry ?api-version=...
-                text = path.endswith("/completions") and not path.endswith("chat/completions")
-                if body.get("stream"):
-                    self._stream(body, text=text)
-                else:
-                    self._json(200, _completion(body, server.reply, text=text))
+                self._json(200, _completion(body, self.mock.reply, text=text))
 
-        def _fail(self, status: int) -> None:
-            error = {"error": {"message": f"mock failure {status}", "type": "server_error",
-                               "code": None}}
-            self._json(status, error, {"retry-after": "0"} if status in (429, 503) else {})
+    def _fail(self, status: int) -> None:
+        error = {"error": {"message": f"mock failure {status}", "type": "server_error",
+                           "code": None}}
+        self._json(status, error, {"retry-after": "0"} if status in (429, 503) else {})
 
-        def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
 
-        def _stream(self, body: dict[str, Any], *, text: bool) -> None:
-            # Like OpenAI: the usage chunk is sent only when stream_options.include_usage asks.
-            model = TextCompletion if text else ModelResponse
-            response = model.model_validate(_completion(body, server.reply, text=text))
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            try:
-                for event in mock_sse_response(response, include_usage=include_usage).body.split(b"\n\n"):
-                    if event:
-                        if server.chunk_delay:
-                            time.sleep(server.chunk_delay)
-                        self._chunked(event + b"\n\n")
-                self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):  # the client closed the stream early
-                self.close_connection = True
+    def _stream(self, body: dict[str, Any], *, text: bool) -> None:
+        # Like OpenAI: the usage chunk is sent only when stream_options.include_usage asks.
+        model = TextCompletion if text else ModelResponse
+        response = model.model_validate(_completion(body, self.mock.reply, text=text))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            for event in mock_sse_response(response, include_usage=include_usage).body.split(b"\n\n"):
+                if event:
+                    if self.mock.chunk_delay:
+                        time.sleep(self.mock.chunk_delay)
+                    self._chunked(event + b"\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):  # the client closed the stream early
+            self.close_connection = True
 
-        def _chunked(self, data: bytes) -> None:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    def _chunked(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
-    return Handler
+
+def _handler_for(server: MockServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"mock": server})
 
 
 def _completion(body: dict[str, Any], reply: str, *, text: bool) -> dict[str, Any]:
