@@ -414,3 +414,16 @@ def test_mock_response_checks_provider_params_like_a_real_call() -> None:
                           drop_params=True, stream=True)
     list(stream)  # type: ignore[arg-type]
     assert stream.response is not None and stream.response.dropped_params == ("seed",)  # type: ignore[union-attr]
+
+
+def test_unknown_cost_warning_points_at_the_callers_line() -> None:
+    import warnings
+
+    from routerlib.cost import CostUnknownWarning
+
+    c, _ = client(ok())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c.completion("openai/a-model-with-no-price", MESSAGES, api_key=KEY)
+    (warning,) = [w for w in caught if issubclass(w.category, CostUnknownWarning)]
+    assert warning.filename == __file__

@@ -20,7 +20,7 @@ from ..types import (
     TextCompletion,
     Usage,
 )
-from ._errors import CostUnknownWarning, UnknownModelError
+from ._errors import CostUnknownWarning, UnknownModelError, caller_stacklevel
 from .model_map import ModelInfo, ModelMap
 from .pricing import compute_cost
 
@@ -107,7 +107,8 @@ def completion_cost(
     info = (model_map or ModelMap.default()).get(model, provider)
     if usage is None and (info is None or not info.bills_by_time):
         # No usage reported: a zero would be a guess, not a price.
-        warnings.warn(f"cost of {model!r} is unknown (the response has no usage)", CostUnknownWarning, stacklevel=2)
+        warnings.warn(f"cost of {model!r} is unknown (the response has no usage)", CostUnknownWarning,
+                      stacklevel=caller_stacklevel())
         return None
     return compute_cost(usage or Usage(), info, response_seconds=response_seconds, model=model).total
 

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..types import Cost, Usage
-from ._errors import CostUnknownWarning
+from ._errors import CostUnknownWarning, caller_stacklevel
 from ._fields import Rates, as_decimal
 from .model_map import ModelInfo
 
@@ -96,13 +96,13 @@ def _rates(info: ModelInfo | None, override: PriceOverride | None, prompt_tokens
     return (*in_side, *out_side), True
 
 
-def _unknown(model: str | None, why: str, estimated: bool, stacklevel: int = 3) -> Cost:
+def _unknown(model: str | None, why: str, estimated: bool) -> Cost:
     name = f"{model!r}" if model else "this model"
     warnings.warn(
         f"cost of {name} is unknown ({why}); register a price with ModelMap.register(...) "
         "or pass input_cost_per_token/output_cost_per_token",
         CostUnknownWarning,
-        stacklevel=stacklevel,  # point at the caller of compute_cost, not at this module
+        stacklevel=caller_stacklevel(),  # the user's line, not routerlib's
     )
     return Cost(total=None, source="unknown", estimated=estimated)
 
@@ -232,7 +232,7 @@ def _time_cost(
     own calculator reads them this way.
     """
     if seconds is None:
-        return _unknown(model, "priced per second but the response time is not known", estimated, 4)
+        return _unknown(model, "priced per second but the response time is not known", estimated)
     rate = in_rate if in_rate is not None else (out_rate or _ZERO)
     time = as_decimal(seconds, what="response_seconds") * rate
     return Cost(total=time, time=time, source="per_second", estimated=estimated, priced_as=priced_as)

@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -38,6 +39,9 @@ class SyncTransport:
         self._max_idle = max_idle_per_host
         self._ssl_context: ssl.SSLContext | None = None
         self._targets: dict[str, tuple[_Key, str]] = {}
+        # Idle keep-alive sockets are closed when the transport is collected or the interpreter
+        # exits, rather than left to the garbage collector (a ResourceWarning each).
+        weakref.finalize(self, _close_idle, self._idle)
 
     # -- public
     def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
@@ -60,10 +64,7 @@ class SyncTransport:
 
     def close(self) -> None:
         with self._lock:
-            pools, self._idle = self._idle, {}
-        for conns in pools.values():
-            for conn in conns:
-                conn.close()
+            _close_idle(self._idle)
 
     # -- internals
     def _open(self, request: HTTPRequest, timeout: float
@@ -222,6 +223,12 @@ def _read_body(resp: http.client.HTTPResponse, conn: http.client.HTTPConnection,
         if not data or resp.length == 0:
             resp.close()  # the exchange is over: the connection may carry the next request
             return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _close_idle(pools: dict[_Key, list[http.client.HTTPConnection]]) -> None:
+    for conns in pools.values():
+        while conns:
+            conns.pop().close()
 
 
 def _is_dropped(sock: socket.socket) -> bool:
