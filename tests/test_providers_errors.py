@@ -239,3 +239,14 @@ def test_unreadable_body_is_retryable_and_typed() -> None:
     assert error.retryable is True
     assert error.request_id == "req_9"
     assert len(error.message) < 300
+
+
+def test_anthropic_spend_limit_is_a_rate_limit_that_is_not_retried() -> None:
+    body = {"type": "error", "error": {"type": "rate_limit_error",
+                                       "message": "You have reached your specified workspace API usage limits.",
+                                       "details": {"error_code": "enforced_spend_limit_reached"}}}
+    error = error_for(429, body)
+    assert type(error) is ex.RateLimitError
+    assert error.retryable is False
+    ordinary = error_for(429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
+    assert ordinary.retryable is True

@@ -28,7 +28,9 @@ from ..exceptions import (
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "context_window_exceeded"})
 _POLICY_CODES = frozenset({"content_policy_violation", "content_filter", "safety", "prohibited_content"})
 _RATE_CODES = frozenset({"rate_limit_exceeded", "rate_limit_error", "resource_exhausted", "insufficient_quota"})
-_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+#: OpenAI's insufficient_quota; Anthropic's spend limit (a rate_limit_error whose
+#: error.details.error_code says so).
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "enforced_spend_limit_reached"})
 _OVERLOADED_CODES = frozenset({"overloaded_error", "unavailable", "server_overloaded"})
 
 _CONTEXT_WORDING = re.compile(
@@ -115,10 +117,17 @@ def build_error(status: int, headers: Mapping[str, str], body: bytes, *, provide
     request_id = (headers.get("x-request-id") or headers.get("request-id")
                   or headers.get("x-goog-request-id") or headers.get("apim-request-id"))
     # An exhausted quota or billing limit does not clear by waiting: fall back, do not retry.
-    retryable = False if code in _QUOTA_CODES else None
+    retryable = False if code in _QUOTA_CODES or _detail_code(parsed) in _QUOTA_CODES else None
     return cls(message, status_code=status, provider=provider, model=model, code=code,
                request_id=request_id, retry_after=parse_retry_after(headers), body=parsed,
                retryable=retryable)
+
+
+def _detail_code(parsed: Any) -> str | None:
+    error = parsed.get("error") if isinstance(parsed, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    code = details.get("error_code") if isinstance(details, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def unreadable_body(reason: str, body: bytes, *, provider: str, model: str,
