@@ -296,3 +296,14 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="Nope"):
         routerlib.spend.Nope  # noqa: B018
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_model_filter_takes_the_name_as_recorded_or_as_called(backend: str, tmp_path: Path) -> None:
+    from routerlib.spend import MemoryLedger, SQLiteLedger
+
+    ledger = MemoryLedger() if backend == "memory" else SQLiteLedger(tmp_path / "m.db")
+    ledger.record(SpendRecord(call_id="x", timestamp=1.0, model="gpt-4o-mini", provider="openai",
+                              cost=Decimal("2")))
+    assert ledger.total(model="gpt-4o-mini") == ledger.total(model="openai/gpt-4o-mini") == Decimal("2")
+    assert ledger.total(model="anthropic/gpt-4o-mini") == Decimal("0")

@@ -307,6 +307,7 @@ class Filters:
     user: str | None = None
     team: str | None = None
     tag: str | None = None
+    #: The model as recorded ("gpt-4o-mini") or as called ("openai/gpt-4o-mini").
     model: str | None = None
     #: Epoch seconds; a ``datetime`` (naive ones are read as UTC, like every window here) or a
     #: ``date`` (its UTC midnight) is converted.
@@ -324,7 +325,7 @@ class Filters:
             (self.user is None or rec.user == self.user)
             and (self.team is None or rec.team == self.team)
             and (self.tag is None or self.tag in rec.tags)
-            and (self.model is None or rec.model == self.model)
+            and (self.model is None or self.model in (rec.model, f"{rec.provider}/{rec.model}"))
             and (self.since is None or rec.timestamp >= self.since)
         )
 

@@ -277,10 +277,13 @@ class SQLiteLedger(LedgerBase):
     def _where(filters: Filters) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
-        for column, value in (("user", filters.user), ("team", filters.team), ("model", filters.model)):
+        for column, value in (("user", filters.user), ("team", filters.team)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if filters.model is not None:  # as recorded, or as called: "provider/model"
+            clauses.append("(model = ? OR provider || '/' || model = ?)")
+            params += [filters.model, filters.model]
         if filters.since is not None:
             clauses.append("ts >= ?")
             params.append(filters.since)
