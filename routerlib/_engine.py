@@ -203,6 +203,8 @@ class CallState:
             acc.usage = usage
         cost = self.client._price(deployment, self.request, usage, latency) if usage else None
         outcome = "ok" if error is None else "error"
+        if error is not None:
+            error.redact(deployment.api_key)
         self._record(deployment, outcome, latency=latency, cost=cost, error=error)
         if self._spend is not None:
             self._spend.settle(deployment, usage, cost, latency)
@@ -217,6 +219,7 @@ class CallState:
         return sum(costs[1:], costs[0]) if costs else None
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
+        error.redact(deployment.api_key)  # some providers quote the key back in a 401
         if error.provider is None:
             error.provider = deployment.provider
         if error.model is None:

@@ -37,6 +37,7 @@ Every ``APIError`` carries the context needed to act on it: ``status_code``,
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -123,6 +124,22 @@ class APIError(RouterlibError):
         self.attempts: tuple[Attempt, ...] = ()
         #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
         self.history: str | None = None
+
+    def redact(self, secret: str | None) -> None:
+        """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
+        if not secret or len(secret) < 8:
+            return
+        if secret in self.message:
+            self.message = self.message.replace(secret, "<hidden>")
+            self.args = (self.message,)
+        if self.body is not None:
+            try:
+                text = json.dumps(self.body)
+            except (TypeError, ValueError):
+                self.body = None  # unknown shape: dropping it is safer than keeping a secret
+                return
+            if secret in text:
+                self.body = json.loads(text.replace(secret, "<hidden>"))
 
     def __str__(self) -> str:
         where = "/".join(p for p in (self.provider, self.model) if p)

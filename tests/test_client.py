@@ -427,3 +427,17 @@ def test_unknown_cost_warning_points_at_the_callers_line() -> None:
         c.completion("openai/a-model-with-no-price", MESSAGES, api_key=KEY)
     (warning,) = [w for w in caught if issubclass(w.category, CostUnknownWarning)]
     assert warning.filename == __file__
+
+
+def test_a_key_quoted_back_by_the_provider_is_hidden_everywhere() -> None:
+    secret = "sk-proj-" + "QUOTEDBACK1234567890"
+    body = {"error": {"message": f"Incorrect API key provided: {secret}. See your dashboard.",
+                      "type": "invalid_request_error", "code": "invalid_api_key"}}
+    c, _ = client(lambda request: HTTPResponse(401, {}, json.dumps(body).encode()))
+    with pytest.raises(ex.AuthenticationError) as info:
+        c.completion(MODEL, MESSAGES, api_key=secret, num_retries=0)
+    error = info.value
+    shown = [str(error), repr(error), error.message, json.dumps(error.body),
+             *(a.message or "" for a in error.attempts)]
+    assert all(secret not in text for text in shown)
+    assert "Incorrect API key provided: <hidden>" in error.message
