@@ -55,7 +55,7 @@ class CallState:
         self.clock: Callable[[], float] = client._clock
         self.started = self.clock()
         self.deadline_at = self.started + request.deadline if request.deadline else None
-        self.policy = client.policy
+        self.policy = request.policy or client.policy
         self.num_retries = (request.num_retries if request.num_retries is not None
                             else self.policy.num_retries)
         self.attempts: list[Attempt] = []

@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    InstanceOf,
     StrictBool,
     StrictInt,
     ValidationError,
@@ -29,6 +30,7 @@ from pydantic import (
 )
 
 from .exceptions import InvalidRequestError
+from .policy import RetryPolicy
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
@@ -98,6 +100,9 @@ class ChatRequest(BaseModel):
     drop_params: bool = Field(default=False, strict=True)
     # -- reliability (behaviour: routerlib.policy)
     num_retries: int | None = Field(default=None, strict=True, ge=0)
+    #: This call's retry/fallback policy (which errors retry or fall back, backoff, caps);
+    #: replaces the client's for this call only. num_retries, if given, still wins.
+    policy: InstanceOf[RetryPolicy] | None = None
     fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
     context_window_fallback_dict: Mapping[str, str] | None = None
     # -- cost (behaviour: routerlib.cost)

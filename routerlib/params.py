@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
+from .policy import RetryPolicy
+
 Price = Decimal | float | int | str
 
 
@@ -69,6 +71,7 @@ class CompletionParams(TypedDict, total=False):
     # -- reliability
     num_retries: int
     max_retries: int  # alias of num_retries
+    policy: RetryPolicy  # this call's retry/fallback policy (else the client's)
     fallbacks: Sequence[str | Mapping[str, Any]]
     context_window_fallback_dict: Mapping[str, str]
     # -- cost

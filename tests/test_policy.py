@@ -208,3 +208,17 @@ def test_exhausted_quota_is_not_retried_but_falls_back() -> None:
     response = call(client_for(script, FakeClock()), num_retries=3, fallbacks=["openai/gpt-4o"])
     assert script.models() == ["gpt-4o-mini", "gpt-4o"]
     assert response.attempts[0].error == "RateLimitError"
+
+
+def test_a_call_can_bring_its_own_policy() -> None:
+    script = Script({"gpt-4o-mini": [error(500)], "gpt-4o": [ok("gpt-4o")]})
+    client = client_for(script, FakeClock(), policy=RetryPolicy(num_retries=3))
+    only_rate_limits = RetryPolicy(num_retries=3, retry_on=(RateLimitError,), fallback_on=())
+    with pytest.raises(routerlib.InternalServerError):
+        call(client, policy=only_rate_limits, fallbacks=["openai/gpt-4o"])
+    assert script.models() == ["gpt-4o-mini"]  # neither retried nor fallen back, for this call only
+    script.seen.clear()
+    assert call(client, fallbacks=["openai/gpt-4o"]).model == "gpt-4o"
+    assert script.models() == ["gpt-4o-mini"] * 4 + ["gpt-4o"]
+    with pytest.raises(routerlib.InvalidRequestError, match="policy"):
+        call(client, policy={"num_retries": 1})
