@@ -93,6 +93,8 @@ class ChatRequest(BaseModel):
     api_base: str | None = None
     api_version: str | None = None
     api_key: str | None = Field(default=None, repr=False)
+    #: Azure OpenAI: a Microsoft Entra ID token, sent as a bearer when there is no api_key.
+    azure_ad_token: str | None = Field(default=None, repr=False)
     model_list: tuple[Mapping[str, Any], ...] | None = None
     headers: Mapping[str, str] | None = None
     metadata: Mapping[str, Any] | None = None
@@ -181,7 +183,7 @@ class ChatRequest(BaseModel):
 
 
 _MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
-_SECRET_KEYS = frozenset({"api_key", "authorization", "proxy-authorization", "x-api-key", "api-key",
+_SECRET_KEYS = frozenset({"api_key", "azure_ad_token", "authorization", "proxy-authorization", "x-api-key", "api-key",
                           "x-goog-api-key"})
 
 
@@ -307,7 +309,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name != "messages":
-            shown = "<hidden>" if name == "api_key" else repr(redacted(params[name]))
+            shown = "<hidden>" if name in ("api_key", "azure_ad_token") else repr(redacted(params[name]))
             problems.append(f"{name}={shown}: {message}")
         elif message.startswith(name):
             problems.append(message)

@@ -62,6 +62,7 @@ class CompletionParams(TypedDict, total=False):
     base_url: str  # alias of api_base
     api_version: str
     api_key: str
+    azure_ad_token: str  # Azure OpenAI: a Microsoft Entra ID token, used when there is no key
     model_list: Sequence[Mapping[str, Any]]
     headers: Mapping[str, str]
     extra_headers: Mapping[str, str]  # merged into headers

@@ -38,9 +38,9 @@ TargetKind = Literal["primary", "deployment", "fallback", "context_window"]
 _ENTRY_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "headers",
                          "extra_headers", "input_cost_per_token", "output_cost_per_token",
                          "input_cost_per_second", "output_cost_per_second", "model_name",
-                         "litellm_params", "timeout"})
+                         "litellm_params", "timeout", "azure_ad_token"})
 _OVERRIDE_KEYS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
-                  "output_cost_per_second", "timeout")
+                  "output_cost_per_second", "timeout", "azure_ad_token")
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,12 @@ class Planner:
                    and target.kind != "primary" else None)
         if target.kind in ("primary", "deployment") and primary is None:
             inherited: dict[str, Any] = {"api_base": request.api_base, "api_key": request.api_key,
-                                         "api_version": request.api_version, "headers": request.headers}
+                                         "api_version": request.api_version, "headers": request.headers,
+                                         "azure_ad_token": request.azure_ad_token}
         elif inherit is not None:
             inherited = {"api_base": inherit.api_base, "api_key": inherit.api_key,
-                         "api_version": inherit.api_version, "headers": inherit.headers}
+                         "api_version": inherit.api_version, "headers": inherit.headers,
+                         "azure_ad_token": inherit.options.get("azure_ad_token")}
         else:
             inherited = {}
         api_base = (own_base or inherited.get("api_base") or self._env_value(spec.api_base_env)
@@ -180,6 +182,8 @@ class Planner:
         headers = {**(inherited.get("headers") or {}), **(entry.get("headers") or {}),
                    **(entry.get("extra_headers") or {})}
         options = {k: entry[k] for k in _OVERRIDE_KEYS if entry.get(k) is not None}
+        if "azure_ad_token" not in options and inherited.get("azure_ad_token"):
+            options["azure_ad_token"] = inherited["azure_ad_token"]
         if api_key is None and spec.token_env and (token := self._env_value(spec.token_env)):
             options["bearer_token"] = token
         if "default_max_tokens" in spec.options:

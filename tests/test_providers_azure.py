@@ -218,3 +218,20 @@ def test_old_api_versions_do_not_get_stream_options() -> None:
                                          stream=True)))
     old, new = (json.loads(r.body) for r in transport.requests)
     assert "stream_options" not in old and new["stream_options"] == {"include_usage": True}
+
+
+def test_entra_id_token_per_call_and_per_entry() -> None:
+    client, transport = _client()
+    client.completion("azure/d", MESSAGES, api_base=BASE, azure_ad_token="call-token")
+    client.completion("azure/d", MESSAGES, api_base=BASE,
+                      model_list=[{"model": "azure/d", "api_base": BASE, "azure_ad_token": "entry-token"}])
+    first, second = (r.headers for r in transport.requests)
+    assert first["authorization"] == "Bearer call-token" and "api-key" not in first
+    assert second["authorization"] == "Bearer entry-token"
+
+
+def test_entra_id_token_never_shows_in_reprs() -> None:
+    from routerlib._request import build_request
+
+    request = build_request({"model": "azure/d", "messages": MESSAGES, "azure_ad_token": "tok-SECRET"})
+    assert "tok-SECRET" not in repr(request)

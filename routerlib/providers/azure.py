@@ -17,8 +17,8 @@ through ``openai_compat``::
   older version a stream does not ask for usage (it is counted locally).
 - **Auth**: an ``api-key`` header with the key from ``api_key=`` or ``AZURE_API_KEY`` (or
   ``AZURE_OPENAI_API_KEY``). Without a key, a Microsoft Entra ID token as ``Authorization:
-  Bearer``: per call with ``headers={"Authorization": "Bearer <token>"}`` (or a deployment
-  option ``azure_ad_token``), else from ``AZURE_AD_TOKEN``. Tokens are not refreshed here:
+  Bearer``: per call with ``azure_ad_token=`` (or in a fallback/model_list entry, or as
+  ``headers={"Authorization": "Bearer <token>"}``), else from ``AZURE_AD_TOKEN``. Tokens are not refreshed here:
   they are values the caller obtains (azure-identity) and passes in.
 - **Errors**: a prompt blocked by the content filter is a 400 with ``code: content_filter`` and
   ``innererror.code: ResponsibleAIPolicyViolation`` -> ``ContentPolicyViolationError``. The
