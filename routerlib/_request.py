@@ -146,6 +146,16 @@ class ChatRequest(BaseModel):
                 raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
         return metadata
 
+    @field_validator("roles")
+    @classmethod
+    def _check_roles(cls, roles: Mapping[str, Mapping[str, str]] | None) -> Mapping[str, Mapping[str, str]] | None:
+        """A misspelt role or key ("pre_mesage") would silently drop a model's control tokens."""
+        if roles is not None:
+            from .prompts import PromptTemplate
+
+            PromptTemplate.from_params(roles=roles)  # raises naming the bad key and the allowed ones
+        return roles
+
     @field_validator("stop", mode="before")
     @classmethod
     def _check_stop(cls, stop: Any) -> Any:

@@ -439,3 +439,14 @@ def test_whole_numbers_are_fine_where_a_float_is_expected() -> None:
     request = build_request({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}],
                              "temperature": 1, "timeout": 30})
     assert request.temperature == 1.0 and request.timeout == 30.0
+
+
+def test_misspelt_template_roles_are_refused() -> None:
+    from routerlib._request import build_request
+
+    base = {"model": "text-completion-openai/m", "messages": [{"role": "user", "content": "Hi"}]}
+    with pytest.raises(InvalidRequestError, match="pre_message"):
+        build_request({**base, "roles": {"user": {"pre": "[U]"}}})
+    with pytest.raises(InvalidRequestError, match="roles"):
+        build_request({**base, "roles": {"usr": {"pre_message": "[U]"}}})
+    assert build_request({**base, "roles": {"user": {"pre_message": "[U]"}}}).roles is not None
