@@ -441,3 +441,22 @@ def test_a_key_quoted_back_by_the_provider_is_hidden_everywhere() -> None:
              *(a.message or "" for a in error.attempts)]
     assert all(secret not in text for text in shown)
     assert "Incorrect API key provided: <hidden>" in error.message
+
+
+def test_a_client_loads_a_users_model_map_file_and_keeps_it_to_itself(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    path = Path(tmp_path) / "prices.json"
+    path.write_text(json.dumps({
+        "my-local-llm": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 8000,
+                         "max_output_tokens": 1000, "input_cost_per_token": 0.000001,
+                         "output_cost_per_token": 0.000002},
+        "gpt-4o-mini": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 0.1,
+                        "output_cost_per_token": 0.1},
+    }))
+    mine = routerlib.Client(model_map=path, environ={})
+    own = mine.completion("openai/my-local-llm", MESSAGES, mock_response="hi")
+    assert own.cost is not None and own.cost.total is not None and own.cost.source == "model_map"  # type: ignore[union-attr]
+    overridden = mine.completion("openai/gpt-4o-mini", MESSAGES, mock_response="hi")
+    default = routerlib.Client(environ={}).completion("openai/gpt-4o-mini", MESSAGES, mock_response="hi")
+    assert overridden.cost.total > 100 * default.cost.total  # type: ignore[union-attr,operator]

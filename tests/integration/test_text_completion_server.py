@@ -130,3 +130,22 @@ def test_template_registered_per_model_on_a_client(server: RecordingServer) -> N
     first, second = (r["body"]["prompt"] for r in server.requests)
     assert first == "<start>[U]hi[/U]<reply>"
     assert second != first
+
+
+def test_hf_chat_template_from_a_local_path_renders_the_prompt(server: RecordingServer, client: routerlib.Client,
+                                                               tmp_path: Any) -> None:
+    """hf_model_name naming a local tokenizer_config.json: its Jinja chat_template renders the prompt."""
+    template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}{% endfor %}"
+                "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": template, "eos_token": "</s>"}))
+    client.completion("text-completion-openai/my-finetune", [{"role": "user", "content": "hi"}],
+                      api_base=server.url, hf_model_name=str(tmp_path))
+    assert server.requests[0]["body"]["prompt"] == "<|user|>hi</s><|assistant|>"
+
+
+def test_unknown_hf_model_name_is_a_clear_error_before_sending(server: RecordingServer,
+                                                                client: routerlib.Client) -> None:
+    with pytest.raises(routerlib.PromptTemplateError, match="no-such-org/no-such-model"):
+        client.completion("text-completion-openai/x", [{"role": "user", "content": "hi"}], api_base=server.url,
+                          hf_model_name="no-such-org/no-such-model")
+    assert server.requests == []
