@@ -10,7 +10,7 @@ from provider_helpers import as_chat, as_stream
 
 import routerlib
 from routerlib._request import build_request
-from routerlib.exceptions import PromptTemplateError, UnsupportedParamsError
+from routerlib.exceptions import InvalidRequestError, UnsupportedParamsError
 from routerlib.prompts import PromptTemplate
 from routerlib.providers import Deployment, ProviderSpec
 from routerlib.providers.registry import builtin_specs, spec_from_row
@@ -84,7 +84,8 @@ def test_unknown_model_uses_the_default_transcript() -> None:
 
 
 def test_a_typo_in_a_per_call_template_is_refused() -> None:
-    with pytest.raises(PromptTemplateError, match="pre_mesage"):
+    # refused when the request is validated, before any prompt is rendered or sent
+    with pytest.raises(InvalidRequestError, match="pre_mesage"):
         render_prompt(_request(roles={"user": {"pre_mesage": "x"}}), _deployment())
 
 
