@@ -168,8 +168,8 @@ async def aopen_stream(request: ChatRequest, params: Mapping[str, Any], deployme
     return AsyncLiteLLMStream(wrapper, deployment)
 
 
-class LiteLLMStream:
-    """LiteLLM's chunk iterator as a ``StreamResponse``: each chunk one ``data:`` event, then [DONE]."""
+class _WrappedStream:
+    """What both stream adapters hold: LiteLLM's stream wrapper, always a 200 with no headers."""
 
     status = 200
 
@@ -177,6 +177,10 @@ class LiteLLMStream:
         self.headers: Mapping[str, str] = {}
         self._wrapper = wrapper
         self._deployment = deployment
+
+
+class LiteLLMStream(_WrappedStream):
+    """LiteLLM's chunk iterator as a ``StreamResponse``: each chunk one ``data:`` event, then [DONE]."""
 
     def lines(self) -> Iterator[bytes]:
         try:
@@ -197,15 +201,8 @@ class LiteLLMStream:
             close()
 
 
-class AsyncLiteLLMStream:
+class AsyncLiteLLMStream(_WrappedStream):
     """The async twin of ``LiteLLMStream`` (an ``AsyncStreamResponse``)."""
-
-    status = 200
-
-    def __init__(self, wrapper: Any, deployment: Deployment) -> None:
-        self.headers: Mapping[str, str] = {}
-        self._wrapper = wrapper
-        self._deployment = deployment
 
     async def lines(self) -> AsyncIterator[bytes]:
         try:
