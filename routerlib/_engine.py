@@ -110,7 +110,7 @@ class CallState:
 
     def attempt_timeout(self, deployment: Deployment) -> float:
         """Per-attempt timeout, never past the deadline (so no attempt can overrun it)."""
-        timeout = (deployment.options.get("timeout") or self.request.timeout
+        timeout = (deployment.options.timeout or self.request.timeout
                    or self.client.timeout)
         left = self.seconds_left()
         if left <= 0:

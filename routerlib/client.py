@@ -353,8 +353,8 @@ class Client:
         """Per-call prices: the call's parameters, overridden by the deployment's entry."""
         values = request.__dict__
         prices = {k: values[k] for k in _PRICE_FIELDS if values[k] is not None}
-        if deployment.options:
-            prices.update((k, v) for k, v in deployment.options.items() if k in _PRICE_FIELDS)
+        if deployment.options.prices is not None:
+            prices.update(deployment.options.prices.given())
         return prices
 
     def _estimate_usage(self, deployment: Deployment, request: ChatRequest, text: str) -> Usage:

@@ -13,6 +13,7 @@ own entry's values, else its environment variable, else its default base URL.
 from __future__ import annotations
 
 import difflib
+from decimal import Decimal
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._request import ChatRequest, redacted
 from .exceptions import InvalidRequestError, MissingAPIKeyError
-from .providers.base import Deployment, ProviderSpec
+from .providers.base import PRICE_FIELDS, Deployment, DeploymentOptions, Prices, ProviderSpec
 from .providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ _ENTRY_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_versio
                          "extra_headers", "input_cost_per_token", "output_cost_per_token",
                          "input_cost_per_second", "output_cost_per_second", "model_name",
                          "litellm_params", "timeout", "azure_ad_token"})
-_OVERRIDE_KEYS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
-                  "output_cost_per_second", "timeout", "azure_ad_token")
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class Planner:
         elif inherit is not None:
             inherited = {"api_base": inherit.api_base, "api_key": inherit.api_key,
                          "api_version": inherit.api_version, "headers": inherit.headers,
-                         "azure_ad_token": inherit.options.get("azure_ad_token")}
+                         "azure_ad_token": inherit.bearer_token}
         else:
             inherited = {}
         api_base = (own_base or inherited.get("api_base") or self._env_value(spec.api_base_env)
@@ -181,27 +180,24 @@ class Planner:
                                      provider=spec.name, model=name, code="missing_api_key")
         headers = {**(inherited.get("headers") or {}), **(entry.get("headers") or {}),
                    **(entry.get("extra_headers") or {})}
-        options = {k: entry[k] for k in _OVERRIDE_KEYS if entry.get(k) is not None}
-        if "azure_ad_token" not in options and inherited.get("azure_ad_token"):
-            options["azure_ad_token"] = inherited["azure_ad_token"]
-        if api_key is None and spec.token_env and (token := self._env_value(spec.token_env)):
-            options["bearer_token"] = token
-        if "default_max_tokens" in spec.options:
-            options.update(self._max_output(name, spec))
+        prices = Prices(**{k: Decimal(str(entry[k])) for k in PRICE_FIELDS if entry.get(k) is not None})
         template = self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
-        if template is not None:
-            options["prompt_template"] = template
+        options = DeploymentOptions(timeout=entry.get("timeout"), prices=prices if prices.given() else None,
+                                    template=template)
+        bearer = entry.get("azure_ad_token") or inherited.get("azure_ad_token")
+        if bearer is None and api_key is None and spec.token_env:
+            bearer = self._env_value(spec.token_env)
         return Deployment(spec=spec, model=name, api_base=api_base, api_key=api_key,
                           api_version=(entry.get("api_version") or inherited.get("api_version")
                                        or self._env_value(spec.api_version_env)),
-                          headers=headers, options=options)
+                          headers=headers, options=options, bearer_token=bearer,
+                          default_max_tokens=(self._max_output(name, spec)
+                                              if "default_max_tokens" in spec.options else None))
 
-    def _max_output(self, name: str, spec: ProviderSpec) -> dict[str, int]:
+    def _max_output(self, name: str, spec: ProviderSpec) -> int | None:
         """For providers that need max_tokens on every request: the model's own output limit."""
         info = self.model_map.get(name, spec.price_prefix or spec.name) if self.model_map is not None else None
-        if info is not None and info.max_output_tokens:
-            return {"default_max_tokens": info.max_output_tokens}
-        return {}
+        return info.max_output_tokens if info is not None and info.max_output_tokens else None
 
     def info(self, deployment: Deployment) -> ModelInfo | None:
         """The model map entry for a deployment (prices, context window), if known."""

@@ -9,8 +9,8 @@ vLLM, TGI and llama.cpp serve base models on ``POST {api_base}/completions``, wh
 
 The template comes from, first match wins: the per-call parameters (``initial_prompt_value``,
 ``roles``, ``final_prompt_value``, ``bos_token``, ``eos_token``); the deployment's
-``options["prompt_template"]`` (a ``PromptTemplate`` or the same five keys, registered per
-model on a client); the provider row's ``options["prompt_template"]``; then
+``options.template`` (a ``PromptTemplate``, registered per model on a client, or from a
+model_list entry); the provider row's ``options["prompt_template"]``; then
 ``routerlib.prompts.resolve_prompt``'s own lookup by ``hf_model_name`` and model name.
 
 A ``text_completion()`` call (``request.prompt`` set) passes through unchanged.
@@ -99,17 +99,17 @@ def prompt_template(request: ChatRequest, deployment: Deployment) -> PromptTempl
     values = {name: getattr(request, name) for name in _TEMPLATE_PARAMS if getattr(request, name) is not None}
     if values:
         return PromptTemplate.from_params(**values)
-    for options in (deployment.options, deployment.spec.options):
-        found = options.get("prompt_template")
-        if found is not None:
-            return found if isinstance(found, PromptTemplate) else PromptTemplate.from_params(**found)
+    found = deployment.options.template
+    if found is None:
+        found = deployment.spec.options.get("prompt_template")
+    if found is not None:
+        return found if isinstance(found, PromptTemplate) else PromptTemplate.from_params(**found)
     return None
 
 
 def render_prompt(request: ChatRequest, deployment: Deployment) -> str:
     """The one prompt string a raw-prompt server receives for ``request.messages``."""
-    hf_model_name = (request.hf_model_name or deployment.options.get("hf_model_name")
-                     or deployment.spec.options.get("hf_model_name"))
+    hf_model_name = request.hf_model_name or deployment.spec.options.get("hf_model_name")
     return resolve_prompt(request.messages, model=deployment.model,
                           template=prompt_template(request, deployment), hf_model_name=hf_model_name)
 
