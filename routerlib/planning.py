@@ -13,10 +13,10 @@ own entry's values, else its environment variable, else its default base URL.
 from __future__ import annotations
 
 import difflib
-from decimal import Decimal
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._request import ChatRequest, redacted
