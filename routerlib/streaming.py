@@ -17,6 +17,7 @@ and still prices what arrived.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -245,6 +246,10 @@ class Ending(Protocol):
 
     async def asettle(self) -> None: ...
 
+    def abandon(self) -> None:
+        """The stream was garbage-collected without being read or closed: release what it held."""
+        ...
+
 
 class _StreamBase:
     """The non-I/O half of a stream: chunk bookkeeping and the end-of-stream decision."""
@@ -262,6 +267,9 @@ class _StreamBase:
         self._closing = False
         self.response: ModelResponse | TextCompletion | None = None
         self.cost: Cost | None = None
+        # A stream dropped unread (never iterated, never closed) still gives back its budget hold
+        # and its connection when it is collected; the finalizer holds no reference to the stream.
+        self._finalizer = weakref.finalize(self, ending.abandon)
 
     @property
     def usage(self) -> Usage | None:
@@ -278,6 +286,7 @@ class _StreamBase:
     def _conclude(self, error: APIError | None) -> APIError | None:
         """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
+        self._finalizer.detach()
         self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
         return error
 

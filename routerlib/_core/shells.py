@@ -107,7 +107,7 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
     except APIError:
         http.close()
         raise
-    return Stream(http, events, start.parser, start.acc, start.buffered, start.ending(),
+    return Stream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
                   forward_usage=call.request.wants_usage_chunk)
 
 
@@ -190,7 +190,7 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
     except APIError:
         await http.aclose()
         raise
-    return AsyncStream(http, events, start.parser, start.acc, start.buffered, start.ending(),
+    return AsyncStream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
                        forward_usage=call.request.wants_usage_chunk)
 
 
