@@ -47,7 +47,8 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
     except BaseException:
         if call.budget is not None:
             call.budget.release()
-        call.finished(None)
+        if call.watched:
+            call.finished(None)
         raise
 
 
@@ -64,7 +65,8 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     if call.budget is not None:
         last = call.attempts[-1]
         call.budget.settle(deployment, response.usage, last.cost, last.latency)
-    call.finished(response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
@@ -119,7 +121,8 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
     except BaseException:
         if call.budget is not None:
             await call.budget.arelease()
-        call.finished(None)
+        if call.watched:
+            call.finished(None)
         raise
 
 
@@ -136,7 +139,8 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     if call.budget is not None:
         last = call.attempts[-1]
         await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
-    call.finished(response)
+    if call.watched:
+        call.finished(response)
     return response
 
 

@@ -28,7 +28,9 @@ class MountedTransport:
         return self._mounts.get(_scheme(url), self.default)
 
     def send(self, request: Any, timeout: float, **kwargs: Any) -> Any:
-        return self._for(request.url).send(request, timeout, **kwargs)
+        url = request.url
+        transport = self.default if url.startswith("http") else self._mounts.get(_scheme(url), self.default)
+        return transport.send(request, timeout, **kwargs)
 
     def stream(self, request: Any, timeout: float, **kwargs: Any) -> Any:
         return self._for(request.url).stream(request, timeout, **kwargs)
