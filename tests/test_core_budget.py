@@ -1,4 +1,4 @@
-"""The spend side of a call (routerlib/_spend.py): reserve, settle, release, through completion()."""
+"""The spend side of a call (routerlib/_core/budget.py): reserve, settle, release, through completion()."""
 
 from __future__ import annotations
 
