@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -124,7 +125,8 @@ class Script:
                 model: str = "gpt-4o", api_base: str = API_BASE, reason: Any = "first", waited: float = 0.0,
                 resp: ModelResponse | None = None, use: Usage | None = None, price: Cost | None = None,
                 error: RouterlibError | None = None, first_token: float | None = None,
-                stream_end: Any = None, message: str | None = None) -> Script:
+                stream_end: Any = None, message: str | None = None, streamed: bool = False) -> Script:
+        """One attempt; ``streamed``: its AttemptEnd carries no response, as a stream's does."""
         deployment = f"{provider}/{model}@{api_base}"
         self.observer.on_attempt_start(AttemptStart(self.call_id, n, deployment, provider, model, api_base, reason,
                                                     waited, time=t))
@@ -137,7 +139,7 @@ class Script:
                          status_code=getattr(error, "status_code", None),
                          message=message if error is None else getattr(error, "message", str(error))[:300])
         self.records.append(record)
-        if outcome == "ok" and resp is None:
+        if outcome == "ok" and resp is None and not streamed:
             resp = response(usage=use)
         self.observer.on_attempt_end(AttemptEnd(self.call_id, n, deployment, provider, model, outcome, end - t,
                                                 record, use, price, resp, error, time=end))
@@ -157,3 +159,41 @@ class Script:
         self.observer.on_call_end(CallEnd(self.call_id, outcome, resp, error, tuple(self.records), price,
                                           latency=t - T0, time=t))
         return self
+
+
+class BrokenSpan:
+    """A span whose attribute setters fail, as a buggy or hostile SDK might."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attribute(self, *args: Any) -> None:
+        raise RuntimeError("exporter bug")
+
+    set_attributes = set_status = add_event = set_attribute
+
+    def end(self, end_time: int | None = None) -> None:
+        self.ended += 1
+
+    def get_span_context(self) -> Any:
+        return trace.INVALID_SPAN_CONTEXT
+
+
+class BrokenTracer:
+    def __init__(self) -> None:
+        self.spans: list[BrokenSpan] = []
+
+    def start_span(self, *args: Any, **kwargs: Any) -> BrokenSpan:
+        self.spans.append(BrokenSpan())
+        return self.spans[-1]
+
+
+class BrokenProvider:
+    def __init__(self) -> None:
+        self.tracer = BrokenTracer()
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> BrokenTracer:
+        return self.tracer

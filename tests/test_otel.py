@@ -17,7 +17,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_helpers import API_BASE, T0, WALL, Script, Telemetry, cost, ns, request, response, usage
+from otel_helpers import API_BASE, T0, WALL, BrokenProvider, Script, Telemetry, cost, ns, request, response, usage
 
 from routerlib.exceptions import InternalServerError, RateLimitError
 from routerlib.observe import AttemptStart, FirstToken
@@ -185,6 +185,24 @@ def test_stream_attempt_records_first_chunk_and_how_it_ended(telemetry: Telemetr
     assert tuple(point.explicit_bounds) == DURATION_BUCKETS
 
 
+def test_a_streams_attempt_takes_its_response_from_call_end_and_keeps_its_own_end_time(
+        telemetry: Telemetry) -> None:
+    script = Script(observer(telemetry, capture_content=True), stream=True).start()
+    script.attempt(1, T0 + 0.01, T0 + 1.5, first_token=T0 + 0.2, stream_end="complete", use=usage(), price=cost(),
+                   streamed=True)
+    assert telemetry.finished() == []  # held until CallEnd, which carries the assembled response
+    script.end(T0 + 1.6, resp=response("Hello", finish="length"))
+    attempt = telemetry.by_name("chat gpt-4o")[0]
+    attributes = dict(attempt.attributes or {})
+    assert attempt.end_time == ns(T0 + 1.5)
+    assert attributes["gen_ai.response.id"] == "chatcmpl-42"
+    assert attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert json.loads(str(attributes["gen_ai.output.messages"]))[0]["parts"] == [{"type": "text", "content": "Hello"}]
+    assert attributes["routerlib.outcome"] == "ok"
+    point = telemetry.metrics()["gen_ai.client.operation.duration"].data.data_points[0]
+    assert point.attributes["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+
+
 def test_stream_spans_end_only_when_the_stream_ends(telemetry: Telemetry) -> None:
     obs = observer(telemetry)
     Script(obs, stream=True).start()
@@ -325,46 +343,8 @@ def test_events_of_unknown_calls_are_ignored(telemetry: Telemetry) -> None:
     assert telemetry.finished() == []
 
 
-class _BrokenSpan:
-    """A span whose attribute setters fail, as a buggy or hostile SDK might."""
-
-    def __init__(self) -> None:
-        self.ended = 0
-
-    def is_recording(self) -> bool:
-        return True
-
-    def set_attribute(self, *args: Any) -> None:
-        raise RuntimeError("exporter bug")
-
-    set_attributes = set_status = add_event = set_attribute
-
-    def end(self, end_time: int | None = None) -> None:
-        self.ended += 1
-
-    def get_span_context(self) -> Any:
-        return trace.INVALID_SPAN_CONTEXT
-
-
-class _BrokenTracer:
-    def __init__(self) -> None:
-        self.spans: list[_BrokenSpan] = []
-
-    def start_span(self, *args: Any, **kwargs: Any) -> _BrokenSpan:
-        self.spans.append(_BrokenSpan())
-        return self.spans[-1]
-
-
-class _BrokenProvider:
-    def __init__(self) -> None:
-        self.tracer = _BrokenTracer()
-
-    def get_tracer(self, *args: Any, **kwargs: Any) -> _BrokenTracer:
-        return self.tracer
-
-
 def test_a_failing_tracer_never_raises_and_never_leaves_a_span_open(caplog: pytest.LogCaptureFixture) -> None:
-    provider = _BrokenProvider()
+    provider = BrokenProvider()
     obs = OpenTelemetryObserver(provider, NoOpMeterProvider())  # type: ignore[arg-type]
     script = Script(obs).start()
     script.attempt(1, T0, T0 + 0.1, outcome="error", error=rate_limited()).attempt(2, T0, T0 + 0.2).end(T0 + 0.3)

@@ -82,7 +82,7 @@ class _Attempt:
 
 
 class _Call:
-    __slots__ = ("attempts", "context", "fallback_reason", "offset_ns", "operation", "request",
+    __slots__ = ("attempts", "context", "deferred", "fallback_reason", "offset_ns", "operation", "request",
                  "request_attributes", "span")
 
     def __init__(self, span: Span, offset_ns: int, operation: str, request: ChatRequest,
@@ -95,6 +95,8 @@ class _Call:
         self.request_attributes = request_attributes
         self.attempts: dict[int, _Attempt] = {}
         self.fallback_reason: str | None = None
+        #: A stream's successful AttemptEnd, which carries no response: finished at CallEnd, which does.
+        self.deferred: AttemptEnd | None = None
 
     def ns(self, time: float) -> int:
         """An event time (the client's clock) as OpenTelemetry epoch nanoseconds."""
@@ -172,6 +174,9 @@ class OpenTelemetryObserver(Observer):
             return
         end = call.ns(event.time)
         try:
+            deferred, call.deferred = call.deferred, None
+            if deferred is not None:
+                self._finish_attempt(call, call.attempts.pop(deferred.attempt), deferred, event.response)
             for attempt in call.attempts.values():  # an attempt with no AttemptEnd: never left open
                 attempt.span.set_attribute("routerlib.outcome", "abandoned")
                 attempt.span.end(end)
@@ -228,15 +233,25 @@ class OpenTelemetryObserver(Observer):
     @_guarded
     def on_attempt_end(self, event: AttemptEnd) -> None:
         call = self._calls.get(event.call_id)
-        attempt = call.attempts.pop(event.attempt, None) if call is not None else None
+        attempt = call.attempts.get(event.attempt) if call is not None else None
         if call is None or attempt is None:
             return
+        if event.response is None and event.outcome == "ok" and call.request.stream:
+            # A stream's attempt ends right before its CallEnd, which carries the assembled
+            # response (id, model, finish reasons): finish the span there, at this event's time.
+            call.deferred = event
+            return
+        del call.attempts[event.attempt]
+        self._finish_attempt(call, attempt, event, event.response)
+
+    def _finish_attempt(self, call: _Call, attempt: _Attempt, event: AttemptEnd,
+                        response: ModelResponse | TextCompletion | None) -> None:
         span = attempt.span
         try:
             if span.is_recording():
-                self._describe_attempt(span, event)
+                self._describe_attempt(span, event, response)
             if event.outcome != "skipped":
-                self._record_metrics(attempt.metric_attributes, event)
+                self._record_metrics(attempt.metric_attributes, event, response)
         finally:
             span.end(call.ns(event.time))
 
@@ -277,9 +292,9 @@ class OpenTelemetryObserver(Observer):
         self._servers[api_base] = server
         return server
 
-    def _describe_attempt(self, span: Span, event: AttemptEnd) -> None:
+    def _describe_attempt(self, span: Span, event: AttemptEnd,
+                          response: ModelResponse | TextCompletion | None) -> None:
         attributes: Attributes = {"routerlib.outcome": event.outcome}
-        response = event.response
         if response is not None:
             attributes.update(_response_attributes(response, event.outcome))
             if self.capture_content:
@@ -297,9 +312,9 @@ class OpenTelemetryObserver(Observer):
             span.set_status(Status(StatusCode.ERROR, event.record.message or _error_type(event.error)))
         span.set_attributes(attributes)
 
-    def _record_metrics(self, base: Attributes, event: AttemptEnd) -> None:
+    def _record_metrics(self, base: Attributes, event: AttemptEnd,
+                        response: ModelResponse | TextCompletion | None) -> None:
         attributes = dict(base)
-        response = event.response
         if response is not None and response.model:
             attributes["gen_ai.response.model"] = response.model
         if event.error is not None:
@@ -472,9 +487,10 @@ def _parse_server(api_base: str) -> tuple[str, int] | None:
 
 def _abandon(call: _Call) -> None:
     """End an evicted call's spans now, marked, rather than hold them forever."""
+    done = call.deferred.attempt if call.deferred is not None else None
     try:
-        for attempt in call.attempts.values():
-            attempt.span.set_attribute("routerlib.outcome", "abandoned")
+        for number, attempt in call.attempts.items():
+            attempt.span.set_attribute("routerlib.outcome", "ok" if number == done else "abandoned")
             attempt.span.end()
         call.span.set_attribute("routerlib.outcome", "abandoned")
     finally:
