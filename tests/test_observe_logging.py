@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
+from core_helpers import KEY, MESSAGES, MODEL, client
 from otel_helpers import T0, Script
 
+import routerlib
 from routerlib.exceptions import AuthenticationError, InternalServerError, RateLimitError
 from routerlib.observe.logging import LoggingObserver, log_call_failed, log_fallback, log_retry
+from routerlib.transport import HTTPResponse
 
 
 def rate_limited() -> RateLimitError:
@@ -32,7 +36,7 @@ def test_retry_fallback_and_failure_are_one_line_each(caplog: pytest.LogCaptureF
                  "gpt-4o); attempt 2 in 0.50 s"),
         ("WARNING", "fallback: call call-1 attempt 2 on openai/gpt-4o failed (RateLimitError 429: Rate limit "
                     "reached for gpt-4o); trying the next deployment"),
-        ("WARNING", "call call-1 failed: InternalServerError 503: upstream down (3 attempts on 2 models: "
+        ("WARNING", "failed: call call-1: InternalServerError 503: upstream down (3 attempts on 2 models: "
                     "openai/gpt-4o 429 x2, anthropic/claude-haiku-4-5 503)"),
     ]
 
@@ -103,3 +107,33 @@ def test_a_key_quoted_back_by_a_provider_is_not_logged(caplog: pytest.LogCapture
     Script(LoggingObserver()).start().fallback(1, T0, error).end(T0, error=error)
     text = "\n".join(m for _, m in lines(caplog))
     assert "Incorrect API key provided: <hidden>" in text and key not in text
+
+
+# -- through real calls (in-memory transport)
+def test_real_call_retry_fallback_and_failure_lines(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="routerlib")
+    c, _ = client(HTTPResponse(503, {"retry-after": "0"}, b'{"error": {"message": "overloaded"}}'),
+                  observers=[LoggingObserver()])
+    with pytest.raises(routerlib.ServiceUnavailableError):
+        c.completion(MODEL, MESSAGES, api_key=KEY, num_retries=1, fallbacks=["openai/gpt-4o"])
+    got = lines(caplog)
+    assert [level for level, _ in got] == ["INFO", "WARNING", "INFO", "WARNING"]
+    assert got[0][1].startswith("retry: call ") and "on openai/gpt-4o-mini failed (ServiceUnavailableError 503: " \
+                                                    "overloaded); attempt 2 in 0.00 s" in got[0][1]
+    assert got[1][1].startswith("fallback: call ") and "attempt 2 on openai/gpt-4o-mini" in got[1][1]
+    assert got[3][1].endswith("(4 attempts on 2 models: openai/gpt-4o-mini 503 x2, openai/gpt-4o 503 x2)")
+    assert len({line.split()[2].rstrip(":") for _, line in got}) == 1  # one call id on every line
+
+
+def test_a_key_in_a_providers_error_body_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="routerlib")
+    body = {"error": {"message": f"Incorrect API key provided: {KEY}. You can find your API key at ...",
+                      "type": "invalid_request_error", "code": "invalid_api_key"}}
+    answers = iter([HTTPResponse(500, {"retry-after": "0"}, json.dumps(body).encode()),
+                    HTTPResponse(401, {}, json.dumps(body).encode())])
+    c, _ = client(lambda request: next(answers), observers=[LoggingObserver()])
+    with pytest.raises(routerlib.AuthenticationError):
+        c.completion(MODEL, MESSAGES, api_key=KEY, num_retries=1)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Incorrect API key provided: <hidden>" in text and len(lines(caplog)) == 2
+    assert KEY not in text and KEY[-8:] not in text

@@ -207,3 +207,16 @@ def test_the_call_span_is_a_child_of_the_callers_span(telemetry: Telemetry) -> N
         c.completion(MODEL, MESSAGES, api_key=KEY)
     call = telemetry.by_name("routerlib chat openai/gpt-4o-mini")[0]
     assert call.parent is not None and call.parent.span_id == outer.get_span_context().span_id
+
+
+def test_a_key_quoted_back_by_the_provider_is_in_no_span(telemetry: Telemetry) -> None:
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {KEY}.", "code": "invalid_api_key"}})
+    c, _ = client(HTTPResponse(401, {}, body.encode()), observers=observers(telemetry, capture_content=True))
+    with pytest.raises(routerlib.AuthenticationError):
+        c.completion(MODEL, MESSAGES, api_key=KEY)
+    call, (attempt,) = tree(telemetry)
+    assert attempt.status.description == "Incorrect API key provided: <hidden>."
+    for span in (call, attempt):
+        seen = json.dumps([dict(span.attributes or {}), span.status.description,
+                           [dict(e.attributes or {}) for e in span.events]])
+        assert KEY not in seen

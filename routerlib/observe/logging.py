@@ -10,7 +10,8 @@
          reached); attempt 2 in 0.50 s
     WARNING routerlib: fallback: call 3f2a… attempt 3 on openai/gpt-4o failed (RateLimitError 429: ...);
          trying the next deployment
-    WARNING routerlib: call 3f2a… failed: 4 attempts on 2 models: openai/gpt-4o 429 x3, ...
+    WARNING routerlib: failed: call 3f2a…: InternalServerError 503: upstream down (4 attempts on 2
+         models: openai/gpt-4o 429 x3, ...)
 
 Retries are INFO (the policy is doing its job), fallbacks and failed calls WARNING (the caller
 is getting a degraded or no answer). Successful calls log nothing.
@@ -60,7 +61,7 @@ def log_call_failed(event: CallEnd, logger: logging.Logger = LOGGER) -> None:
         return
     error = event.error
     history = getattr(error, "history", None) if error is not None else None
-    logger.warning("call %s failed: %s%s", event.call_id, _describe(error) if error is not None else "unknown error",
+    logger.warning("failed: call %s: %s%s", event.call_id, _describe(error) if error is not None else "unknown error",
                    f" ({history})" if history else "")
 
 
