@@ -16,11 +16,15 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 from otel_helpers import API_BASE, T0, WALL, BrokenProvider, Script, Telemetry, cost, ns, request, response, usage
 
 from routerlib.exceptions import InternalServerError, RateLimitError
-from routerlib.observe import AttemptStart, FirstToken
+from routerlib.observe import AttemptStart, FirstToken, Observers
 from routerlib.otel import SEMCONV_1_41, SEMCONV_GENAI_0_1, OpenTelemetryObserver
 from routerlib.otel.semconv import DURATION_BUCKETS, TOKEN_BUCKETS, resolve
 
@@ -354,12 +358,31 @@ def test_a_failing_tracer_never_raises_and_never_leaves_a_span_open(caplog: pyte
     assert all(r.levelname == "DEBUG" for r in warnings[1:])
 
 
-def test_with_the_api_no_op_providers_nothing_is_recorded_and_nothing_fails() -> None:
-    obs = OpenTelemetryObserver(trace.NoOpTracerProvider(), NoOpMeterProvider(), capture_content=True)
-    script = Script(obs, stream=True).start()
-    script.attempt(1, T0, T0 + 1, first_token=T0 + 0.1, stream_end="complete", use=usage(), price=cost())
-    script.end(T0 + 1)
-    assert obs._calls == {}
+def test_with_no_op_providers_the_observer_subscribes_to_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """So the core builds no event for it: a disabled tracer costs a call nothing."""
+    api = OpenTelemetryObserver(trace.NoOpTracerProvider(), NoOpMeterProvider(), capture_content=True)
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the SDK's own no-op tracer and meter
+    sdk = OpenTelemetryObserver(TracerProvider(), MeterProvider())
+    monkeypatch.delenv("OTEL_SDK_DISABLED")
+    for obs in (api, sdk):
+        assert not Observers([obs])
+        script = Script(obs, stream=True).start()  # called directly anyway: harmless no-ops
+        script.attempt(1, T0, T0 + 1, first_token=T0 + 0.1, stream_end="complete", use=usage(), price=cost())
+        script.end(T0 + 1)
+        assert obs._calls == {}
+    assert Observers([OpenTelemetryObserver(trace.NoOpTracerProvider(), MeterProvider())])  # metrics still on
+
+
+def test_a_sampled_out_call_has_no_spans_but_its_metrics(telemetry: Telemetry) -> None:
+    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(telemetry.spans))
+    obs = OpenTelemetryObserver(tracer_provider, telemetry.meter_provider)
+    script = Script(obs).start().attempt(1, T0, T0 + 0.1, outcome="error", error=rate_limited())
+    script.fallback(1, T0 + 0.1, rate_limited()).attempt(2, T0 + 0.1, T0 + 0.3, use=usage(), price=cost())
+    script.end(T0 + 0.3)
+    assert telemetry.finished() == [] and obs._calls == {}
+    points = telemetry.metrics()["gen_ai.client.operation.duration"].data.data_points
+    assert sorted(p.count for p in points) == [1, 1]
 
 
 def test_the_global_providers_are_used_when_none_are_given() -> None:
@@ -383,7 +406,7 @@ def test_semconv_profiles_and_environment_opt_in() -> None:
     ("https://api.openai.com/v1", ("api.openai.com", 443)), ("http://127.0.0.1:8080/v1", ("127.0.0.1", 8080)),
     ("http://gpu-box/v1", ("gpu-box", 80)), ("", None), ("http://[::1]:99999/", None)])
 def test_server_address_and_port_from_api_base(api_base: str, server: tuple[str, int] | None) -> None:
-    from routerlib.otel._observer import _parse_server
+    from routerlib.otel._attributes import parse_server as _parse_server
 
     assert _parse_server(api_base) == server
 

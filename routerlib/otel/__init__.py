@@ -12,7 +12,8 @@ attributes and metrics are listed in docs/observability.md; the version of the c
 followed is a switchable value (``routerlib.otel.semconv``).
 """
 
-from ._observer import PROVIDER_NAMES, OpenTelemetryObserver
+from ._attributes import PROVIDER_NAMES
+from ._observer import OpenTelemetryObserver
 from .semconv import SEMCONV_1_41, SEMCONV_GENAI_0_1, Semconv
 
 __all__ = ["PROVIDER_NAMES", "SEMCONV_1_41", "SEMCONV_GENAI_0_1", "OpenTelemetryObserver", "Semconv"]
