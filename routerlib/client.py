@@ -72,8 +72,8 @@ class Client:
                       environ=environ)
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
-        self._transport = transport if transport is not None else SyncTransport()
-        self._async_transport = async_transport if async_transport is not None else AsyncTransport()
+        self._transport = _mounted(transport if transport is not None else SyncTransport())
+        self._async_transport = _amounted(async_transport if async_transport is not None else AsyncTransport())
         self._model_map_arg = model_map
         self._model_map: ModelMap | None = None
         self._registry = ProviderRegistry.with_builtins()
@@ -82,9 +82,10 @@ class Client:
         all_observers = list(observers)
         if callbacks:
             all_observers.append(CallbacksObserver(Callbacks(callbacks)))
+        accounting = Accounting(self._planner)
         self._runtime = Runtime(
-            planner=self._planner, accounting=Accounting(self._planner),
-            budget=_budget_hooks(ledger, budgets), observers=Observers(all_observers), policy=self.policy,
+            planner=self._planner, accounting=accounting,
+            budget=_budget_hooks(ledger, budgets, accounting), observers=Observers(all_observers), policy=self.policy,
             timeout=self.timeout, transport=self._transport, async_transport=self._async_transport,
             source_factory=_source_factory or self._static_source, clock=clock, sleep=sleep,
             async_sleep=async_sleep)
@@ -208,13 +209,30 @@ def _prompt(prompt: Any) -> Any:
     return prompt  # validation reports the bad value
 
 
-def _budget_hooks(ledger: Ledger | None, budgets: Sequence[Budget]) -> Any:
+def _mounted(transport: TransportProtocol) -> TransportProtocol:
+    """The client's transport with the in-process schemes mounted (mock_response, the LiteLLM bridge)."""
+    from .providers.litellm_bridge import LiteLLMTransport
+    from .transport._mock import MockAnswerTransport
+    from .transport._mounts import MountedTransport
+
+    return MountedTransport(transport, {"mock": MockAnswerTransport(), "litellm": LiteLLMTransport()})
+
+
+def _amounted(transport: AsyncTransportProtocol) -> AsyncTransportProtocol:
+    from .providers.litellm_bridge import AsyncLiteLLMTransport
+    from .transport._mock import AsyncMockAnswerTransport
+    from .transport._mounts import AsyncMountedTransport
+
+    return AsyncMountedTransport(transport, {"mock": AsyncMockAnswerTransport(), "litellm": AsyncLiteLLMTransport()})
+
+
+def _budget_hooks(ledger: Ledger | None, budgets: Sequence[Budget], accounting: Accounting) -> Any:
     """The spend hooks for this client, or None when neither a ledger nor budgets were given."""
     if ledger is None and not budgets:
         return None
     from ._core.budget import BudgetHooks
 
-    return BudgetHooks(ledger, budgets)
+    return BudgetHooks(ledger, budgets, accounting)
 
 
 _LEDGER_METHODS = ("record", "reserve", "settle", "release")

@@ -17,6 +17,7 @@ and still prices what arrived.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -245,6 +246,10 @@ class Ending(Protocol):
 
     async def asettle(self) -> None: ...
 
+    def abandon(self) -> None:
+        """The stream was garbage-collected without being read or closed: release what it held."""
+        ...
+
 
 class _StreamBase:
     """The non-I/O half of a stream: chunk bookkeeping and the end-of-stream decision."""
@@ -262,6 +267,9 @@ class _StreamBase:
         self._closing = False
         self.response: ModelResponse | TextCompletion | None = None
         self.cost: Cost | None = None
+        # A stream dropped unread (never iterated, never closed) still gives back its budget hold
+        # and its connection when it is collected; the finalizer holds no reference to the stream.
+        self._finalizer = weakref.finalize(self, ending.abandon)
 
     @property
     def usage(self) -> Usage | None:
@@ -275,9 +283,17 @@ class _StreamBase:
         """Whether the caller sees this chunk (usage-only chunks only if they asked)."""
         return bool(chunk.choices) or self._forward_usage
 
+    def _usage_chunk(self) -> Any:
+        """A final usage-only chunk carrying the locally counted (estimated) usage."""
+        acc = self._acc
+        kind = TextCompletion if acc.text_completion else ChatCompletionChunk
+        return kind(id=acc.id or "stream", created=acc.created or int(time.time()), model=acc.model,
+                    choices=[], usage=self.usage)
+
     def _conclude(self, error: APIError | None) -> APIError | None:
         """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
+        self._finalizer.detach()
         self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
         return error
 
@@ -326,7 +342,10 @@ class Stream(_StreamBase):
                 self.close()  # the caller stopped reading (break): release and record what arrived
         if finished:
             self._http.close()
+            counted = self._acc.usage is None
             self._end(None)
+            if counted and self._forward_usage and self.usage is not None:
+                yield self._usage_chunk()  # the caller asked for usage; the provider sent none
 
     def _end(self, error: APIError | None) -> None:
         if self._ended:
@@ -382,7 +401,10 @@ class AsyncStream(_StreamBase):
                 await self.aclose()  # the caller stopped reading: release and record what arrived
         if finished:
             await self._http.aclose()
+            counted = self._acc.usage is None
             await self._aend(None)
+            if counted and self._forward_usage and self.usage is not None:
+                yield self._usage_chunk()  # the caller asked for usage; the provider sent none
 
     async def _aend(self, error: APIError | None) -> None:
         if self._ended:

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from ..providers.base import Deployment
     from ..spend import Budget, Ledger, SpendRecord
     from ..types import Cost, Usage
-    from .call import Call
+    from .accounting import Accounting
+    from .source import CallView
 
 _CALLER_KEYS = ("user", "team", "tags")
 
@@ -42,24 +43,25 @@ _CALLER_KEYS = ("user", "team", "tags")
 class BudgetHooks:
     """A client's ledger and budgets; makes one ``CallBudget`` per call."""
 
-    __slots__ = ("budgets", "ledger")
+    __slots__ = ("accounting", "budgets", "ledger")
 
-    def __init__(self, ledger: Ledger | None, budgets: Sequence[Budget]) -> None:
+    def __init__(self, ledger: Ledger | None, budgets: Sequence[Budget], accounting: Accounting) -> None:
         if ledger is None:
             from ..spend import MemoryLedger
 
             ledger = MemoryLedger()
         self.ledger = ledger
         self.budgets = tuple(budgets)
+        self.accounting = accounting
 
-    def start(self, call: Call) -> CallBudget:
+    def start(self, call: CallView) -> CallBudget:
         return CallBudget(self, call)
 
 
 class CallBudget:
     """The spend side of one call: at most one reservation, exactly one record on success."""
 
-    def __init__(self, hooks: BudgetHooks, call: Call) -> None:
+    def __init__(self, hooks: BudgetHooks, call: CallView) -> None:
         self._hooks = hooks
         self._call = call
         metadata: Mapping[str, Any] = call.request.metadata or {}
@@ -77,7 +79,7 @@ class CallBudget:
         if not self._applies:
             return None
         call = self._call
-        amount, why = call.runtime.accounting.worst_case(call.request, deployment, call.prompt_tokens(deployment))
+        amount, why = self._hooks.accounting.worst_case(call.request, deployment, call.prompt_tokens(deployment))
         if amount is None:
             budget = self._hooks.budgets[0]
             raise BudgetExceededError(

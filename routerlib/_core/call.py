@@ -35,6 +35,7 @@ from ..exceptions import (
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
 from ..providers.base import Deployment, select_params
+from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class Call:
                 self._record_unresolved(error)
                 self._next_target(error)
                 continue
+            if self.request.mock_response is not None:
+                deployment = mocked(deployment)  # the same deployment, answered in memory
             skip = self.runtime.accounting.fits(self.request, deployment, lambda d=deployment: self.prompt_tokens(d))
             if skip is None:
                 return deployment
@@ -185,35 +188,6 @@ class Call:
         if request is not self.request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response
-
-    def mock(self, deployment: Deployment) -> Response:
-        """The response for mock_response=...: no network, usage counted locally (estimated).
-
-        The provider's parameter check still runs, so a mocked test fails (or drops) exactly
-        where the real call would.
-        """
-        from ..types import ChatCompletionMessage, Choice
-
-        self.adapter_params(deployment)
-        text = self.request.mock_response or ""
-        usage = self.runtime.accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
-        ident = "mock-" + self.call_id
-        if self.request.prompt is not None:
-            return TextCompletion(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
-                                  choices=[TextChoice(text=text, finish_reason="stop")])
-        return ModelResponse(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
-                             choices=[Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
-
-    def mock_stream(self, deployment: Deployment) -> Any:
-        """mock_response with stream=True: the mock answer as OpenAI SSE, through the real parser."""
-        from ..transport._mock import MockStreamResponse, mock_sse_response
-
-        return MockStreamResponse(mock_sse_response(self.mock(deployment)))
-
-    def mock_async_stream(self, deployment: Deployment) -> Any:
-        from ..transport._mock import MockAsyncStreamResponse, mock_sse_response
-
-        return MockAsyncStreamResponse(mock_sse_response(self.mock(deployment)))
 
     # -- outcomes
     def usage_and_cost(self, deployment: Deployment, usage: Usage | None, text: str | None,

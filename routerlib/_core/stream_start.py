@@ -11,11 +11,14 @@ iteration ends, breaks off or is closed, exactly once::
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import APIError, StreamInterruptedError
 from ..observe.events import FirstToken, StreamEnd, StreamEndKind
 from ..streaming import StreamAccumulator
+
+logger = logging.getLogger("routerlib")
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment, StreamParser
@@ -55,18 +58,19 @@ class StreamStart:
         """The body ended before any content: fine if complete, else a retryable interruption."""
         self.call.stream_not_started(bool(self.acc.finish_reasons), self.parser.done)
 
-    def ending(self) -> StreamEnding:
-        return StreamEnding(self.call, self.deployment)
+    def ending(self, http: Any) -> StreamEnding:
+        return StreamEnding(self.call, self.deployment, http)
 
 
 class StreamEnding:
     """Settles one stream when the caller is done with it. ``conclude`` runs once."""
 
-    __slots__ = ("_call", "_deployment", "_settle")
+    __slots__ = ("_call", "_deployment", "_http", "_settle")
 
-    def __init__(self, call: Call, deployment: Deployment) -> None:
+    def __init__(self, call: Call, deployment: Deployment, http: Any) -> None:
         self._call = call
         self._deployment = deployment
+        self._http = http
         self._settle: tuple[Usage | None, Cost | None, float] | None = None
 
     @property
@@ -116,3 +120,14 @@ class StreamEnding:
     async def asettle(self) -> None:
         if self._settle is not None and self._call.budget is not None:
             await self._call.budget.asettle(self._deployment, *self._settle)
+
+    def abandon(self) -> None:
+        """Called by a stream's finalizer when it was dropped unread: connection and hold released."""
+        release = getattr(self._http, "release_now", None) or getattr(self._http, "close", None)
+        try:
+            if release is not None and not callable(getattr(self._http, "aclose", None)):
+                release()  # a sync connection goes back (or is dropped); async ones close with their loop
+            if self._call.budget is not None:
+                self._call.budget.release()
+        except Exception:  # a finalizer must never raise
+            logger.warning("routerlib: releasing an abandoned stream failed", exc_info=True)
