@@ -428,3 +428,16 @@ def test_import_routerlib_does_not_import_opentelemetry() -> None:
                             check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_without_the_extra_the_import_error_names_it() -> None:
+    code = ("import sys\n"
+            "sys.modules['opentelemetry'] = None  # as if opentelemetry-api were not installed\n"
+            "try:\n"
+            "    import routerlib.otel\n"
+            "except ImportError as error:\n"
+            "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'routerlib[otel]'" in result.stdout

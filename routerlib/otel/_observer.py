@@ -42,7 +42,7 @@ try:
     from opentelemetry import metrics, trace
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # tests/test_otel.py: test_without_the_extra_the_import_error_names_it
     raise ImportError("routerlib.otel needs the OpenTelemetry API: pip install 'routerlib[otel]'") from exc
 
 from ..observe.events import (
