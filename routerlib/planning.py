@@ -172,8 +172,19 @@ class Planner:
                 # Credentials go only where they were meant to: the same scheme, host and port.
                 inherited.update(api_key=primary.api_key, headers=primary.headers,
                                  azure_ad_token=primary.bearer_token)
-        return self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
-                               key_optional=request.mock_response is not None)
+        deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
+                                     key_optional=request.mock_response is not None)
+        return self.with_template(deployment, request)
+
+    def with_template(self, deployment: Deployment, request: ChatRequest) -> Deployment:
+        """For a raw-prompt server, the deployment with this call's prompt template selected now
+        (from the client's environment, before anything is sent), so its adapter only renders."""
+        if request.prompt is not None or not getattr(deployment.adapter, "renders_prompt", False):
+            return deployment
+        from .providers.text_completion import select_for
+
+        template = select_for(request, deployment, os.environ if self._environ is None else self._environ)
+        return replace(deployment, options=replace(deployment.options, template=template))
 
     def deployment(self, model: str, entry: Mapping[str, Any] | None = None, *, id: str = "",
                    options: DeploymentOptions | None = None, inherited: Mapping[str, Any] | None = None,
