@@ -11,7 +11,7 @@ from otel_helpers import T0, Script
 
 import routerlib
 from routerlib.exceptions import AuthenticationError, InternalServerError, RateLimitError
-from routerlib.observe.logging import LoggingObserver, log_call_failed, log_fallback, log_retry
+from routerlib.observe.logging import LOGGER, LoggingObserver, log_call_failed, log_fallback, log_retry
 from routerlib.transport import HTTPResponse
 
 
@@ -27,7 +27,7 @@ def test_retry_fallback_and_failure_are_one_line_each(caplog: pytest.LogCaptureF
     caplog.set_level(logging.INFO, logger="routerlib")
     error = InternalServerError("upstream down", status_code=503, provider="anthropic", model="claude-haiku-4-5")
     error.history = "3 attempts on 2 models: openai/gpt-4o 429 x2, anthropic/claude-haiku-4-5 503"
-    script = Script(LoggingObserver()).start()
+    script = Script(LoggingObserver(LOGGER)).start()
     script.attempt(1, T0, T0 + 0.1, outcome="error", error=rate_limited()).retry(1, T0 + 0.1, 0.5, rate_limited())
     script.attempt(2, T0 + 0.6, T0 + 0.7, outcome="error", error=rate_limited()).fallback(2, T0 + 0.7, rate_limited())
     script.attempt(3, T0 + 0.7, T0 + 0.8, outcome="error", error=error).end(T0 + 0.8, error=error)
@@ -43,20 +43,20 @@ def test_retry_fallback_and_failure_are_one_line_each(caplog: pytest.LogCaptureF
 
 def test_a_successful_call_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="routerlib")
-    Script(LoggingObserver()).start().attempt(1, T0, T0 + 0.1).end(T0 + 0.1)
+    Script(LoggingObserver(LOGGER)).start().attempt(1, T0, T0 + 0.1).end(T0 + 0.1)
     assert lines(caplog) == []
 
 
 def test_long_provider_messages_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="routerlib")
-    Script(LoggingObserver()).start().retry(1, T0, 1.0, RateLimitError("x" * 5000, status_code=429))
+    Script(LoggingObserver(LOGGER)).start().retry(1, T0, 1.0, RateLimitError("x" * 5000, status_code=429))
     (_, message), = lines(caplog)
     assert len(message) < 400 and message.count("x") == 200
 
 
 def test_the_deployment_id_names_the_target_when_the_error_does_not(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="routerlib")
-    Script(LoggingObserver()).start().fallback(4, T0, RateLimitError("slow down"))
+    Script(LoggingObserver(LOGGER)).start().fallback(4, T0, RateLimitError("slow down"))
     assert "attempt 4 on dep-4 failed (RateLimitError: slow down)" in lines(caplog)[0][1]
 
 
@@ -79,7 +79,7 @@ def test_nothing_is_formatted_when_the_logger_is_disabled(caplog: pytest.LogCapt
     caplog.set_level(logging.ERROR, logger="routerlib")
     error = _WatchedError("x", status_code=429, provider="openai", model="gpt-4o")
     error.history = "1 attempt"
-    script = Script(LoggingObserver()).start()
+    script = Script(LoggingObserver(LOGGER)).start()
     script.retry(1, T0, 0.5, error).fallback(1, T0, error).end(T0, error=error)
     assert _WatchedError.reads == 0 and lines(caplog) == []
     caplog.set_level(logging.INFO, logger="routerlib")
@@ -104,16 +104,16 @@ def test_a_key_quoted_back_by_a_provider_is_not_logged(caplog: pytest.LogCapture
                                 body={"error": {"message": f"Incorrect API key provided: {key}"}})
     error.redact(key)  # what the core does (CallState.failed) before emitting events
     error.history = error.message
-    Script(LoggingObserver()).start().fallback(1, T0, error).end(T0, error=error)
+    Script(LoggingObserver(LOGGER)).start().fallback(1, T0, error).end(T0, error=error)
     text = "\n".join(m for _, m in lines(caplog))
     assert "Incorrect API key provided: <hidden>" in text and key not in text
 
 
 # -- through real calls (in-memory transport)
 def test_real_call_retry_fallback_and_failure_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """Every client logs them on "routerlib", without any observer."""
     caplog.set_level(logging.INFO, logger="routerlib")
-    c, _ = client(HTTPResponse(503, {"retry-after": "0"}, b'{"error": {"message": "overloaded"}}'),
-                  observers=[LoggingObserver()])
+    c, _ = client(HTTPResponse(503, {"retry-after": "0"}, b'{"error": {"message": "overloaded"}}'))
     with pytest.raises(routerlib.ServiceUnavailableError):
         c.completion(MODEL, MESSAGES, api_key=KEY, num_retries=1, fallbacks=["openai/gpt-4o"])
     got = lines(caplog)
@@ -131,7 +131,7 @@ def test_a_key_in_a_providers_error_body_never_reaches_the_log(caplog: pytest.Lo
                       "type": "invalid_request_error", "code": "invalid_api_key"}}
     answers = iter([HTTPResponse(500, {"retry-after": "0"}, json.dumps(body).encode()),
                     HTTPResponse(401, {}, json.dumps(body).encode())])
-    c, _ = client(lambda request: next(answers), observers=[LoggingObserver()])
+    c, _ = client(lambda request: next(answers))
     with pytest.raises(routerlib.AuthenticationError):
         c.completion(MODEL, MESSAGES, api_key=KEY, num_retries=1)
     text = "\n".join(r.getMessage() for r in caplog.records)

@@ -17,6 +17,7 @@ here; the shells only send, sleep and do the ledger's I/O::
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -34,6 +35,7 @@ from ..exceptions import (
     UnsupportedParamsError,
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers.base import Deployment, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
@@ -240,7 +242,7 @@ class Call:
         self._record(deployment, "error", latency=latency, error=error)
 
     def stream_ended(self, deployment: Deployment, usage: Usage | None, text: str | None,
-                     error: APIError | None) -> tuple[Usage | None, Cost | None]:
+                     error: APIError | None, response: Response | None = None) -> tuple[Usage | None, Cost | None]:
         """Price and record a stream's attempt at its end (complete, interrupted or closed early).
 
         ``text`` is None when no content arrived (nothing to estimate usage from)."""
@@ -249,7 +251,7 @@ class Call:
         if error is not None:
             error.redact(deployment.api_key)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
-                     usage=usage, error=error)
+                     usage=usage, error=error, response=response)
         if error is not None:
             error.attempts = tuple(self.attempts)
         return usage, cost
@@ -284,8 +286,12 @@ class Call:
             return 0.0
         self._reason = "retry"
         self._pending_wait = wait
-        if self._watch and self.observers.wants(Retry):
-            self.observers.emit(Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock()))
+        watched = self._watch and self.observers.wants(Retry)
+        if watched or LOGGER.isEnabledFor(logging.INFO):
+            event = Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock())
+            log_retry(event)
+            if watched:
+                self.observers.emit(event)
         return wait
 
     def _retry_wait(self, error: RouterlibError) -> float:
@@ -306,8 +312,12 @@ class Call:
         self._emit_fallback(deployment, error)
 
     def _emit_fallback(self, deployment: Deployment, error: RouterlibError) -> None:
-        if self._watch and self.observers.wants(Fallback):
-            self.observers.emit(Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock()))
+        watched = self._watch and self.observers.wants(Fallback)
+        if watched or LOGGER.isEnabledFor(logging.WARNING):
+            event = Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock())
+            log_fallback(event)
+            if watched:
+                self.observers.emit(event)
 
     def no_candidate_left(self) -> RouterlibError:
         """Every target was skipped (context window) or none could be resolved."""
@@ -316,13 +326,18 @@ class Call:
             model=self.request.model, code="context_length_exceeded")
 
     def finished(self, response: Response | None, error: RouterlibError | None = None) -> None:
-        """CallEnd: once per call (for a stream, when the stream ends). The shells call it only when
-        ``watched`` (a client without observers pays nothing)."""
-        if self.observers.wants(CallEnd):
+        """CallEnd: once per call (for a stream, when the stream ends), and the ``routerlib`` log
+        line of a failed call. On success the shells call it only when ``watched``: a client
+        without observers pays nothing."""
+        watched = self._watch and self.observers.wants(CallEnd)
+        failed = response is None
+        if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
-            self.observers.emit(CallEnd(
-                self.call_id, "ok" if error is None and response is not None else "error", response, error,
-                tuple(self.attempts), self.call_cost(), now - self.started, now))
+            event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,
+                            tuple(self.attempts), self.call_cost(), now - self.started, now)
+            log_call_failed(event)
+            if watched:
+                self.observers.emit(event)
 
     def exhausted(self, error: RouterlibError) -> RouterlibError:
         """The error to raise when the call is over: the last typed error, with the history."""
@@ -330,8 +345,7 @@ class Call:
             error.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
             if isinstance(error, APIError) and self.attempts:
                 error.history = self.history()
-        if self._watch:
-            self.finished(None, error)
+        self.finished(None, error)
         return error
 
     def history(self) -> str:

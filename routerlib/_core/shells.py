@@ -47,8 +47,7 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
     except BaseException:
         if call.budget is not None:
             call.budget.release()
-        if call.watched:
-            call.finished(None)
+        call.finished(None)
         raise
 
 
@@ -121,8 +120,7 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
     except BaseException:
         if call.budget is not None:
             await call.budget.arelease()
-        if call.watched:
-            call.finished(None)
+        call.finished(None)
         raise
 
 

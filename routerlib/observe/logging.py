@@ -3,8 +3,8 @@
 ::
 
     import logging
-    logging.basicConfig(level=logging.INFO)
-    client = Client(observers=[LoggingObserver()])
+    logging.basicConfig(level=logging.INFO)       # every client logs these lines on "routerlib"
+    client = Client(observers=[LoggingObserver(logging.getLogger("myapp.llm"))])   # and here too
 
     INFO routerlib: retry: call 3f2a… attempt 1 on openai/gpt-4o failed (RateLimitError 429: Rate limit
          reached); attempt 2 in 0.50 s
@@ -21,8 +21,9 @@ core has already passed through ``APIError.redact`` with the deployment's key; n
 ``body``, headers or request. Lazy: nothing is formatted unless the logger is enabled for the
 level (``isEnabledFor``, then ``%``-style arguments), so a disabled logger costs one check.
 
-The three functions below take the events directly, so the core can call them on its failure
-paths without any observer (which costs nothing on a call that succeeds).
+The core calls the three functions below on its failure paths for every client, with no
+observer (a call that succeeds pays nothing; a failing one, one ``isEnabledFor`` check when the
+logger is off). ``LoggingObserver`` sends the same lines to another logger as well.
 """
 
 from __future__ import annotations
@@ -66,10 +67,11 @@ def log_call_failed(event: CallEnd, logger: logging.Logger = LOGGER) -> None:
 
 
 class LoggingObserver(Observer):
-    """The three lines above for one client's calls (``logger`` defaults to ``routerlib``)."""
+    """The three lines above for one client's calls, on ``logger`` (the ``routerlib`` logger
+    already gets them from the core, so pass another one)."""
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or LOGGER
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
 
     def on_retry(self, event: Retry) -> None:
         log_retry(event, self.logger)
