@@ -46,7 +46,12 @@ Run `routerlib COMMAND --help` for each command's options and examples.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Commands whose positionals may come after options (`call MODEL --api-base URL "prompt"`): argparse
+#: assigns positionals greedily at the first of them, so these are parsed with parse_intermixed_args.
+_INTERMIXED = ("call",)
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     from . import call, demo, models, prices, spend
 
     parser = argparse.ArgumentParser(prog="routerlib", description=_DESCRIPTION, epilog=_EPILOG,
@@ -55,7 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (demo, spend, models, prices, call):
         module.register(commands)
-    return parser
+    return parser, dict(commands.choices)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (every command registered)."""
+    return _build()[0]
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser, subparsers = _build()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in _INTERMIXED:
+        args = subparsers[words[0]].parse_intermixed_args(words[1:])
+        args.command = words[0]
+        return args
+    return parser.parse_args(words)
 
 
 def _version() -> str:
@@ -66,9 +86,8 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status (argparse's own exits are returned, not raised)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(argv)
     except SystemExit as exc:  # --help, --version, or bad usage (argparse printed it)
         return exc.code if isinstance(exc.code, int) else 2
     shown = warnings.showwarning

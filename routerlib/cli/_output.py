@@ -55,8 +55,14 @@ def safe_text(text: str) -> str:
 
 
 def money(amount: Decimal) -> str:
-    """Exact plain decimal text: "0.0000375", never "3.75E-5", and "0" for zero."""
-    return format(amount, "f") if amount else "0"
+    """Exact plain decimal text without trailing zeros: "0.0000375", never "3.75E-5" or "0.00003750".
+
+    Not ``Decimal.normalize()``: it rounds to the context's 28 digits, and an exact sum can be longer.
+    """
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def have_rich() -> bool:

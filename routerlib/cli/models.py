@@ -44,7 +44,6 @@ examples:
 --cached, --cache-write are part of --prompt, and --reasoning part of --completion (OpenAI's
 meaning), each priced at its own rate. A model priced per second needs --seconds.
 """
-_MILLION = Decimal(1_000_000)
 
 
 def register(commands: Any) -> None:
@@ -85,7 +84,7 @@ def describe_map(meta: Mapping[str, Any]) -> str:
 
 
 def _per_million(price: Decimal | None) -> str:
-    return "" if price is None else money((price * _MILLION).normalize())
+    return "" if price is None else money(price.scaleb(6))  # exact: only the exponent moves
 
 
 def _matches(key: str, info: ModelInfo, words: list[str], provider: str | None, mode: str | None) -> bool:
@@ -182,23 +181,27 @@ def run_price(args: argparse.Namespace) -> int:
 
 
 def _print_price(args: argparse.Namespace, info: ModelInfo, usage: Any, cost: Any, header: str) -> None:
-    buckets = [("input", args.prompt - args.cached - args.cache_write, cost.input),
-               ("cached_input", args.cached, cost.cached_input), ("cache_creation", args.cache_write,
-                                                                   cost.cache_creation),
-               ("output", args.completion - args.reasoning, cost.output), ("reasoning", args.reasoning,
-                                                                            cost.reasoning),
-               ("time", None, cost.time)]
-    shown = [(name, tokens, amount) for name, tokens, amount in buckets if tokens or amount]
+    rates = info.rates_for(args.prompt)
+    buckets = [("input", args.prompt - args.cached - args.cache_write, rates[0], cost.input),
+               ("cached_input", args.cached, rates[1], cost.cached_input),
+               ("cache_creation", args.cache_write, rates[2], cost.cache_creation),
+               ("output", args.completion - args.reasoning, rates[4], cost.output),
+               ("reasoning", args.reasoning, rates[5], cost.reasoning),
+               ("time", None, info.input_cost_per_second or info.output_cost_per_second, cost.time)]
+    shown = [b for b in buckets if b[1] or b[3]]
     if args.format == "json":
         doc = {"model": args.model, "priced_as": cost.priced_as or info.key, "source": cost.source,
                "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                          "cached_tokens": args.cached, "cache_creation_tokens": args.cache_write,
                          "reasoning_tokens": args.reasoning},
-               "cost": {name: money(amount) for name, _, amount in shown}, "total": money(cost.total)}
+               "cost": {name: money(amount) for name, _, _, amount in shown}, "total": money(cost.total)}
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    rows = [[name, "" if tokens is None else f"{tokens:,}", money(amount)] for name, tokens, amount in shown]
-    print_table([Column("bucket"), Column("tokens", numeric=True), Column("cost (USD)", numeric=True)], rows,
-                title=f"{info.key} ({header})", footer=["total", f"{args.prompt + args.completion:,}",
-                                                       money(cost.total)])
+    rows = [[name, "" if tokens is None else f"{tokens:,}",
+             "" if rate is None else (money(rate) + " /s" if tokens is None else _per_million(rate)), money(amount)]
+            for name, tokens, rate, amount in shown]
+    columns = [Column("bucket"), Column("tokens", numeric=True), Column("USD per 1M", numeric=True),
+               Column("cost (USD)", numeric=True)]
+    print_table(columns, rows, title=f"{info.key} · {header}",
+                footer=["total", f"{args.prompt + args.completion:,}", "", money(cost.total)])

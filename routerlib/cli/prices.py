@@ -54,13 +54,18 @@ def register(commands: Any) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     update = actions.add_parser("update", help="fetch, check and cache a new price map", epilog=EPILOG,
+                                description="Fetch a price map in LiteLLM's format, check it, and only then "
+                                            "replace the per-user cache (atomically).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     update.add_argument("--from", dest="source", default=DEFAULT_URL, metavar="FILE|URL",
                         help="a file, or an https URL (http only on loopback); default: LiteLLM's published map")
     update.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds for the whole download")
     update.add_argument("--max-size", type=float, default=64.0, metavar="MB", help="refuse a larger download")
     update.add_argument("--dry-run", action="store_true", help="check and compare, but change nothing")
-    clear = actions.add_parser("clear", help="remove the cached map (clients use the packaged one again)")
+    clear = actions.add_parser("clear", help="remove the cached map (clients use the packaged one again)",
+                               description="Remove the refreshed price map, so clients use the packaged one again.",
+                               epilog="example:\n  routerlib prices clear\n",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     for sub in (update, clear):
         sub.add_argument("--cache-dir", metavar="DIR",
                          help="the cache directory (default: $ROUTERLIB_CACHE_DIR, else the user's cache dir)")

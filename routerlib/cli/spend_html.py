@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from ._output import money
 from .spend_summary import Aggregator, Totals, sort_groups
 
 __all__ = ["CHART", "GROUPINGS", "render"]
@@ -66,8 +67,6 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _money(amount: Decimal) -> str:
-    return format(amount, "f") if amount else "0"
 
 
 def render(agg: Aggregator, *, source: str, query: str = "", now: dt.datetime | None = None) -> str:
@@ -108,7 +107,7 @@ def _day(ts: float) -> str:
 
 def _cards(total: Totals) -> str:
     cards = [
-        ("total-cost", "spend (USD)", _money(total.cost)),
+        ("total-cost", "spend (USD)", money(total.cost)),
         ("total-calls", "calls", f"{total.calls:,}"),
         ("total-prompt", "prompt tokens", f"{total.prompt_tokens:,}"),
         ("total-completion", "completion tokens", f"{total.completion_tokens:,}"),
@@ -196,9 +195,9 @@ def _chart(by_day_model: Mapping[tuple[str, ...], Totals], by_day: Mapping[tuple
             height = plot_h * float(cost) / top
             base -= height
             colour = colours.get(series, _OTHER_COLOUR)
-            out.append(f'<rect class="bar" data-day="{day}" data-model="{_e(series)}" data-cost="{_money(cost)}" '
+            out.append(f'<rect class="bar" data-day="{day}" data-model="{_e(series)}" data-cost="{money(cost)}" '
                        f'x="{x:.3f}" y="{base:.3f}" width="{bar_w:.3f}" height="{height:.3f}" fill="{colour}">'
-                       f"<title>{day} · {_e(series)}: ${_money(cost)}</title></rect>")
+                       f"<title>{day} · {_e(series)}: ${money(cost)}</title></rect>")
         if i % label_every == 0:
             out.append(f'<text x="{x + bar_w / 2:.3f}" y="{c["height"] - c["bottom"] + 16:g}" '
                        f'text-anchor="middle">{day[5:]}</text>')
@@ -213,7 +212,7 @@ def _chart(by_day_model: Mapping[tuple[str, ...], Totals], by_day: Mapping[tuple
 def _day_table(by_day: Mapping[tuple[str, ...], Totals]) -> str:
     rows = "".join(f'<tr data-day="{_e(day)}"><td>{_e(day)}</td><td class="num">{t.calls:,}</td>'
                    f'<td class="num">{t.prompt_tokens + t.completion_tokens:,}</td>'
-                   f'<td class="num cost">{_money(t.cost)}</td></tr>'
+                   f'<td class="num cost">{money(t.cost)}</td></tr>'
                    for (day,), t in sort_groups(by_day, ("day",)))
     return ('<table id="days"><thead><tr><th>day</th><th class="num">calls</th><th class="num">tokens</th>'
             f'<th class="num">cost</th></tr></thead><tbody>{rows}</tbody></table>')
@@ -229,12 +228,12 @@ def _top_table(key: str, groups: Mapping[tuple[str, ...], Totals], whole: Decima
     shown, rest = ranked[:_TOP], ranked[_TOP:]
     rows = [f'<tr><td class="name">{_e(name)}</td><td class="num">{t.calls:,}</td>'
             f'<td class="num">{t.prompt_tokens + t.completion_tokens:,}</td>'
-            f'<td class="num cost">{_money(t.cost)}</td>{_share_cell(t.cost, whole)}</tr>'
+            f'<td class="num cost">{money(t.cost)}</td>{_share_cell(t.cost, whole)}</tr>'
             for (name,), t in shown]
     if rest:
         rest_cost = sum((t.cost for _, t in rest), Decimal(0))
         rows.append(f'<tr class="rest"><td>{len(rest)} more</td><td class="num">{sum(t.calls for _, t in rest):,}'
-                    f'</td><td></td><td class="num cost">{_money(rest_cost)}</td>{_share_cell(rest_cost, whole)}</tr>')
+                    f'</td><td></td><td class="num cost">{money(rest_cost)}</td>{_share_cell(rest_cost, whole)}</tr>')
     return (f'<table id="top-{key}s"><thead><tr><th>{key}</th><th class="num">calls</th><th class="num">tokens</th>'
             f'<th class="num">cost</th><th>share</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
@@ -244,7 +243,7 @@ def _bucket_table(total: Totals) -> str:
     buckets = sorted(total.cost_by_bucket.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99,
                                                                    kv[0]))
     rows = "".join(f'<tr data-bucket="{_e(b)}"><td>{_e(_BUCKET_NAMES.get(b, b))}</td>'
-                   f'<td class="num cost">{_money(amount)}</td>{_share_cell(amount, total.cost)}</tr>'
+                   f'<td class="num cost">{money(amount)}</td>{_share_cell(amount, total.cost)}</tr>'
                    for b, amount in buckets)
     return ('<table id="buckets"><thead><tr><th>bucket</th><th class="num">cost</th><th>share</th></tr></thead>'
             f"<tbody>{rows}</tbody></table>")

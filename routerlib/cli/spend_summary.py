@@ -29,6 +29,7 @@ from itertools import product
 from typing import Any
 
 from ..spend.records import EXACT, ZERO
+from ._output import money
 
 __all__ = ["DIMENSIONS", "KEYS", "NONE", "PERIODS", "TOKEN_FIELDS", "Aggregator", "Totals", "group_values",
            "period_key", "sort_groups"]
@@ -91,13 +92,11 @@ class Totals:
             "unpriced_calls": self.unpriced_calls,
             "estimated_calls": self.estimated_calls,
             **{name: getattr(self, name) for name in TOKEN_FIELDS},
-            "cost": _text(self.cost),
-            "cost_by_bucket": {k: _text(v) for k, v in sorted(self.cost_by_bucket.items())},
+            "cost": money(self.cost),
+            "cost_by_bucket": {k: money(v) for k, v in sorted(self.cost_by_bucket.items())},
         }
 
 
-def _text(amount: Decimal) -> str:
-    return format(amount, "f") if amount else "0"
 
 
 def period_key(ts: float, period: str) -> str:

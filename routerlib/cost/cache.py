@@ -163,6 +163,7 @@ def write_cache(content: bytes, path: str | os.PathLike[str] | None = None) -> P
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".model_prices.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the map from other users of a shared cache dir
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
             fh.flush()

@@ -158,16 +158,23 @@ class SQLiteReader:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def count(self) -> int:
-        return int(self._conn.execute(f"SELECT COUNT(*) FROM records{self._where}", self._params).fetchone()[0])
+        import sqlite3
+
+        try:
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM records{self._where}", self._params).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise LedgerReadError(f"cannot read {self.path}: {exc}") from None
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        cursor = self._conn.execute(f"SELECT json FROM records{self._where} ORDER BY ts, call_id", self._params)
-        while True:
-            page = cursor.fetchmany(_PAGE)
-            if not page:
-                return
-            for (text,) in page:
-                yield json.loads(text)
+        import sqlite3
+
+        try:
+            cursor = self._conn.execute(f"SELECT json FROM records{self._where} ORDER BY ts, call_id", self._params)
+            while page := cursor.fetchmany(_PAGE):
+                for (text,) in page:
+                    yield json.loads(text)
+        except sqlite3.Error as exc:  # a damaged page, or the file replaced under us
+            raise LedgerReadError(f"cannot read {self.path}: {exc}") from None
 
     def close(self) -> None:
         self._conn.close()
