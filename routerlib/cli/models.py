@@ -74,7 +74,7 @@ def describe_map(meta: Mapping[str, Any]) -> str:
     from ..cost.cache import FORMAT
 
     count = meta.get("models")
-    size = f"{count:,} models" if isinstance(count, int) else "models"
+    size = f"{count:,} model{'' if count == 1 else 's'}" if isinstance(count, int) else "models"
     if meta.get("format") == FORMAT:
         modified = f", published {meta['last_modified']}" if meta.get("last_modified") else ""
         return f"price map: refreshed {meta.get('fetched')} from {meta.get('source')}{modified} ({size})"
