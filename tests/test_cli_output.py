@@ -5,6 +5,7 @@ with a hint when the ``cli`` extra (rich) is missing."""
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -48,7 +49,7 @@ def test_rich_table_on_a_terminal_shows_names_as_text() -> None:
     out = Terminal()
     print_table(COLUMNS, [[name, "1"] for name in HOSTILE], footer=["total", "3"], stream=out)
     text = out.getvalue()
-    assert "┃" in text or "│" in text  # a rich table
+    assert "───" in text and "\x1b[1m" in text  # a rich table: a rule under bold headers
     assert "[red]alice[/red]" in text  # not read as markup
     assert "\x1b[2J" not in text and "\x1b]0;" not in text and "\\x1b[2J" in text
     assert "carol\\x0anext" in text
@@ -98,3 +99,17 @@ def test_without_rich_tables_are_plain_and_a_hint_says_how_to_get_them() -> None
     assert result.stdout.splitlines() == ["user  n", "[b]x  1", "user  n", "[b]x  1"]
     assert result.stderr.splitlines() == [
         "routerlib: plain output; pip install 'routerlib[cli]' for tables and progress bars"]  # once
+
+
+def test_a_narrow_terminal_drops_optional_columns_and_never_crops_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "75")
+    columns = [Column("model"), Column("calls", numeric=True), *(Column(f"extra{i}", numeric=True, drop=i)
+                                                                  for i in range(1, 6)),
+               Column("cost (USD)", numeric=True)]
+    row = ["anthropic/claude-haiku-4-5", "123,456", *(f"{i}0,000,000" for i in range(1, 6)), "0.000000123456789"]
+    out = Terminal()
+    print_table(columns, [row], stream=out)
+    text = out.getvalue()
+    assert "0.000000123456789" in text and "123,456" in text and "extra1" in text
+    assert "extra2" not in text  # the highest drops went first, and only as many as needed
+    assert max(len(line) for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()) <= 75

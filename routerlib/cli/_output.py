@@ -99,10 +99,13 @@ def _hint() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column: its header, and whether its cells are numbers (right-aligned)."""
+    """A table column: its header, whether its cells are numbers (right-aligned), and whether a
+    terminal too narrow for the whole table may leave it out (``drop`` > 0: the highest goes first).
+    """
 
     header: str
     numeric: bool = False
+    drop: int = 0
 
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, title: str | None = None,
@@ -119,18 +122,41 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, tit
 
 def _rich_table(columns: Sequence[Column], rows: list[list[str]], title: str | None,
                 footer: list[str] | None, out: IO[str]) -> None:
+    """A rich table that fits the terminal: droppable columns go, highest ``drop`` first, before any
+    number would be cut (rich crops a column that cannot fit, and a cropped number is a wrong number)."""
     from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(file=out, highlight=False)
+    keep = list(range(len(columns)))
+    while True:
+        table = _build_rich_table([columns[i] for i in keep], [[r[i] for i in keep] for r in rows], title,
+                                  [footer[i] for i in keep] if footer is not None else None)
+        droppable = [i for i in keep if columns[i].drop]
+        natural = Measurement.get(console, console.options.update(max_width=1_000_000), table).maximum
+        if not droppable or natural <= console.width:
+            break
+        keep.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
+    console.print(table)
+
+
+def _build_rich_table(columns: Sequence[Column], rows: list[list[str]], title: str | None,
+                      footer: list[str] | None) -> Any:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title) if title else None, show_footer=footer is not None, header_style="bold")
+    table = Table(title=Text(title) if title else None, show_footer=footer is not None, header_style="bold",
+                  box=box.SIMPLE_HEAD, title_justify="left")
     for i, col in enumerate(columns):
         foot = Text(footer[i], style="bold") if footer is not None else ""
+        widest = max((len(r[i]) for r in rows), default=0)
+        # Numbers never wrap; names fold onto more lines rather than lose their end to an ellipsis.
         table.add_column(Text(col.header), footer=foot, justify="right" if col.numeric else "left",
-                         no_wrap=col.numeric)
+                         no_wrap=col.numeric, overflow="fold", min_width=None if col.numeric else min(widest, 24))
     for row in rows:
         table.add_row(*(Text(c) for c in row))  # Text, not str: names are never read as markup
-    Console(file=out, highlight=False).print(table)
+    return table
 
 
 def _plain_table(columns: Sequence[Column], rows: list[list[str]], title: str | None,

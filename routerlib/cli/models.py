@@ -114,9 +114,9 @@ def run_models(args: argparse.Namespace) -> int:
         json.dump({"map": dict(model_map.meta), "models": rows}, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    columns = [Column("model"), Column("provider"), Column("mode"), Column("input /1M", numeric=True),
-               Column("output /1M", numeric=True), Column("cached /1M", numeric=True),
-               Column("context", numeric=True), Column("max output", numeric=True)]
+    columns = [Column("model"), Column("provider", drop=3), Column("mode", drop=4), Column("input /1M", numeric=True),
+               Column("output /1M", numeric=True), Column("cached /1M", numeric=True, drop=2),
+               Column("context", numeric=True, drop=1), Column("max output", numeric=True, drop=5)]
     rows_text = [[key, info.provider or "", info.mode or "", _per_million(info.input_cost_per_token),
                   _per_million(info.output_cost_per_token), _per_million(info.cache_read_input_token_cost),
                   _limit(info.max_input_tokens), _limit(info.max_output_tokens or info.max_tokens)]

@@ -167,6 +167,12 @@ def _print(fmt: str, keys: tuple[str, ...], agg: Aggregator, query: ReportQuery,
         _table(keys, rows, agg.overall, query, out)
 
 
+#: (header, field, drop): on a narrow terminal the highest ``drop`` goes first (see ``Column``).
+_TABLE_COUNTS = (("calls", "calls", 0), ("retried", "retried_calls", 4), ("failed att.", "failed_attempts", 5),
+                 ("prompt", "prompt_tokens", 3), ("completion", "completion_tokens", 3),
+                 ("cached", "cached_tokens", 6), ("cache write", "cache_creation_tokens", 7),
+                 ("reasoning", "reasoning_tokens", 7), ("unpriced", "unpriced_calls", 0))
+_ALWAYS = ("calls", "retried_calls", "failed_attempts", "prompt_tokens", "completion_tokens")
 _CSV_COUNTS = ("calls", "attempts", "retried_calls", "failed_attempts", "unpriced_calls", "estimated_calls")
 
 
@@ -185,17 +191,14 @@ def _table(keys: tuple[str, ...], rows: list[tuple[tuple[str, ...], Totals]], ov
     if not rows:
         print("no calls match" + (f" ({describe(query)})" if describe(query) else ""), file=sys.stderr)
         return
-    unpriced = overall.unpriced_calls > 0
+    # Columns that are zero for every row say nothing (CSV and JSON keep them all, for stable columns).
+    counts = [(h, f, d) for h, f, d in _TABLE_COUNTS if f in _ALWAYS or getattr(overall, f)]
     columns = [Column(k) for k in keys] or [Column("")]
-    columns += [Column(h, numeric=True) for h in ("calls", "retried", "failed att.", "prompt", "completion",
-                                                  "cached", "reasoning")]
-    columns += [Column("unpriced", numeric=True)] if unpriced else []
+    columns += [Column(header, numeric=True, drop=drop) for header, _, drop in counts]
     columns.append(Column("cost (USD)", numeric=True))
 
     def cells(label: list[str], t: Totals) -> list[str]:
-        numbers = [t.calls, t.retried_calls, t.failed_attempts, t.prompt_tokens, t.completion_tokens,
-                   t.cached_tokens, t.reasoning_tokens, *([t.unpriced_calls] if unpriced else [])]
-        return [*label, *(f"{n:,}" for n in numbers), money(t.cost)]
+        return [*label, *(f"{getattr(t, f):,}" for _, f, _ in counts), money(t.cost)]
 
     body = [cells(list(combo), t) for combo, t in rows] if keys else []
     footer = cells(["total", *[""] * (max(len(keys), 1) - 1)], overall)
