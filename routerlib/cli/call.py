@@ -161,13 +161,14 @@ def _report(attempts: tuple[Attempt, ...], usage: Usage | None, cost: Cost | Non
     if not attempts:
         return
     print("attempts:", file=err)
-    for n, attempt in enumerate(attempts, 1):
+    labels = [f"{safe(a.provider)}/{safe(a.model)}" for a in attempts]
+    width = max(len(label) for label in labels)
+    for n, (attempt, label) in enumerate(zip(attempts, labels, strict=True), 1):
         outcome = "ok" if attempt.outcome == "ok" else safe(attempt.summary().split(" ", 1)[-1])
         if attempt.outcome == "error":
             outcome = f"{attempt.error} {attempt.status_code or ''}".strip()
         waited = f" (waited {attempt.waited * 1000:.0f} ms)" if attempt.waited else ""
-        print(f"  {n}. {safe(attempt.provider)}/{safe(attempt.model)}  {outcome}  "
-              f"{attempt.latency * 1000:.0f} ms{waited}", file=err)
+        print(f"  {n}. {label:<{width}}  {outcome}  {attempt.latency * 1000:.0f} ms{waited}", file=err)
     if not header:
         return
     if usage is not None:
