@@ -200,3 +200,16 @@ def test_redis_unreachable_is_a_failure_that_hides_the_password() -> None:
 def test_main_in_process(ledger_path: Path, ledger: SQLiteLedger, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["spend", "--ledger", str(ledger_path), "--by", "total", "--format", "json"]) == 0
     assert Decimal(json.loads(capsys.readouterr().out)["total"]["cost"]) == ledger.total()
+
+
+def test_csv_names_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
+    from routerlib.spend import SpendRecord
+
+    path = tmp_path / "evil.db"
+    with SQLiteLedger(path) as led:
+        for i, user in enumerate(("=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)", "-2", "plain")):
+            led.record(SpendRecord(call_id=str(i), timestamp=T0, model="m", provider="p", user=user,
+                                   cost=Decimal("0.1")))
+    result = run_cli("spend", "--ledger", str(path), "--by", "user", "--format", "csv")
+    users = sorted(row["user"] for row in csv.DictReader(io.StringIO(result.stdout)))
+    assert users == ["'+1", "'-2", "'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "plain"]

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-__all__ = ["CommandError", "UsageError", "have_rich", "money", "print_table", "progress", "safe", "safe_text",
-           "wants_rich"]
+__all__ = ["Column", "CommandError", "UsageError", "csv_cell", "have_rich", "money", "print_table", "progress",
+           "safe", "safe_text", "wants_rich"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -52,6 +52,12 @@ def safe(text: object) -> str:
 def safe_text(text: str) -> str:
     """Like ``safe`` but keeping newlines and tabs: for running text such as a model's answer."""
     return _CONTROL_BUT_LINES.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def csv_cell(text: str) -> str:
+    """A name for a CSV cell that a spreadsheet will not run: a leading ``= + - @`` (a formula, the
+    "CSV injection" of OWASP) gets a ``'`` in front. Only for names that come from outside."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def money(amount: Decimal) -> str:

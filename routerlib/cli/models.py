@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import _args
-from ._output import Column, CommandError, UsageError, money, print_table, safe
+from ._output import Column, CommandError, UsageError, csv_cell, money, print_table, safe
 
 if TYPE_CHECKING:
     from ..cost.model_map import ModelInfo, ModelMap
@@ -127,7 +127,8 @@ def run_models(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["model", "provider", "mode", "input_per_1m", "output_per_1m", "cached_input_per_1m",
                          "max_input_tokens", "max_output_tokens"])
-        writer.writerows([[c.replace(",", "") if i >= 6 else c for i, c in enumerate(r)] for r in rows_text])
+        writer.writerows([[c.replace(",", "") if i >= 6 else csv_cell(c) if i < 3 else c for i, c in enumerate(r)]
+                          for r in rows_text])
         return 0
     print_table(columns, rows_text, title=f"{header}; USD per 1M tokens")
     return 0

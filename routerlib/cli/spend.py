@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 from . import _args
-from ._output import Column, CommandError, UsageError, money, print_table, progress
+from ._output import Column, CommandError, UsageError, csv_cell, money, print_table, progress
 from .spend_summary import TOKEN_FIELDS, Aggregator, Totals, sort_groups
 
 if TYPE_CHECKING:
@@ -182,8 +182,8 @@ def _csv(keys: tuple[str, ...], rows: list[tuple[tuple[str, ...], Totals]], out:
     writer.writerow([*keys, *_CSV_COUNTS, *TOKEN_FIELDS, "cost", *(f"cost_{b}" for b in _COST_BUCKETS)])
     for combo, totals in rows:
         data = totals.to_dict()
-        writer.writerow([*combo, *(data[c] for c in _CSV_COUNTS), *(data[t] for t in TOKEN_FIELDS), data["cost"],
-                         *(money(totals.cost_by_bucket.get(b, _ZERO)) for b in _COST_BUCKETS)])
+        writer.writerow([*map(csv_cell, combo), *(data[c] for c in _CSV_COUNTS), *(data[t] for t in TOKEN_FIELDS),
+                         data["cost"], *(money(totals.cost_by_bucket.get(b, _ZERO)) for b in _COST_BUCKETS)])
 
 
 def _table(keys: tuple[str, ...], rows: list[tuple[tuple[str, ...], Totals]], overall: Totals,
