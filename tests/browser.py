@@ -6,8 +6,8 @@ browser is started with ``--remote-debugging-port=0`` and a fresh profile, its p
 ``websockets`` package): navigate, wait for the load event, evaluate expressions, and record every
 request the page made (so a test can prove a page loads nothing from the network).
 
-``chromium_binary()`` returns None when no browser is installed; the fixture that uses it skips
-with the reason.
+``chromium_binary()`` returns ``$ROUTERLIB_TEST_CHROMIUM`` if set, else the first Chromium on PATH,
+else None; the fixture that uses it then skips with the reason.
 """
 
 from __future__ import annotations

@@ -188,6 +188,13 @@ def test_redis_ledger(redis_url: str, ledger: SQLiteLedger) -> None:
     assert data["ledger"] == redis_url
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "127.0.0.1:6379", "redis://:pw@host:port/0"])
+def test_a_bad_redis_url_is_bad_usage(url: str) -> None:
+    result = run_cli("spend", "--redis", url)
+    assert_user_error(result, 2, "routerlib spend: error:")
+    assert ":pw@" not in result.stderr
+
+
 def test_redis_unreachable_is_a_failure_that_hides_the_password() -> None:
     from loopback_server import free_port
 

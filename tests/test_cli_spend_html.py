@@ -39,6 +39,11 @@ def test_page_is_self_contained() -> None:
     assert page.count("<svg") == 1 and page.rstrip().endswith("</html>")
 
 
+def test_an_empty_ledger_still_makes_a_page() -> None:
+    page = build([])
+    assert 'id="total-cost">0<' in page and 'class="bar"' not in page and page.rstrip().endswith("</html>")
+
+
 def test_names_from_the_ledger_are_escaped() -> None:
     evil = SpendRecord(call_id="x", timestamp=1_764_547_200.0, model='m"><img src=x onerror=alert(1)>',
                        provider="p", user="<script>alert(1)</script>", team="a&b", cost=Decimal("0.5"),

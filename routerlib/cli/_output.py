@@ -228,5 +228,6 @@ class _LazyBar:
 
     def stop(self) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.done)
+            # The total may have been an upper bound (a Redis ledger counts by time only): end full.
+            self.bar.update(self.task, total=max(self.done, 1), completed=self.done)
             self.bar.stop()

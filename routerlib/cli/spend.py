@@ -96,17 +96,21 @@ def _redacted(url: str) -> str:
 
 
 def _open(args: argparse.Namespace, query: ReportQuery) -> RecordReader:
-    from ..spend.report import LedgerReadError, RedisReader, SQLiteReader
+    from ..spend.report import LedgerReadError, RedisReader, SQLiteReader, redact_url
 
     try:
         if args.ledger is not None:
             return SQLiteReader(args.ledger, query)
     except LedgerReadError as exc:
         raise UsageError(str(exc)) from None
+    from urllib.parse import urlsplit
+
+    if urlsplit(args.redis).scheme not in ("redis", "rediss", "unix"):
+        raise UsageError(f"--redis takes a redis://, rediss:// or unix:// URL, not {redact_url(args.redis)!r}")
     try:
         return RedisReader(args.redis, query, prefix=args.prefix)
     except LedgerReadError as exc:
-        raise CommandError(str(exc)) from None
+        raise UsageError(str(exc)) from None  # construction only parses the URL: a bad one is bad usage
 
 
 def _read(reader: RecordReader, groupings: list[tuple[str, ...]], mode: str) -> Aggregator:
