@@ -126,13 +126,13 @@ def test_verify_detects_a_drifted_counter(ledger: RedisLedger, prefix: str) -> N
     assert not ledger.verify()
 
 
-def test_scripts_are_registered_once(ledger: RedisLedger) -> None:
-    scripts = (ledger._reserve_script, ledger._write_script, ledger._release_script)
-    ledger.reserve("a", Decimal(1), now=T0)
+def test_scripts_are_loaded_once_and_run_by_sha(ledger: RedisLedger) -> None:
+    ledger._redis.script_flush()
+    ledger.reserve("a", Decimal(1), now=T0)  # NOSCRIPT -> EVAL, which caches the script
     ledger.settle("a", rec("a", "1"))
     ledger.release("a")
-    assert (ledger._reserve_script, ledger._write_script, ledger._release_script) == scripts
-    assert all(ledger._redis.script_exists(s.sha)[0] for s in scripts)
+    assert all(ledger._redis.script_exists(s.sha)[0] for s in ledger._scripts)
+    assert ledger.total() == 1 and ledger.reserved() == {}
 
 
 def test_two_clients_never_overspend(redis_url: str, prefix: str) -> None:
