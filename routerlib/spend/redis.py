@@ -227,7 +227,7 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<unparseable redis URL>"
     host = f"[{host}]" if ":" in host else host
-    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _url_secrets(url: str) -> tuple[str, ...]:
