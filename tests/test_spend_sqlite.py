@@ -319,7 +319,7 @@ def test_errors_name_the_path_and_are_typed(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, sqlite3.Error) and info.value.operation == "open"
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(LedgerUnavailableError, match="junk.db"):
+    with pytest.raises(LedgerUnavailableError, match=r"junk\.db"):
         SQLiteLedger(junk)
     led = SQLiteLedger(tmp_path / "s.db")
     led.close()
