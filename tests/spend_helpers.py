@@ -179,3 +179,26 @@ def sqlite_write_lock(path: str, seconds: float) -> Iterator[subprocess.Popen[st
     finally:
         proc.wait(seconds + 30)
         proc.stdout.close()
+
+
+@contextmanager
+def proxy_process(target_port: int, *, delay: float) -> Iterator[int]:
+    """A slow ``Proxy`` in a process of its own (so its threads do not compete with the test for the
+    GIL while the test measures its event loop); yields the proxy's port."""
+    code = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r})\n"
+        "from spend_helpers import Proxy\n"
+        f"p = Proxy({target_port}, delay={delay})\n"
+        "p.set_mode('slow')\n"
+        "print(p.port, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+        proc.stdout.close()

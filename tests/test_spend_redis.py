@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from loopback_server import free_port
-from spend_helpers import LagMeter, Proxy, redis_server
+from spend_helpers import LagMeter, Proxy, proxy_process, redis_server
 
 from routerlib.exceptions import BudgetExceededError, LedgerError, LedgerTimeoutError, LedgerUnavailableError
 from routerlib.spend import Budget, SpendRecord
@@ -265,30 +265,34 @@ def proxy(redis_url: str) -> Iterator[Proxy]:
     prox.close()
 
 
-async def test_slow_redis_never_blocks_the_event_loop(proxy: Proxy, prefix: str) -> None:
-    """50 budgeted calls against a Redis 100 ms away (each way): the loop keeps ticking on time."""
-    led = RedisLedger(proxy.url, prefix=prefix)
-    budgets = [Budget("1", "global")]
-    await led.areserve("warm", Decimal("0.01"), budgets=budgets)  # connect while fast
-    await led.arelease("warm")
-    proxy.set_mode("slow")
+async def test_slow_redis_never_blocks_the_event_loop(redis_url: str, prefix: str) -> None:
+    """50 budgeted calls against a Redis 100 ms away each way (200 ms per operation): the loop keeps
+    ticking on time. A blocking ledger would stall it 200 ms per operation."""
+    delay = 0.1
+    with proxy_process(int(redis_url.rsplit(":", 1)[1].split("/")[0]), delay=delay) as port:
+        led = RedisLedger(f"redis://127.0.0.1:{port}/0", prefix=prefix)
+        budgets = [Budget("1", "global")]
 
-    async def call(i: int) -> None:
-        await led.areserve(f"c{i}", Decimal("0.02"), budgets=budgets, timeout=30)
-        await led.asettle(f"c{i}", rec(f"c{i}", "0.01", time.time()))
+        async def call(i: int) -> None:
+            await led.areserve(f"c{i}", Decimal("0.02"), budgets=budgets, timeout=30)
+            await led.asettle(f"c{i}", rec(f"c{i}", "0.01", time.time()))
 
-    with LagMeter() as meter:
-        await asyncio.gather(*(call(i) for i in range(50)))
-    assert meter.worst < proxy.delay / 4, meter.worst
-    # The same meter sees a blocking call: the sync twin on the loop stalls it for the whole round trip.
-    with LagMeter() as control:
-        await asyncio.sleep(0.02)
-        led.release("c0")
-        await asyncio.sleep(0.02)
-    assert control.worst > proxy.delay
-    proxy.set_mode("pass")
-    assert led.total() == Decimal("0.50") and led.reserved() == {}
-    await led.aclose()
+        try:
+            with LagMeter() as meter:
+                await asyncio.gather(*(call(i) for i in range(50)))
+        finally:
+            await led.aclose()
+        assert meter.worst < 2 * delay / 4, meter.worst
+        # The same meter sees a blocking call: the sync twin on the loop stalls it for the whole round trip.
+        with LagMeter() as control:
+            await asyncio.sleep(0.02)
+            led.release("c0")
+            await asyncio.sleep(0.02)
+        assert control.worst > delay
+    led2 = RedisLedger(redis_url, prefix=prefix)
+    assert led2.total() == Decimal("0.50") and led2.reserved() == {}
+    led.close()
+    led2.close()
 
 
 @pytest.mark.parametrize("fresh", [True, False], ids=["new-connection", "pooled-connection"])
@@ -312,7 +316,7 @@ async def test_a_redis_that_stops_answering_times_out_typed_and_bounded(proxy: P
         assert err.operation == "reserve" and err.where == f"RedisLedger('redis://127.0.0.1:{proxy.port}/0')"
         assert isinstance(err.__cause__, Exception)
     proxy.set_mode("pass")
-    led.close()
+    await led.aclose()
 
 
 async def test_a_settle_that_fails_is_spooled_and_written_later(proxy: Proxy, prefix: str) -> None:
@@ -338,7 +342,7 @@ async def test_a_settle_that_fails_is_spooled_and_written_later(proxy: Proxy, pr
         led.record(rec("d", "0.125", time.time()))
     proxy.set_mode("pass")
     assert led.flush_pending() == 1 and led.total() == Decimal("0.75")
-    led.close()
+    await led.aclose()
 
 
 def test_errors_never_show_the_password(prefix: str) -> None:
@@ -355,10 +359,16 @@ def test_errors_never_show_the_password(prefix: str) -> None:
                 assert password not in text and password not in repr(info.value.__cause__)
                 assert "admin" not in str(info.value) and info.value.where is not None
                 assert info.value.where.startswith("RedisLedger('redis://127.0.0.1:")
+
+            async def attempt_async(led: RedisLedger = led) -> None:
+                try:
+                    await led.areserve("c", Decimal(1))
+                finally:
+                    await led.aclose()
+
             with pytest.raises(LedgerError) as ainfo:
-                asyncio.run(led.areserve("c", Decimal(1)))
+                asyncio.run(attempt_async())
             assert password not in "".join(traceback.format_exception(ainfo.value))
-            led.close()
             assert led.pending() == []
 
 

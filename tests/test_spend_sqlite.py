@@ -449,3 +449,12 @@ def test_async_calls_in_four_processes_never_overspend(tmp_path: Path) -> None:
     assert len(led.records()) == sum(s for s, _ in outcomes)
     assert led.total() <= LIMIT and led.reserved() == {} and led.verify()
     led.close()
+
+
+async def test_async_twins_on_a_closed_ledger_raise_a_ledger_error(tmp_path: Path) -> None:
+    led = SQLiteLedger(tmp_path / "s.db")
+    await led.areserve("c", Decimal("0.01"))  # starts the worker threads
+    led.close()
+    with pytest.raises(LedgerUnavailableError, match="closed"):
+        await led.arelease("c")
+    assert led._pool is None

@@ -10,8 +10,9 @@ Nothing survives the process: use ``SQLiteLedger`` or ``RedisLedger`` to keep sp
 The async twins (``areserve``, ``asettle``, ...) run inline on the event loop: each is a few
 microseconds of dict work under a lock that is never held across I/O, cheaper than the
 hand-off to a thread would be (measured, a reserve + settle pair including the record's
-construction: 34 us inline, as sync, against 187 us through ``asyncio.to_thread``). ``timeout`` is accepted and has nothing to bound; this ledger never
-fails, so nothing is ever spooled.
+construction: 34 us inline, as sync, against 187 us through ``asyncio.to_thread``).
+``timeout`` is accepted and has nothing to bound; this ledger never fails, so nothing is
+ever spooled.
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ For Redis Cluster, put the prefix in a hash tag (``prefix="{routerlib}:"``) so a
 
 Sync and async share state exactly: the async twins (``areserve``, ``asettle``, ...) run the
 same three Lua scripts on the same keys through ``redis.asyncio``, with one async client per
-event loop (made on first use in that loop; ``aclose()`` closes the current loop's).
+event loop (made on first use in that loop). Await ``aclose()`` in a loop before it closes:
+it closes that loop's connections (redis-py 5 warns about async connections collected after
+their loop closed).
 
 Under faults, and why:
 
@@ -258,14 +260,25 @@ class _SyncConnections:
             if self._pid != os.getpid():  # forked: the parent's sockets are not ours
                 self._idle, self._pid = [], os.getpid()
             conn = self._idle.pop() if self._idle else None
-        if conn is not None and not conn.can_read(0):
-            return conn  # idle and quiet; one that can read was closed by the server or is out of step
         if conn is not None:
+            if self._quiet(conn):
+                return conn
             conn.disconnect()
         options = {**self._pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout}
         conn = self._pool.connection_class(**options)
         conn.connect()
         return conn
+
+    @staticmethod
+    def _quiet(conn: Any) -> bool:
+        """An idle connection with nothing to read is usable; one that can read was closed by the
+        server or is out of step."""
+        import redis.exceptions as rx
+
+        try:
+            return not conn.can_read(0)
+        except (rx.RedisError, OSError):
+            return False
 
     def give_back(self, conn: Any) -> None:
         with self._lock:

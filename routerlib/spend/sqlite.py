@@ -323,6 +323,8 @@ class SQLiteLedger(LedgerBase):
         """This ledger's worker threads for the async twins (made on first use, again after fork)."""
         pool = self._pool
         if pool is None or self._pool_pid != os.getpid():
+            if self._closed:
+                raise _ClosedError(f"{self._describe()} is closed", where=self._describe(), operation="open")
             with self._handles_lock:
                 if self._pool is None or self._pool_pid != os.getpid():
                     self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="routerlib-sqlite")
