@@ -468,3 +468,20 @@ def test_one_transport_from_threads_each_with_its_own_loops(server: LoopbackServ
     assert errors == []
     assert len(server.requests) == 60
     assert len(transport._sessions) <= 4, "sessions of closed loops were dropped"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_client_redirect_is_not_retried_and_reaches_no_other_origin(server: LoopbackServer,
+                                                                          stream: bool) -> None:
+    other = LoopbackServer().start()
+    client = routerlib.Client(environ={})
+    try:
+        base = server.base + "/redirect?to=" + quote(other.base + "/v1/chat/completions") + "&x="
+        with pytest.raises(ex.RedirectError) as info:
+            await client.acompletion(MODEL, MESSAGES, api_base=base, api_key=SECRET, num_retries=3, stream=stream)
+        assert len(info.value.attempts) == 1 and info.value.provider == "openai"
+        assert len(server.requests) == 1 and other.connections == 0
+        assert SECRET not in str(info.value)
+    finally:
+        await client.aclose()
+        other.stop()

@@ -489,3 +489,17 @@ def test_a_head_past_the_limit_is_a_typed_error(raw: Callable[[RawHandler], RawS
 def test_a_head_within_the_limit_passes(raw: Callable[[RawHandler], RawServer], transport: SyncTransport) -> None:
     server = raw(hostile.big_head(40, 1000))
     assert transport.send(post_to(server.base + "/v1"), 5).headers["x-filler-00039"].startswith("vvv")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_redirect_is_not_retried_and_reaches_no_other_origin(server: LoopbackServer, stream: bool) -> None:
+    other = LoopbackServer().start()
+    try:
+        base = server.base + "/redirect?to=" + quote(other.base + "/v1/chat/completions") + "&x="
+        with routerlib.Client(environ={}, sleep=lambda s: None) as client, pytest.raises(ex.RedirectError) as info:
+            client.completion(MODEL, MESSAGES, api_base=base, api_key=SECRET, num_retries=3, stream=stream)
+        assert len(info.value.attempts) == 1 and info.value.provider == "openai"
+        assert len(server.requests) == 1 and other.connections == 0
+        assert SECRET not in str(info.value)
+    finally:
+        other.stop()
