@@ -207,11 +207,12 @@ class StreamResponse(Protocol):
     headers: Mapping[str, str]
 
     def lines(self) -> Iterator[bytes]:
-        """The body's lines without their line endings, to the end of the body."""
+        """The body's lines without their line endings (CRLF, LF or a lone CR), to the end of the
+        body; ``ResponseTooLargeError`` past ``Limits.max_line_bytes`` in one line."""
         ...
 
     def read(self) -> bytes:
-        """The rest of the body (for error answers)."""
+        """The rest of the body (for error answers), at most ``Limits.max_response_bytes``."""
         ...
 
     def close(self) -> None:
@@ -220,6 +221,8 @@ class StreamResponse(Protocol):
 
 
 class AsyncStreamResponse(Protocol):
+    """The async twin of ``StreamResponse``: iterate ``lines()``, then ``aclose()``."""
+
     status: int
     headers: Mapping[str, str]
 
