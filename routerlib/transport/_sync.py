@@ -179,7 +179,8 @@ class SyncTransport:
 
     def _release(self, key: _Key, conn: _Connection, resp: http.client.HTTPResponse) -> None:
         """Pool ``conn`` only if its answer is complete and closed; close it otherwise."""
-        if resp.will_close or conn.sock is None or not resp.isclosed() or resp.length:
+        # resp.fp is None: resp.isclosed(), without the call
+        if resp.will_close or conn.sock is None or resp.fp is not None or resp.length:
             conn.close()
             return
         idle = self._idle.get(key)
@@ -255,8 +256,14 @@ class _SocketReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        clock = self._clock
-        clock.bound(self._sock)
+        clock = self._clock  # clock.bound(), inlined: this runs for every read of every answer
+        left = clock.deadline - time.monotonic()
+        wait = clock.wait if clock.wait < left else left
+        if wait <= 0:
+            raise TimeoutError("the deadline of the exchange passed")
+        if wait < clock.current - _SLACK or wait > clock.current + _SLACK:
+            self._sock.settimeout(wait)
+            clock.current = wait
         budget = clock.header_left
         if budget is None:
             return self._sock.recv_into(buffer)
@@ -389,7 +396,7 @@ class SyncStreamResponse:
 
 def _read_all(resp: http.client.HTTPResponse, encoding: str | None, limit: int) -> bytes:
     """The whole body, decoded, at most ``limit`` bytes; the answer is complete and closed after."""
-    inflate = _inflater(encoding)
+    inflate = None if encoding is None else _inflater(encoding)
     if inflate is None and resp.length is not None and resp.length > limit:
         raise body_too_large(limit)  # announced too large: refuse before reading any of it
     pieces: list[bytes] = []
