@@ -299,7 +299,7 @@ async def test_redirect_is_a_typed_error_and_is_never_followed(server: LoopbackS
         with pytest.raises(ex.RedirectError) as info:
             await (transport.send(request, 5) if mode == "send" else transport.stream(request, 5))
         error = info.value
-        assert error.status_code == status and not error.retryable
+        assert error.status_code == status and not error.retryable and error.__cause__ is None
         text = str(error)
         assert f"{status} redirect to {other.base};" in text
         assert "hunter2" not in text and "steal" not in text and SECRET not in text
@@ -351,8 +351,9 @@ async def test_a_line_that_never_ends_stops_at_max_line_bytes(raw: Callable[[Raw
     transport = AsyncTransport(limits=Limits(max_line_bytes=2**20))
     try:
         stream = await transport.stream(post_to(server.base + "/v1"), 5)
-        with pytest.raises(ex.ResponseTooLargeError, match=r"max_line_bytes \(1,048,576 bytes\)"):
+        with pytest.raises(ex.ResponseTooLargeError, match=r"max_line_bytes \(1,048,576 bytes\)") as info:
             _ = [line async for line in stream.lines()]
+        assert info.value.__cause__ is None
         await stream.aclose()
     finally:
         await transport.aclose()

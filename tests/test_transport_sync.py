@@ -320,7 +320,7 @@ def test_redirect_is_a_typed_error_and_is_never_followed(server: LoopbackServer,
         with pytest.raises(ex.RedirectError) as info:
             transport.send(request, 5) if mode == "send" else transport.stream(request, 5)
         error = info.value
-        assert error.status_code == status and not error.retryable
+        assert error.status_code == status and not error.retryable and error.__cause__ is None
         text = str(error)
         assert f"{status} redirect to {other.base};" in text and "does not follow redirects" in text
         assert "hunter2" not in text and "user" not in text and "steal" not in text and SECRET not in text

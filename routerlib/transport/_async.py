@@ -77,6 +77,8 @@ class AsyncTransport:
                 headers = self._head(resp, request.url)
                 body = await _read_all(resp.content, self._limits.max_response_bytes)
                 return HTTPResponse(resp.status, headers, body)
+        except RouterlibError:
+            raise
         except Exception as exc:
             raise _connection_error(exc, request.url, self._limits) from exc
 
@@ -223,7 +225,7 @@ class AsyncStreamResponse:
                     yield line
         except BaseException as exc:
             self._resp.close()
-            if isinstance(exc, Exception):
+            if isinstance(exc, Exception) and not isinstance(exc, RouterlibError):
                 raise _connection_error(exc, self._url, self._limits) from exc
             raise
         last = splitter.flush()
@@ -237,7 +239,7 @@ class AsyncStreamResponse:
             body = await _read_all(self._resp.content, self._limits.max_response_bytes)
         except BaseException as exc:
             self._resp.close()
-            if isinstance(exc, Exception):
+            if isinstance(exc, Exception) and not isinstance(exc, RouterlibError):
                 raise _connection_error(exc, self._url, self._limits) from exc
             raise
         self._resp.release()

@@ -126,7 +126,10 @@ class SyncTransport:
             resp = conn.getresponse()
         except BaseException as exc:
             conn.close()
-            raise self._open_error(exc, request.url) from exc
+            error = self._open_error(exc, request.url)
+            if error is exc:
+                raise
+            raise error from exc
         clock.header_left = None
         if 300 <= resp.status < 400:
             conn.close()  # its body is not read: never pooled
