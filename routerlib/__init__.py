@@ -46,6 +46,7 @@ from .exceptions import (
 from .policy import RetryPolicy
 from .providers import ProviderSpec
 from .streaming import AsyncStream, Stream
+from .transport import Limits
 from .types import (
     Attempt,
     ChatCompletionChunk,
@@ -104,6 +105,7 @@ __all__ = [
     "LedgerError",
     "LedgerTimeoutError",
     "LedgerUnavailableError",
+    "Limits",
     "MemoryLedger",
     "MissingAPIKeyError",
     "ModelResponse",
