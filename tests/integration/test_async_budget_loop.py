@@ -8,17 +8,13 @@ event loop runs it. A ledger called on the loop would stall the ticker for whole
 from __future__ import annotations
 
 import asyncio
-import sys
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the shared spend test helpers
+from spend_helpers import LagMeter, proxy_process
 
-from spend_helpers import LagMeter, proxy_process  # noqa: E402
-
-import routerlib  # noqa: E402
-from routerlib.spend import Budget, RedisLedger  # noqa: E402
-from routerlib.testing import MockServer  # noqa: E402
+import routerlib
+from routerlib.spend import Budget, RedisLedger
+from routerlib.testing import MockServer
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 PRICES = {"input_cost_per_token": "0.000001", "output_cost_per_token": "0.000002"}
