@@ -26,7 +26,8 @@ renaming the module::
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
     │   └── StreamInterruptedError            (a stream that broke off)
     ├── BudgetExceededError                   (refused before any network call)
-    └── PromptTemplateError                   (a template could not be found or rendered)
+    ├── PromptTemplateError                   (a template could not be found or rendered)
+    └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
@@ -61,6 +62,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "MissingAPIKeyError",
+    "ModuleSettingError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
@@ -124,6 +126,11 @@ class APIError(RouterlibError):
         self.attempts: tuple[Attempt, ...] = ()
         #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
         self.history: str | None = None
+
+    @property
+    def llm_provider(self) -> str | None:
+        """LiteLLM's name for ``provider``, so that ``except`` blocks written for LiteLLM keep working."""
+        return self.provider
 
     def redact(self, secret: str | None) -> None:
         """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
@@ -288,6 +295,15 @@ class BudgetExceededError(RouterlibError):
 
 class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
+
+
+class ModuleSettingError(RouterlibError, AttributeError):
+    """An assignment to a routerlib module attribute (``routerlib.num_retries = 0``).
+
+    routerlib reads no module attribute for behaviour, so the assignment would be silently
+    ignored; the message says where the setting goes (a ``Client`` argument or a per-call
+    keyword). An ``AttributeError``, as for any attribute that cannot be set.
+    """
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

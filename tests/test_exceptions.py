@@ -38,6 +38,7 @@ TREE = [
     (ex.StreamInterruptedError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.PromptTemplateError, ex.RouterlibError),
+    (ex.ModuleSettingError, ex.RouterlibError),
 ]
 
 

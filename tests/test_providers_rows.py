@@ -21,8 +21,8 @@ REQUIRED = {"openai", "openrouter", "together_ai", "groq", "deepseek", "mistral"
             "perplexity", "deepinfra", "hosted_vllm", "ollama", "lm_studio",
             "wiserouter", "wrift", "openroute", "routeway", "wrouter"}
 AUTH_STYLES = {"bearer", "x-api-key", "api-key", "bearer+x-api-key", "query"}
-ROW_KEYS = {"name", "api_base", "api_key_env", "key_required", "unsupported", "renamed", "extra_headers",
-            "auth", "price_prefix", "quirks", "options", "adapter"}
+ROW_KEYS = {"name", "api_base", "api_key_env", "api_base_env", "key_required", "unsupported", "renamed",
+            "extra_headers", "auth", "price_prefix", "quirks", "options", "adapter"}
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 ROWS = {row["name"]: row for row in _rows.ROWS}
