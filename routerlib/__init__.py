@@ -118,17 +118,19 @@ class _RouterlibModule(_types.ModuleType):
 
     routerlib reads no module attribute for behaviour, so LiteLLM-style settings would be
     silently ignored; ``ModuleSettingError`` says where each goes instead (``routerlib._settings``).
-    Replacing an existing name (``unittest.mock.patch("routerlib.completion")``) and binding
-    submodules still work.
+    Replacing an existing name that is no LiteLLM setting (``unittest.mock.patch(
+    "routerlib.completion")``) and binding submodules still work.
     """
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name.startswith("__") or isinstance(value, _types.ModuleType) or (
-                (name in self.__dict__ or name in _LAZY) and name != "model_cost"):
+        if name.startswith("__") or isinstance(value, _types.ModuleType):
+            super().__setattr__(name, value)  # the import system binding a submodule
+            return
+        from ._settings import is_litellm_setting, refusal
+
+        if (name in self.__dict__ or name in _LAZY) and not is_litellm_setting(name):
             super().__setattr__(name, value)
             return
-        from ._settings import refusal
-
         raise refusal(name)
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from .exceptions import InvalidRequestError, RouterlibError
 from .types import ChatCompletionChunk, ModelResponse, TextCompletion, Usage
 
@@ -67,9 +69,16 @@ def _as_chunk(i: int, chunk: Any) -> ChatCompletionChunk | TextCompletion:
         isinstance(c, Mapping) and "text" in c and "delta" not in c for c in choices)
     try:
         return TextCompletion.model_validate(data) if text else ChatCompletionChunk.model_validate(data)
-    except ValueError as exc:
-        raise InvalidRequestError(f"stream_chunk_builder(chunks[{i}]): not a chunk: {exc}",
+    except ValidationError as exc:
+        raise InvalidRequestError(f"stream_chunk_builder(chunks[{i}]): not a chunk ({problem(exc)})",
                                   code="invalid_parameter") from None
+
+
+def problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, without the input values (which may be large or private)."""
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]
 
 
 def _estimated_usage(response: ModelResponse | TextCompletion,

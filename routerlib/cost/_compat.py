@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal, overload
 
+from pydantic import ValidationError
+
 from ..exceptions import InvalidRequestError
 from ..types import (
     CompletionTokensDetails,
@@ -236,8 +238,10 @@ def _usage_from(function: str, value: Any) -> Usage:
                                   f"got {type(value).__name__}", code="invalid_parameter")
     try:
         return Usage.model_validate(data)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{function}(usage_object=...): not a usage: {exc}",
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidRequestError(f"{function}(usage_object=...): not a usage ({where}: {err['msg']})",
                                   code="invalid_parameter") from None
 
 
