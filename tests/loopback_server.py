@@ -3,6 +3,7 @@
 Paths select the behaviour:
 - ``/json``: a JSON body with content-length (keep-alive);
 - ``/sse``: a chunked SSE stream of ``?n=`` events (default 3) and [DONE];
+- ``/sse-length``: the same events as one body with a content-length (not chunked);
 - ``/slow-sse``: like /sse with ``delay`` seconds between events;
 - ``/close-after``: a JSON answer, then the server closes the connection without saying so
   (no ``Connection: close``), which leaves a stale connection in the client's pool;
@@ -66,6 +67,16 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/hang":
             owner.release.wait(10)
             self.close_connection = True
+            return
+        if parts.path == "/sse-length":
+            body = b"".join(f"data: {{\"i\": {i}}}\n\n".encode() for i in range(int(query.get("n", "3"))))
+            body += b"data: [DONE]\n\n"
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
             return
         if parts.path in ("/sse", "/slow-sse"):
             delay = float(query.get("delay", "0.05")) if parts.path == "/slow-sse" else 0.0

@@ -73,6 +73,18 @@ def test_connection_reused_across_streams_read_to_the_end(server: LoopbackServer
     assert server.connections == 1
 
 
+def test_a_stream_with_a_content_length_leaves_a_usable_connection(server: LoopbackServer,
+                                                                 transport: SyncTransport) -> None:
+    """Regression: read to its end, a content-length SSE body left its response open in the pooled
+    connection, and the next request on it failed with ResponseNotReady."""
+    for _ in range(3):
+        stream = transport.stream(post(server, "/sse-length?n=2"), 5)
+        assert list(stream.lines())[-2:] == [b"data: [DONE]", b""]
+        stream.close()
+        assert transport.send(post(server, "/json"), 5).status == 200
+    assert server.connections == 1
+
+
 def test_stale_keep_alive_connection_is_not_reused(server: LoopbackServer, transport: SyncTransport) -> None:
     server.closed_by_server.clear()
     assert transport.send(post(server, "/close-after"), 5).status == 200

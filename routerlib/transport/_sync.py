@@ -178,6 +178,9 @@ class SyncStreamResponse:
             raise _connection_error(exc, self._url) from exc
         if pending:
             yield pending
+        # read1 never closes a content-length response at its end (only a chunked one): close it,
+        # or the pooled connection keeps it and its next request fails with ResponseNotReady.
+        self._resp.close()
         self._finish()
 
     def read(self) -> bytes:
