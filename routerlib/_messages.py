@@ -21,9 +21,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["normalise_message", "normalise_messages"]
+__all__ = ["needs_normalising", "normalise_message", "normalise_messages"]
 
 _DROP_WHEN_EMPTY = frozenset({"tool_calls", "annotations"})
+
+
+def needs_normalising(messages: Any) -> bool:
+    """Whether any message is not a plain dict free of nulls and tool calls (the common case is a quick no)."""
+    if not isinstance(messages, list | tuple):
+        return False
+    for message in messages:  # noqa: SIM110 - on every call: a plain loop is cheaper than any() over a generator
+        if type(message) is not dict or "tool_calls" in message or None in message.values():
+            return True
+    return False
 
 
 def normalise_messages(messages: Any) -> Any:

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._messages import normalise_messages
+from ._messages import needs_normalising, normalise_messages
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
@@ -131,12 +131,6 @@ class ChatRequest(BaseModel):
     #: Set for text_completion(): the raw prompt, sent to /completions as is.
     prompt: str | tuple[str, ...] | None = None
 
-    @field_validator("messages", mode="before")
-    @classmethod
-    def _normalise_messages(cls, messages: Any) -> Any:
-        """Message objects (a response's message) become dicts; null fields are dropped (``_messages``)."""
-        return normalise_messages(messages)
-
     @field_validator("messages")
     @classmethod
     def _check_messages(cls, messages: tuple[Mapping[str, Any], ...]) -> tuple[Mapping[str, Any], ...]:
@@ -189,11 +183,10 @@ class ChatRequest(BaseModel):
                                  f"(with top_logprobs 0..20); an integer is for text_completion")
             if not 0 <= self.logprobs <= 5:
                 raise ValueError(f"logprobs={self.logprobs!r}: text_completion takes an integer 0..5")
-        if self.prompt is None:
+        if self.prompt is None and (self.echo is not None or self.best_of is not None or self.suffix is not None):
             given = [name for name in TEXT_ONLY_PARAMS if getattr(self, name) is not None]
-            if given:
-                raise ValueError(f"{', '.join(given)}: only for text_completion() (the /completions endpoint), "
-                                 f"not for chat completions")
+            raise ValueError(f"{', '.join(given)}: only for text_completion() (the /completions endpoint), "
+                             f"not for chat completions")
         if self.top_logprobs is not None and not self.logprobs:
             raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
                              f"(got logprobs={self.logprobs!r})")
@@ -267,6 +260,10 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
         params = _fold_aliases(dict(params))
     if PROVIDER_PREFIX in params:
         params = _prefix_provider(dict(params))
+    messages = params.get("messages")
+    if messages and needs_normalising(messages):
+        # Message objects (a response's message) become dicts; null fields are dropped (``_messages``).
+        params = {**params, "messages": normalise_messages(messages)}
     response_format = params.get("response_format")
     if isinstance(response_format, type):
         params["response_format"] = _json_schema_format(response_format)
