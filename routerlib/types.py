@@ -184,8 +184,11 @@ class Attempt(BaseModel):
     model: str
     provider: str
     api_base: str | None = None
-    #: "ok", "error", or "skipped" (not sent: e.g. the prompt cannot fit the context window).
-    outcome: Literal["ok", "error", "skipped"]
+    #: The deployment's stable id (``Deployment.id``): routing state and traces are keyed by it.
+    deployment_id: str | None = None
+    #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
+    #: "cache_hit" (answered from the response cache).
+    outcome: Literal["ok", "error", "skipped", "cache_hit"]
     error: str | None = None
     status_code: int | None = None
     message: str | None = None
@@ -211,6 +214,9 @@ class _RouterlibFields(_OpenModel):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+    #: The spend ledger's failure while recording this answer (a ``LedgerError``), if any: the
+    #: answer stands, and the record waits in the ledger's spool for a later write.
+    ledger_error: Any = Field(default=None, exclude=True)
 
     @property
     def _hidden_params(self) -> dict[str, Any]:

@@ -34,9 +34,9 @@ HELLO = [{"role": "user", "content": "Hello"}]
 load = fixture_loader("anthropic")
 
 
-def deployment(**options: Any) -> Deployment:
+def deployment(**fields: Any) -> Deployment:
     return Deployment(spec=SPEC, model=MODEL, api_base="https://api.anthropic.com", api_key="sk-ant-test",
-                      options=options)
+                      **fields)
 
 
 def build(messages: Any = HELLO, dep: Deployment | None = None, **params: Any) -> tuple[HTTPRequest, dict[str, Any]]:

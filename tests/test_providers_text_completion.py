@@ -13,6 +13,7 @@ from routerlib._request import build_request
 from routerlib.exceptions import InvalidRequestError, UnsupportedParamsError
 from routerlib.prompts import PromptTemplate
 from routerlib.providers import Deployment, ProviderSpec
+from routerlib.providers.base import DeploymentOptions
 from routerlib.providers.registry import builtin_specs, spec_from_row
 from routerlib.providers.text_completion import (
     TextCompletionAdapter,
@@ -37,8 +38,9 @@ TEXT_BODY = {"id": "cmpl-1", "object": "text_completion", "created": 7, "model":
              "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
 
 
-def _deployment(model: str = "my-model", spec: ProviderSpec = SPEC, **options: Any) -> Deployment:
-    return Deployment(spec=spec, model=model, api_base="http://127.0.0.1:9/v1", options=options)
+def _deployment(model: str = "my-model", spec: ProviderSpec = SPEC, prompt_template: Any = None) -> Deployment:
+    return Deployment(spec=spec, model=model, api_base="http://127.0.0.1:9/v1",
+                      options=DeploymentOptions(template=prompt_template))
 
 
 def _request(**params: Any) -> Any:

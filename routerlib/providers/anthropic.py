@@ -10,7 +10,7 @@ events and errors. What changes on the way, and why (each from Anthropic's docum
   top-level ``system`` (a string, or text blocks when there are several or they carry
   ``cache_control``) (docs.anthropic.com/en/api/messages, ``system``).
 - **max_tokens is required** there. It is ``max_completion_tokens`` or ``max_tokens``, else the
-  deployment's (then the provider row's) ``options["default_max_tokens"]``, else 4096. The
+  deployment's ``default_max_tokens`` (then the provider row's ``options["default_max_tokens"]``), else 4096. The
   planner is expected to pass the model map's ``max_output_tokens`` through that option.
 - **Tools.** OpenAI function tools become ``{name, description, input_schema}``; other tool
   types (Anthropic's own, e.g. web search) pass through unchanged. ``tool_choice`` auto/none
@@ -187,7 +187,7 @@ def _sampling(body: dict[str, Any], params: Mapping[str, Any], request: ChatRequ
 def _output_limits(params: Mapping[str, Any], deployment: Deployment) -> tuple[int, dict[str, Any] | None]:
     """max_tokens, and the thinking block for reasoning_effort (budget < max_tokens, >= 1024)."""
     asked = requested_max_tokens(params)
-    default = int(deployment.options.get("default_max_tokens")
+    default = int(deployment.default_max_tokens
                   or deployment.spec.options.get("default_max_tokens") or DEFAULT_MAX_TOKENS)
     effort = params.get("reasoning_effort")
     budget = THINKING_BUDGETS.get(effort) if effort else None

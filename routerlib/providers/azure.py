@@ -103,7 +103,7 @@ def azure_headers(deployment: Deployment) -> dict[str, str]:
     headers = auth_headers(deployment.spec, deployment)
     if deployment.api_key or any(k.lower() == "authorization" for k in headers):
         return headers
-    token = deployment.options.get("azure_ad_token") or deployment.options.get("bearer_token")
+    token = deployment.bearer_token
     if not token:
         raise MissingAPIKeyError(
             "no credentials for azure: pass api_key= or set AZURE_API_KEY (api-key auth), or pass "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._request import PROVIDER_PARAMS, ChatRequest
@@ -33,8 +34,10 @@ if TYPE_CHECKING:
 class StreamParser(Protocol):
     """Turns one stream's SSE events into chunks; keeps the per-stream state."""
 
-    #: True once the provider's end marker (or final event) has been seen.
-    done: bool
+    @property
+    def done(self) -> bool:
+        """True once the provider's end marker (or final event) has been seen."""
+        ...
 
     def feed(self, event: str | None, data: bytes) -> list[ChatCompletionChunk]:
         """Chunks for one SSE event (often one, sometimes none). Raises typed errors."""
@@ -75,7 +78,7 @@ class ProviderSpec:
     #: Environment variables that may hold the API version (when the call gives none).
     api_version_env: tuple[str, ...] = ()
     #: Environment variables that may hold a bearer token used when there is no key
-    #: (e.g. a Microsoft Entra ID token); resolved into ``Deployment.options["bearer_token"]``.
+    #: (e.g. a Microsoft Entra ID token); resolved into ``Deployment.bearer_token``.
     token_env: tuple[str, ...] = ()
     key_required: bool = True
     #: Provider params this provider does not take (refused, or dropped with drop_params=True).
@@ -97,9 +100,59 @@ class ProviderSpec:
         return frozenset(PROVIDER_PARAMS) - self.unsupported
 
 
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Per-deployment (or per-call) prices that replace the model map's for that call only."""
+
+    input_cost_per_token: Decimal | None = None
+    output_cost_per_token: Decimal | None = None
+    input_cost_per_second: Decimal | None = None
+    output_cost_per_second: Decimal | None = None
+
+    def given(self) -> dict[str, Decimal]:
+        """The prices that were set, by their parameter names."""
+        return {name: value for name in PRICE_FIELDS if (value := getattr(self, name)) is not None}
+
+
+#: The per-call / per-deployment price parameters, in one place.
+PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
+                "output_cost_per_second")
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentOptions:
+    """What a deployment's configuration says beyond where it lives and how to authenticate.
+
+    Routing reads ``weight``, ``rpm``, ``tpm``, ``max_parallel_requests``, ``tags`` and
+    ``quality``; the call reads ``timeout``, ``prices`` and ``template``; ``max_input_tokens`` /
+    ``max_output_tokens`` override the model map's limits for this deployment.
+    """
+
+    weight: float | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout: float | None = None
+    max_parallel_requests: int | None = None
+    prices: Prices | None = None
+    tags: tuple[str, ...] = ()
+    #: A ``routerlib.prompts.PromptTemplate`` for raw-prompt providers.
+    template: Any = None
+    #: A quality score for ``router_preference`` (higher is better; the scale is the user's).
+    quality: float | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+
+
+NO_OPTIONS = DeploymentOptions()
+
+
 @dataclass(frozen=True)
 class Deployment:
-    """One concrete target: provider row + model + endpoint + credentials for this call."""
+    """One concrete target: provider row + model + endpoint + credentials.
+
+    ``id`` is stable across calls and processes (routing state is keyed by it): the configured
+    id when there is one, else ``provider/model@api_base``; it is never derived from a key.
+    """
 
     spec: ProviderSpec
     model: str
@@ -107,8 +160,16 @@ class Deployment:
     api_key: str | None = field(default=None, repr=False)
     api_version: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    #: Per-deployment price overrides and extra options from a fallback or model_list entry.
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: DeploymentOptions = NO_OPTIONS
+    id: str = ""
+    #: A bearer token sent when there is no key (Azure: an Entra ID token).
+    bearer_token: str | None = field(default=None, repr=False)
+    #: For providers that need max_tokens on every request: the model's own output limit.
+    default_max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.spec.name}/{self.model}@{self.api_base}")
 
     @property
     def provider(self) -> str:
