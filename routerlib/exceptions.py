@@ -6,6 +6,7 @@ renaming the module::
     RouterlibError
     ├── APIError                              (every provider- or transport-side failure)
     │   ├── APIStatusError                    (the provider answered with a non-2xx status)
+    │   │   ├── RedirectError                 3xx (routerlib never follows a redirect)
     │   │   ├── BadRequestError               400
     │   │   │   ├── ContextWindowExceededError
     │   │   │   ├── ContentPolicyViolationError
@@ -24,6 +25,7 @@ renaming the module::
     │   ├── APIConnectionError                (no answer: refused, reset, DNS, TLS)
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
+    │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
     │   └── StreamInterruptedError            (a stream that broke off)
     ├── BudgetExceededError                   (refused before any network call)
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
@@ -76,7 +78,9 @@ __all__ = [
     "PermissionDeniedError",
     "PromptTemplateError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RouterlibError",
     "ServiceUnavailableError",
     "StreamInterruptedError",
@@ -168,6 +172,13 @@ class APIStatusError(APIError):
     """The provider answered with a non-2xx status."""
 
 
+class RedirectError(APIStatusError):
+    """3xx: the server redirected. routerlib never follows a redirect: the request carries the
+    provider's key in headers (``x-api-key``, ``api-key``, ...) that a follower would hand to
+    whatever origin the ``Location`` names. The message names that origin only (no path, query
+    or credentials). Not retryable: the same request would be redirected again."""
+
+
 class BadRequestError(APIStatusError):
     """400: the request is wrong and would fail the same way again."""
 
@@ -253,6 +264,15 @@ class APIResponseValidationError(APIError):
     """A 2xx answer whose body is not valid JSON or lacks what the format requires."""
 
     default_retryable = True
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """An answer went past a bound of ``routerlib.transport.Limits``: its decoded body, one SSE
+    line, or its status line and headers. Reading stopped there, so memory stays bounded; the
+    message names the bound. Not retryable: the same request would get the same answer (and
+    the provider has processed, and may bill, this one)."""
+
+    default_retryable = False
 
 
 class StreamInterruptedError(APIError):
@@ -357,6 +377,8 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls
+    if 300 <= status < 400:
+        return RedirectError
     return InternalServerError if status >= 500 else APIStatusError
 
 

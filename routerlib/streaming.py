@@ -46,9 +46,11 @@ Event = tuple["str | None", bytes]
 class SSEDecoder:
     """The line rules of server-sent events, shared by the sync and async readers.
 
-    ``feed`` takes one line (without its line ending) and returns an event when a blank
-    line completes one: (event name or None, data lines joined by newlines). Comments
-    (":...") and fields routerlib does not use (id:, retry:) are ignored, as SSE says.
+    ``feed`` takes one line (without its line ending: the transports end a line at CRLF, LF
+    or a lone CR, as SSE says, and cap its length) and returns an event when a blank line
+    completes one: (event name or None, data lines joined by newlines). Comments (":...") and
+    fields routerlib does not use (id:, retry:) are ignored, as SSE says. An event name that
+    is not UTF-8 is decoded with replacement characters rather than raising.
     """
 
     __slots__ = ("_data", "_event")
@@ -63,7 +65,7 @@ class SSEDecoder:
         elif not line:
             return self.flush()
         elif line.startswith(b"event:"):
-            self._event = line[6:].strip().decode()
+            self._event = line[6:].strip().decode(errors="replace")
         return None
 
     def flush(self) -> Event | None:

@@ -17,6 +17,7 @@ from routerlib.types import Attempt
 TREE = [
     (ex.APIError, ex.RouterlibError),
     (ex.APIStatusError, ex.APIError),
+    (ex.RedirectError, ex.APIStatusError),
     (ex.BadRequestError, ex.APIStatusError),
     (ex.ContextWindowExceededError, ex.BadRequestError),
     (ex.ContentPolicyViolationError, ex.BadRequestError),
@@ -35,6 +36,7 @@ TREE = [
     (ex.APIConnectionError, ex.APIError),
     (ex.APITimeoutError, ex.APIConnectionError),
     (ex.APIResponseValidationError, ex.APIError),
+    (ex.ResponseTooLargeError, ex.APIResponseValidationError),
     (ex.StreamInterruptedError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.LedgerError, ex.RouterlibError),
@@ -81,10 +83,12 @@ def _expected(status: int) -> tuple[type[ex.APIStatusError], bool]:
         return exact[status]
     if status >= 500:
         return ex.InternalServerError, True
+    if 300 <= status < 400:
+        return ex.RedirectError, False
     return ex.APIStatusError, False
 
 
-@pytest.mark.parametrize("status", range(400, 600))
+@pytest.mark.parametrize("status", range(300, 600))
 def test_every_status_maps_with_the_right_retryable_flag(status: int) -> None:
     cls, retryable = _expected(status)
     assert error_class_for_status(status) is cls
@@ -94,6 +98,12 @@ def test_every_status_maps_with_the_right_retryable_flag(status: int) -> None:
     assert error.status_code == status
     assert error.retryable is retryable
     assert error.provider == "openai" and error.model == "gpt-4o"
+
+
+def test_response_too_large_is_a_validation_error_that_is_not_retried() -> None:
+    error = ex.ResponseTooLargeError("the body went past Limits.max_response_bytes")
+    assert isinstance(error, ex.APIResponseValidationError)
+    assert error.retryable is False, "the provider processed it: a retry would pay twice for the same refusal"
 
 
 def test_retryable_can_be_overridden_per_error() -> None:
