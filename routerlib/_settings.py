@@ -17,9 +17,11 @@ __all__ = ["LITELLM_SETTINGS", "is_litellm_setting", "refusal", "where"]
 
 _CLIENT = "routerlib.Client"
 _CALLBACKS = (f"{_CLIENT}(callbacks=[obj]), where obj has on_success(response) / on_failure(error) / "
-              "on_attempt(attempt) methods (a LiteLLM function(kwargs, response, start, end) must be wrapped)")
-_LOGGING = ("Python's logging: logging.getLogger('routerlib') (routerlib logs no request content; "
-            f"to watch calls use {_CLIENT}(callbacks=[...]))")
+              "on_attempt(attempt) methods (a LiteLLM function(kwargs, response, start, end) must be wrapped), "
+              f"or {_CLIENT}(observers=[...]) for call and attempt events (routerlib.otel.OpenTelemetryObserver "
+              "for OpenTelemetry)")
+_LOGGING = ("Python's logging: logging.getLogger('routerlib') (retries at INFO, fallbacks and failed calls at "
+            f"WARNING, never a key or request content); to watch calls use {_CLIENT}(observers=[...])")
 _TRANSPORT = f"{_CLIENT}(transport=..., async_transport=...) (the HTTP transport is a value of the client)"
 _UNSUPPORTED = "not supported by routerlib"
 
