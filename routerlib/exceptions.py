@@ -31,7 +31,8 @@ renaming the module::
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
     │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
     │   └── LedgerTimeoutError                (no answer within the call's time left)
-    └── PromptTemplateError                   (a template could not be found or rendered)
+    ├── PromptTemplateError                   (a template could not be found or rendered)
+    └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
@@ -72,6 +73,7 @@ __all__ = [
     "LedgerTimeoutError",
     "LedgerUnavailableError",
     "MissingAPIKeyError",
+    "ModuleSettingError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
@@ -137,6 +139,11 @@ class APIError(RouterlibError):
         self.attempts: tuple[Attempt, ...] = ()
         #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
         self.history: str | None = None
+
+    @property
+    def llm_provider(self) -> str | None:
+        """LiteLLM's name for ``provider``, so that ``except`` blocks written for LiteLLM keep working."""
+        return self.provider
 
     def redact(self, secret: str | None) -> None:
         """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
@@ -339,6 +346,15 @@ class LedgerTimeoutError(LedgerError):
 
 class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
+
+
+class ModuleSettingError(RouterlibError, AttributeError):
+    """An assignment to a routerlib module attribute (``routerlib.num_retries = 0``).
+
+    routerlib reads no module attribute for behaviour, so the assignment would be silently
+    ignored; the message says where the setting goes (a ``Client`` argument or a per-call
+    keyword). An ``AttributeError``, as for any attribute that cannot be set.
+    """
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -43,6 +43,7 @@ TREE = [
     (ex.LedgerUnavailableError, ex.LedgerError),
     (ex.LedgerTimeoutError, ex.LedgerError),
     (ex.PromptTemplateError, ex.RouterlibError),
+    (ex.ModuleSettingError, ex.RouterlibError),
 ]
 
 
@@ -228,3 +229,12 @@ def test_pickled_error_keeps_retryable_and_history() -> None:
     assert copy.retryable is False
     assert copy.history == error.history
     assert "1 attempt" in str(copy)
+
+
+def test_litellm_attribute_names_beside_routerlibs() -> None:
+    """Code written for LiteLLM reads e.llm_provider, e.status_code, e.message in its except blocks."""
+    error = ex.error_for_status(429, "slow down", provider="openai", model="gpt-4o")
+    assert (error.llm_provider, error.status_code, error.message) == ("openai", 429, "slow down")
+    error.provider = "azure"
+    assert error.llm_provider == "azure"
+    assert pickle.loads(pickle.dumps(error)).llm_provider == "azure"

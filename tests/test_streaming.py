@@ -489,3 +489,90 @@ async def test_async_close_early() -> None:
     assert transport.opened[0].closed
     assert stream.response is not None
     assert stream.cost is not None
+
+
+# -- streams are iterators (LiteLLM's and OpenAI's are): next() / anext(), then a loop goes on
+
+
+def test_next_then_for_reads_each_chunk_once() -> None:
+    stream, transport = open_stream(complete_stream())
+    assert iter(stream) is iter(stream), "one iterator: a loop after next() goes on from there"
+    first = next(stream)
+    rest = list(stream)
+    assert contents([first, *rest]) == "Hello"
+    assert first.choices[0].delta.role == "assistant"
+    assert stream.response is not None and stream.response.choices[0].message.content == "Hello"
+    assert transport.opened[0].closed
+    with pytest.raises(StopIteration):
+        next(stream)
+
+
+def test_next_until_stop_iteration_completes_and_prices() -> None:
+    stream, transport = open_stream(complete_stream())
+    chunks = []
+    while True:
+        try:
+            chunks.append(next(stream))
+        except StopIteration:
+            break
+    assert contents(chunks) == "Hello"
+    assert stream.cost is not None and stream.cost.total is not None
+    assert [a.outcome for a in stream.attempts] == ["ok"]
+    assert transport.opened[0].closed
+
+
+def test_a_loop_left_by_break_still_closes_the_stream() -> None:
+    """Leaving a for loop early releases the connection and records what arrived, as before next() existed."""
+    stream, transport = open_stream(complete_stream())
+    for _ in stream:
+        break
+    assert transport.opened[0].closed
+    assert stream.response is not None and stream.cost is not None
+
+
+def test_stream_is_an_iterator_for_isinstance_checks() -> None:
+    import collections.abc
+
+    stream, _ = open_stream(complete_stream())
+    assert isinstance(stream, collections.abc.Iterator)
+    stream.close()
+
+
+async def test_anext_then_async_for_reads_each_chunk_once() -> None:
+    c, transport = async_stream_client(complete_stream())
+    stream = await c.acompletion(MODEL, MESSAGES, api_key=KEY, stream=True)
+    assert isinstance(stream, routerlib.AsyncStream)
+    first = await stream.__anext__()
+    second = await anext(stream)
+    rest = [x async for x in stream]
+    assert contents([first, second, *rest]) == "Hello"
+    assert transport.opened[0].closed
+    assert stream.cost is not None
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+
+
+async def test_anext_until_stop_async_iteration() -> None:
+    import collections.abc
+
+    c, transport = async_stream_client(complete_stream())
+    stream = await c.acompletion(MODEL, MESSAGES, api_key=KEY, stream=True)
+    assert isinstance(stream, collections.abc.AsyncIterator)
+    chunks = []
+    while True:
+        try:
+            chunks.append(await stream.__anext__())
+        except StopAsyncIteration:
+            break
+    assert contents(chunks) == "Hello"
+    assert stream.response is not None and transport.opened[0].closed
+
+
+def test_chunks_and_deltas_read_like_litellms() -> None:
+    stream, _ = open_stream(complete_stream())
+    chunks = list(stream)
+    delta = chunks[1]["choices"][0]["delta"]
+    assert delta.get("content") == "Hel" and delta["content"] == "Hel"
+    assert delta.get("tool_calls") is None and delta.get("no_such_field", "dflt") == "dflt"
+    assert "content" in delta and "no_such_field" not in delta
+    assert chunks[1].get("model") == chunks[1].model
