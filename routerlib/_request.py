@@ -13,10 +13,12 @@ cost, templates). ``None`` means "not given" for every optional parameter, so a 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,10 +27,13 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from . import _checks
+from ._secrets import redacted
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
@@ -50,8 +55,9 @@ Number = float | int | str | Decimal
 class ChatRequest(BaseModel):
     """One chat call, validated. Build it with ``build_request``, never by hand."""
 
+    # allow_inf_nan=False: no float or Decimal parameter may be NaN or infinite (NaN is not JSON).
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              protected_namespaces=())
+                              protected_namespaces=(), allow_inf_nan=False)
 
     model: str = Field(min_length=1)
     messages: tuple[Mapping[str, Any], ...] = ()
@@ -87,8 +93,8 @@ class ChatRequest(BaseModel):
     repetition_penalty: float | None = Field(default=None, strict=True, gt=0)
     router_preference: Literal["balanced", "powerful", "efficient"] | None = None
     # -- routing and connection
-    timeout: float | None = Field(default=None, strict=True, gt=0)
-    deadline: float | None = Field(default=None, strict=True, gt=0)
+    timeout: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
+    deadline: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
     deployment_id: str | None = None
     api_base: str | None = None
     api_version: str | None = None
@@ -130,6 +136,106 @@ class ChatRequest(BaseModel):
         for i, message in enumerate(messages):
             _check_message(i, message)
         return messages
+
+    @field_validator("model", "hf_model_name")
+    @classmethod
+    def _check_model(cls, model: str | None) -> str | None:
+        problem = _checks.model_problem(model) if model is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return model
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, url: str | None) -> str | None:
+        problem = _checks.url_problem(url) if url is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("api_key", "azure_ad_token")
+    @classmethod
+    def _check_credential(cls, value: str | None) -> str | None:
+        problem = _checks.credential_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_api_version(cls, value: str | None) -> str | None:
+        if value is not None and not (value and value.isascii() and value.isprintable() and " " not in value):
+            raise ValueError("must be a non-empty version string of printable ASCII without spaces")
+        return value
+
+    @field_validator("deployment_id")
+    @classmethod
+    def _check_deployment_id(cls, value: str | None) -> str | None:
+        problem = _checks.segment_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        problem = _checks.header_problem(headers) if headers else None
+        if problem is not None:
+            raise ValueError(problem)
+        return headers
+
+    @field_validator("fallbacks", "model_list")
+    @classmethod
+    def _check_entries(cls, entries: tuple[Any, ...] | None, info: ValidationInfo) -> tuple[Any, ...] | None:
+        for i, entry in enumerate(entries or ()):
+            problem = (_checks.model_problem(entry) if isinstance(entry, str) else _checks.entry_problem(entry))
+            if problem is not None:
+                raise ValueError(f"{info.field_name}[{i}]: {problem}")
+        return entries
+
+    @field_validator("context_window_fallback_dict")
+    @classmethod
+    def _check_context_fallbacks(cls, mapping: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        for source, target in (mapping or {}).items():
+            problem = _checks.model_problem(target)
+            if problem is not None:
+                raise ValueError(f"[{source!r}]={target!r}: {problem}")
+        return mapping
+
+    @field_validator("tools")
+    @classmethod
+    def _check_tools(cls, tools: tuple[Mapping[str, Any], ...] | None) -> tuple[Mapping[str, Any], ...] | None:
+        for i, tool in enumerate(tools or ()):
+            problem = _tool_problem(tool)
+            if problem is not None:
+                raise ValueError(f"tools[{i}]: {problem}")
+        return tools
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _check_tool_choice(cls, choice: str | Mapping[str, Any] | None) -> str | Mapping[str, Any] | None:
+        if isinstance(choice, str):
+            if choice not in TOOL_CHOICES:
+                raise ValueError(f"allowed strings are {', '.join(map(repr, TOOL_CHOICES))}, or "
+                                 f"{{'type': 'function', 'function': {{'name': ...}}}}")
+        elif choice is not None and (not isinstance(choice.get("type"), str) or (
+                choice["type"] == "function" and not _function_name(choice.get("function")))):
+            raise ValueError("a dict tool_choice needs a 'type', and for type 'function' a "
+                             "'function': {'name': <non-empty string>}")
+        return choice
+
+    @field_validator("response_format")
+    @classmethod
+    def _check_response_format(cls, fmt: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if fmt is not None:
+            kind = fmt.get("type")
+            if kind not in RESPONSE_FORMATS:
+                raise ValueError(f"type={kind!r}: allowed types are {', '.join(RESPONSE_FORMATS)}")
+            spec = fmt.get("json_schema")
+            if kind == "json_schema" and not (isinstance(spec, Mapping) and isinstance(spec.get("name"), str)
+                                               and isinstance(spec.get("schema", {}), Mapping)):
+                raise ValueError("type 'json_schema' needs 'json_schema': {'name': <string>, 'schema': {...}}")
+        return fmt
 
     @field_validator("metadata")
     @classmethod
@@ -193,18 +299,28 @@ class ChatRequest(BaseModel):
 
 
 _MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
-_SECRET_KEYS = frozenset({"api_key", "azure_ad_token", "authorization", "proxy-authorization", "x-api-key", "api-key",
-                          "x-goog-api-key"})
+TOOL_CHOICES = ("none", "auto", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
-def redacted(value: Any) -> Any:
-    """``value`` with API keys and auth headers hidden, for reprs and error messages."""
-    if isinstance(value, Mapping):
-        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else redacted(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redacted(v) for v in value)
-    return value
+def _function_name(function: Any) -> bool:
+    return isinstance(function, Mapping) and isinstance(function.get("name"), str) and bool(function["name"])
+
+
+def _tool_problem(tool: Any) -> str | None:
+    """A tool must say its type; a function tool needs a name, and its parameters are a schema object."""
+    kind = tool.get("type") if isinstance(tool, Mapping) else None
+    if not isinstance(kind, str):
+        return "each tool is a dict with a 'type' (e.g. {'type': 'function', 'function': {'name': ...}})"
+    if kind == "function":
+        function = tool.get("function")
+        if not _function_name(function):
+            return "a function tool needs 'function': {'name': <non-empty string>, ...}"
+        if not isinstance(function.get("parameters", {}), Mapping):
+            return "function.parameters must be a JSON schema object (a dict)"
+        if not isinstance(function.get("description", ""), str):
+            return "function.description must be a string"
+    return None
 
 
 def _check_message(i: int, message: Any) -> None:
@@ -248,11 +364,75 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
     if isinstance(response_format, type):
         params["response_format"] = _json_schema_format(response_format)
     try:
-        return ChatRequest.model_validate(params)
+        request = ChatRequest.model_validate(params)
     except ValidationError as exc:
-        # Not chained: pydantic's error holds the whole input (api_key included) in input_value,
-        # which a logged traceback would print. Our message names every problem instead.
-        raise _validation_error(exc, params) from None
+        error = _validation_error(exc, params)
+    else:
+        _check_json(request)
+        return request
+    # Raised outside the except block, so neither chained nor in __context__: pydantic's error
+    # holds the whole input (api_key included) in input_value. Our message names every problem.
+    raise error
+
+
+#: Fields whose values go into a JSON body (or a prompt, a record, a token count): each must
+#: serialise, with no lone surrogate, NaN or infinity anywhere inside.
+_JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "response_format", "stream_options",
+                "prediction", "audio", "logit_bias", "web_search_options", "stop", "user", "safety_identifier",
+                "service_tier", "metadata", "mock_response", "initial_prompt_value", "final_prompt_value",
+                "bos_token", "eos_token", "roles")
+
+
+def _check_json(request: ChatRequest) -> None:
+    """One C-level serialisation of every JSON-bound value; the slow search for the culprit runs
+    only when that fails (or when the output might hold a NaN or an infinity)."""
+    values = request.__dict__
+    given = [values[name] for name in _JSON_FIELDS if values[name] is not None]
+    try:
+        text = pydantic_core.to_json(given)
+    except ValueError:
+        pass
+    else:
+        if b"NaN" not in text and b"Infinity" not in text:
+            return
+    for name in _JSON_FIELDS:
+        value = values[name]
+        if value is None:
+            continue
+        items = enumerate(value) if name == "messages" else ((None, value),)
+        for i, item in items:
+            problem = _json_problem(item)
+            if problem is not None:
+                where = name if i is None else f"{name}[{i}]"
+                raise InvalidRequestError(f"invalid request: {where}: {problem}", code="invalid_parameter")
+
+
+def _json_problem(value: Any) -> str | None:
+    try:
+        pydantic_core.to_json(value)
+    except ValueError as exc:
+        reason = str(exc).removeprefix("Error serializing to JSON: ")
+        if "surrogates not allowed" in reason:
+            return ("contains a lone surrogate (e.g. '\\ud800'), which is not valid Unicode text: decode the "
+                    "text with errors='replace', or fix where it came from")
+        if "Circular reference" in reason:
+            return "contains itself (a circular reference), so it cannot be sent as JSON"
+        return f"cannot be sent as JSON ({reason[:200]})"
+    if _has_nan(value, 0):
+        return "contains NaN or infinity, which JSON cannot carry"
+    return None
+
+
+def _has_nan(value: Any, depth: int) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 64:
+        return False
+    if isinstance(value, Mapping):
+        return any(_has_nan(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nan(v, depth + 1) for v in value)
+    return False
 
 
 def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +440,10 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
         if alias not in params:
             continue
         value = params.pop(alias)
-        if name == "headers" and params.get("headers") is not None and value is not None:
+        if name == "headers" and value is not None and not isinstance(value, Mapping):
+            raise InvalidRequestError(f"invalid request: {alias}: must be a dict of header names to strings, "
+                                      f"got {type(value).__name__}", code="invalid_parameter")
+        if name == "headers" and isinstance(params.get("headers"), Mapping) and value is not None:
             value = {**params["headers"], **value}
         elif params.get(name) is not None and value is not None and params[name] != value:
             raise InvalidRequestError(f"{alias} and {name} are the same parameter: give one of them")
@@ -269,8 +452,14 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
     functions = params.pop("functions", None)
     function_call = params.pop("function_call", None)
     if functions is not None and params.get("tools") is None:
+        if not isinstance(functions, list | tuple) or not all(isinstance(f, Mapping) for f in functions):
+            raise InvalidRequestError("invalid request: functions: must be a list of function dicts "
+                                      "({'name': ..., 'parameters': {...}})", code="invalid_parameter")
         params["tools"] = [{"type": "function", "function": f} for f in functions]
     if function_call is not None and params.get("tool_choice") is None:
+        if not isinstance(function_call, str | Mapping):
+            raise InvalidRequestError("invalid request: function_call: must be 'none', 'auto' or "
+                                      "{'name': ...}", code="invalid_parameter")
         params["tool_choice"] = (function_call if isinstance(function_call, str)
                                  else {"type": "function", "function": dict(function_call)})
     return params
@@ -281,7 +470,11 @@ def _json_schema_format(model_class: type) -> dict[str, Any]:
     if not issubclass(model_class, BaseModel):
         raise InvalidRequestError(
             f"response_format={model_class!r}: pass a dict or a pydantic BaseModel subclass")
-    schema = model_class.model_json_schema()
+    try:
+        schema = model_class.model_json_schema()
+    except Exception as exc:  # pydantic's schema errors have no common base beyond this
+        raise InvalidRequestError(f"response_format={model_class.__name__}: pydantic cannot make a JSON "
+                                  f"schema of it ({type(exc).__name__}: {str(exc)[:200]})") from None
     _forbid_extra_properties(schema)
     return {"type": "json_schema",
             "json_schema": {"name": model_class.__name__, "schema": schema, "strict": True}}
@@ -312,6 +505,18 @@ def _unknown_parameter_error(names: Sequence[str]) -> InvalidRequestError:
         code="unknown_parameter")
 
 
+def _shown(name: str, value: Any) -> str:
+    """A parameter's value as an error message quotes it: never a credential, at most 300 characters."""
+    if name in ("api_key", "azure_ad_token"):
+        return "<hidden>"
+    if name == "headers" and isinstance(value, Mapping):
+        return repr({k: "..." for k in value})[:300]  # names only: any value may be a key
+    if name == "api_base" and isinstance(value, str):
+        return _checks.shown_url(value)
+    text = repr(redacted(value) if name in _MAY_HOLD_SECRETS else value)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> InvalidRequestError:
     problems = []
     for err in exc.errors(include_url=False):
@@ -319,8 +524,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name != "messages":
-            shown = "<hidden>" if name in ("api_key", "azure_ad_token") else repr(redacted(params[name]))
-            problems.append(f"{name}={shown}: {message}")
+            problems.append(f"{name}={_shown(name, params[name])}: {message}")
         elif message.startswith(name):
             problems.append(message)
         else:  # messages (never shown whole): point at the message, e.g. "messages[0]: ..., got str"

@@ -38,6 +38,8 @@ TREE = [
     (ex.StreamInterruptedError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.PromptTemplateError, ex.RouterlibError),
+    (ex.PlaintextCredentialsWarning, ex.RouterlibWarning),
+    (ex.UsageWarning, ex.RouterlibWarning),
 ]
 
 
@@ -48,7 +50,7 @@ def test_tree_as_drawn(child: type[Exception], parent: type[Exception]) -> None:
 
 
 def test_every_public_error_is_in_the_tree() -> None:
-    drawn = {c for c, _ in TREE} | {ex.RouterlibError}
+    drawn = {c for c, _ in TREE} | {ex.RouterlibError, ex.RouterlibWarning}
     public = {getattr(ex, name) for name in ex.__all__ if isinstance(getattr(ex, name), type)}
     assert public == drawn
 
