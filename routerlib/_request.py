@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from . import _checks
-from ._secrets import redacted
+from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
@@ -327,22 +327,74 @@ def _check_message(i: int, message: Any) -> None:
     if not isinstance(message, Mapping):
         raise ValueError(f"messages[{i}]: each message must be a dict, got {type(message).__name__}")
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise ValueError(f"messages[{i}].role={role!r}: allowed roles are {', '.join(sorted(ROLES))}")
     content = message.get("content")
     if isinstance(content, list | tuple):
         for j, part in enumerate(content):
-            kind = part.get("type") if isinstance(part, Mapping) else None
-            if kind not in CONTENT_PART_TYPES:
-                raise ValueError(f"messages[{i}].content[{j}].type={kind!r}: allowed part types are "
-                                 f"{', '.join(sorted(CONTENT_PART_TYPES))}")
+            problem = _part_problem(part)
+            if problem is not None:
+                raise ValueError(f"messages[{i}].content[{j}]{problem}")
     elif content is not None and not isinstance(content, str):
         raise ValueError(f"messages[{i}].content: must be a string or a list of parts, "
                          f"got {type(content).__name__}")
     elif content is None and role != "assistant":
         raise ValueError(f"messages[{i}].content: required for role {role!r}")
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id")
+    if role == "tool" and not (message.get("tool_call_id") and isinstance(message["tool_call_id"], str)):
+        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id (a string)")
+    if len(message) > 2:  # anything beyond role and content: check the shapes adapters read
+        problem = _message_extras_problem(message)
+        if problem is not None:
+            raise ValueError(f"messages[{i}].{problem}")
+
+
+def _part_problem(part: Any) -> str | None:
+    """Why a content part cannot be sent (its type, and the field that type needs), or None."""
+    kind = part.get("type") if isinstance(part, Mapping) else None
+    if not isinstance(kind, str) or kind not in CONTENT_PART_TYPES:
+        return f".type={kind!r}: allowed part types are {', '.join(sorted(CONTENT_PART_TYPES))}"
+    if kind == "text" and not isinstance(part.get("text"), str):
+        return ": a text part needs 'text': <string>"
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        if not isinstance(url, str) or not url:
+            return ": an image_url part needs 'image_url': {'url': <string>}"
+    if kind == "input_audio":
+        audio = part.get("input_audio")
+        if not (isinstance(audio, Mapping) and isinstance(audio.get("data"), str)
+                and isinstance(audio.get("format"), str)):
+            return ": an input_audio part needs 'input_audio': {'data': <base64>, 'format': 'wav' or 'mp3'}"
+    if kind == "file" and not isinstance(part.get("file"), Mapping):
+        return ": a file part needs 'file': {'file_id': ...} or {'file_data': ...}"
+    if "cache_control" in part and not isinstance(part["cache_control"], Mapping):
+        return ".cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
+
+
+def _message_extras_problem(message: Mapping[str, Any]) -> str | None:
+    """The optional message fields adapters read: name, tool_calls, thinking_blocks, cache_control."""
+    name = message.get("name")
+    if name is not None and not isinstance(name, str):
+        return f"name: must be a string, got {type(name).__name__}"
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list | tuple):
+            return f"tool_calls: must be a list, got {type(calls).__name__}"
+        for k, call in enumerate(calls):
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if not (isinstance(function, Mapping) and isinstance(function.get("name"), str)
+                    and isinstance(function.get("arguments", ""), str | Mapping)
+                    and isinstance(call.get("id", ""), str | None)):
+                return (f"tool_calls[{k}]: each needs 'id': <string> and 'function': {{'name': <string>, "
+                        f"'arguments': <JSON string>}}")
+    blocks = message.get("thinking_blocks")
+    if blocks is not None and not (isinstance(blocks, list | tuple) and all(isinstance(b, Mapping) for b in blocks)):
+        return "thinking_blocks: must be a list of dicts (as an earlier answer gave them)"
+    cache = message.get("cache_control")
+    if cache is not None and not isinstance(cache, Mapping):
+        return "cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
 
 
 FIELDS = frozenset(ChatRequest.model_fields)

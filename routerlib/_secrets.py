@@ -24,7 +24,7 @@ keys that short.
 ``redact_exception`` walks an error and its whole chain (``__cause__`` and ``__context__``):
 routerlib errors are redacted in place (message, args, body, history, attempts, notes);
 any other exception that shows a secret, and every pydantic ``ValidationError`` (whose text
-quotes its input), is replaced in the chain by a ``RedactedCause`` carrying its type name
+quotes its input), is replaced in the chain by a ``RedactedError`` carrying its type name
 and a redacted message.
 """
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HIDDEN",
     "MIN_SECRET_LENGTH",
-    "RedactedCause",
+    "RedactedError",
     "Redactor",
     "deployment_secrets",
     "is_credential_header",
@@ -260,7 +260,7 @@ def _fragment_spans(text: str, form: str) -> list[tuple[int, int]]:
     return spans
 
 
-class RedactedCause(Exception):
+class RedactedError(Exception):
     """Stands in a redacted error's chain for an exception that showed a secret (or its input).
 
     ``original_type`` names the exception it replaces; its message is that exception's, with
@@ -274,20 +274,20 @@ class RedactedCause(Exception):
 
 
 def _stand_in(exc: BaseException, redactor: Redactor) -> BaseException:
-    """``exc`` itself if it shows nothing secret, else a ``RedactedCause`` for it."""
+    """``exc`` itself if it shows nothing secret, else a ``RedactedError`` for it."""
     errors = getattr(exc, "errors", None)
     if _is_validation_error(exc) and callable(errors):
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                     for e in errors(include_url=False, include_input=False)]
         message = f"{len(problems)} validation error(s): " + "; ".join(problems)[:2000]
-        return _linked(RedactedCause(exc, redactor.text(message)), exc)
+        return _linked(RedactedError(exc, redactor.text(message)), exc)
     try:
         shown = f"{exc}\n{exc.args!r}\n{getattr(exc, '__notes__', '')}"
     except Exception:  # a broken __str__ cannot be checked: do not keep it
-        return _linked(RedactedCause(exc, "(its message could not be read)"), exc)
+        return _linked(RedactedError(exc, "(its message could not be read)"), exc)
     if not redactor.finds(shown):
         return exc
-    return _linked(RedactedCause(exc, redactor.text(str(exc))), exc)
+    return _linked(RedactedError(exc, redactor.text(str(exc))), exc)
 
 
 def _is_validation_error(exc: BaseException) -> bool:
@@ -296,7 +296,7 @@ def _is_validation_error(exc: BaseException) -> bool:
     return isinstance(exc, ValidationError)
 
 
-def _linked(stand_in: RedactedCause, original: BaseException) -> RedactedCause:
+def _linked(stand_in: RedactedError, original: BaseException) -> RedactedError:
     stand_in.__cause__ = original.__cause__
     stand_in.__context__ = original.__context__
     stand_in.__suppress_context__ = original.__suppress_context__

@@ -43,7 +43,6 @@ deployment sent in the error and in its whole chain (see ``routerlib._secrets``)
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
 from decimal import Decimal

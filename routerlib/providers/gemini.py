@@ -4,7 +4,10 @@ A pure translator: this module builds the request; ``_gemini_parse`` reads answe
 events and errors. What changes on the way, and why (each from ai.google.dev/api):
 
 - **Endpoint and key.** ``{api_base}/models/{model}:generateContent``, or
-  ``:streamGenerateContent?alt=sse`` for SSE (ai.google.dev/api/generate-content);
+  ``:streamGenerateContent?alt=sse`` for SSE (ai.google.dev/api/generate-content). The model
+  id is one path segment: one with ``..``, ``/``, ``?``, ``#``, ``:``, ``%``, whitespace or
+  control characters is refused when the deployment is made (``gemini/../../admin`` would
+  post the key to another path); anything else outside ``[A-Za-z0-9._~-]`` is percent-encoded;
   ``api_base`` includes the version segment (default ``.../v1beta``). The key travels in the
   ``x-goog-api-key`` header, never in the ``?key=`` query, so it cannot leak into URLs that
   get logged (ai.google.dev/gemini-api/docs/api-key). JSON field names are the camelCase
@@ -44,8 +47,10 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from .._request import ChatRequest
 from ..exceptions import APIError, InvalidRequestError
@@ -63,6 +68,7 @@ from ._wire import (
     unsupported_part,
 )
 from .base import Deployment, ProviderSpec
+from .openai_compat import merge_headers
 
 __all__ = ["GeminiAdapter", "gemini_schema", "specs"]
 
@@ -82,6 +88,8 @@ _SCHEMA_KEYS = frozenset({
     "minimum", "maximum", "anyOf", "propertyOrdering",
 })
 _MAX_SCHEMA_DEPTH = 40
+#: A model id that needs no percent-encoding in a URL path (the usual case: gemini-2.5-flash).
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
 UNSUPPORTED = frozenset({
     "logit_bias", "logprobs", "top_logprobs", "user", "safety_identifier", "service_tier",
@@ -93,16 +101,23 @@ UNSUPPORTED = frozenset({
 class GeminiAdapter:
     """The Gemini API adapter (see the module docstring for the mapping)."""
 
+    #: The model id is a URL path segment: ``Deployment`` refuses ``..``, ``/``, ``?``, ``#``, ``:``...
+    model_in_url = True
+
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
         model = deployment.model.removeprefix("models/")
+        if not _PLAIN_SEGMENT.fullmatch(model):  # checked when the deployment was made; encoded here
+            model = quote(model, safe="")
         action = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
         url = f"{deployment.api_base.rstrip('/')}/models/{model}{action}"
         headers = {"content-type": "application/json", "accept": "application/json"}
         if deployment.api_key:
             headers["x-goog-api-key"] = deployment.api_key
-        headers.update(deployment.spec.extra_headers)
-        headers.update(deployment.headers)
+        if deployment.spec.extra_headers:
+            merge_headers(headers, deployment.spec.extra_headers)
+        if deployment.headers:
+            merge_headers(headers, deployment.headers)
         return HTTPRequest("POST", url, headers, dump_body(request_body(request, params, deployment)))
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
