@@ -76,6 +76,11 @@ class StrictServer:
             def _send(self, status: int, kind: str, payload: bytes) -> None:
                 self.send_response(status)
                 self.send_header("content-type", kind)
+                if kind == "text/event-stream":  # as providers stream: chunked
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n0\r\n\r\n")
+                    return
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
