@@ -217,3 +217,36 @@ def test_pickled_error_keeps_retryable_and_history() -> None:
     assert copy.retryable is False
     assert copy.history == error.history
     assert "1 attempt" in str(copy)
+
+
+# -- redact: every credential, every form, the whole chain (routerlib._secrets has the rules)
+
+SECRET = "sk-test-redact-0123456789"
+
+
+def test_redact_hides_every_secret_in_message_body_history_and_attempts() -> None:
+    from urllib.parse import quote
+
+    error = ex.AuthenticationError(f"bad key {SECRET}; token tok-0123456789xyz; {quote('a/b+' + SECRET)}",
+                                   status_code=401, body={"error": {"key": SECRET, "list": [SECRET]}})
+    error.history = f"1 attempt: {SECRET}"
+    error.attempts = (Attempt(model="m", provider="p", outcome="error", message=f"bad key {SECRET}"),)
+    error.redact(SECRET, "tok-0123456789xyz", None)
+    shown = repr(error.__dict__) + str(error) + repr(error.args)
+    assert SECRET not in shown and "tok-0123456789xyz" not in shown
+    assert "<hidden>" in error.message and error.args == (error.message,)
+    assert pickle.loads(pickle.dumps(error)).message == error.message
+
+
+def test_redact_with_no_secret_changes_nothing() -> None:
+    error = ex.APIError("message", body={"a": 1})
+    error.redact()
+    error.redact(None)
+    assert error.message == "message" and error.body == {"a": 1}
+
+
+def test_every_routerlib_error_can_be_redacted() -> None:
+    error = ex.BudgetExceededError(f"over budget for {SECRET}", limit=Decimal(1), spent=Decimal(1),
+                                   reserved=Decimal(0), requested=None, scope="user")
+    error.redact(SECRET)
+    assert SECRET not in str(error)
