@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .providers.base import Deployment
 
 __all__ = [
+    "GOOD_URLS",
     "TIMEOUT_MAX",
     "check_deployment",
     "credential_problem",
@@ -67,7 +68,7 @@ _BAD_SEGMENT = re.compile(r"[/\\?#%:\s\x00-\x1f\x7f]")
 #: Headers that frame the message: routerlib (http.client, aiohttp) writes them itself.
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
                              "upgrade", "expect", "proxy-connection"})
-_GOOD_URLS: set[str] = set()
+GOOD_URLS: set[str] = set()
 _PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second", "output_cost_per_second")
 
 
@@ -113,13 +114,13 @@ def url_problem(url: Any) -> str | None:
     """Why ``url`` cannot be an api_base, or None (see the module docstring)."""
     if not isinstance(url, str):
         return f"must be a string, got {type(url).__name__}"
-    if url in _GOOD_URLS:
+    if url in GOOD_URLS:
         return None
     problem = _url_problem(url)
     if problem is None:
-        if len(_GOOD_URLS) > 1024:
-            _GOOD_URLS.clear()
-        _GOOD_URLS.add(url)
+        if len(GOOD_URLS) > 1024:
+            GOOD_URLS.clear()
+        GOOD_URLS.add(url)
     return problem
 
 
@@ -239,31 +240,61 @@ def _price_problem(value: Any) -> bool:
     return not number.is_finite() or number < 0
 
 
+#: api_base values of deployments already checked (and, over http, already judged for the plaintext warning).
+_CHECKED_BASES: set[str] = set()
+#: Model ids already known to be one plain URL path segment (so fine for every adapter).
+_PLAIN_MODELS: set[str] = set()
+
+
 def check_deployment(deployment: Deployment) -> None:
     """Refuse a deployment whose endpoint, model, credentials or headers cannot be sent (values that
     came from the environment, a provider row or an entry, not only the call), and warn when its
-    credentials would travel in plaintext."""
-    spec = deployment.spec
-    base = deployment.api_base
-    if base not in _GOOD_URLS:
-        problem = url_problem(base)
-        if problem is not None:
-            raise _invalid(deployment, f"{spec.name} api_base={shown_url(base)}: {problem}", "invalid_api_base")
-    model = deployment.model
-    if not model or getattr(spec.adapter, "model_in_url", False):
-        problem = "names no model after the provider" if not model else segment_problem(model.removeprefix("models/"))
-        if problem is not None:
-            raise _invalid(deployment, f"model {spec.name + '/' + model[:100]!r}: {problem}", "invalid_model")
+    credentials would travel in plaintext. Runs for every deployment made: what was checked once
+    (an endpoint, a model id) is remembered, so a repeated call costs a few set lookups."""
+    if deployment.api_base not in _CHECKED_BASES:
+        _check_base(deployment)
+    if deployment.model not in _PLAIN_MODELS:
+        _check_model(deployment)
     key, token = deployment.api_key, deployment.bearer_token
-    for name, value in (("api_key", key), ("bearer token", token)):
-        if value is not None and not (value.isascii() and value.isprintable() and " " not in value):
-            raise _invalid(deployment, f"the {spec.name} {name} {credential_problem(value)}", "invalid_api_key")
+    if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+        raise _invalid(deployment, f"the {deployment.spec.name} api_key {credential_problem(key)}", "invalid_api_key")
+    if token is not None and not (token.isascii() and token.isprintable() and " " not in token):
+        raise _invalid(deployment, f"the {deployment.spec.name} bearer token {credential_problem(token)}",
+                       "invalid_api_key")
     if deployment.headers:
         problem = header_problem(deployment.headers)
         if problem is not None:
-            raise _invalid(deployment, f"{spec.name} headers: {problem}", "invalid_headers")
+            raise _invalid(deployment, f"{deployment.spec.name} headers: {problem}", "invalid_headers")
+
+
+def _check_base(deployment: Deployment) -> None:
+    spec, base = deployment.spec, deployment.api_base
+    if spec.options.get("in_process"):  # the LiteLLM bridge: LiteLLM sends, not routerlib
+        return
+    problem = url_problem(base)
+    if problem is not None:
+        raise _invalid(deployment, f"{spec.name} api_base={shown_url(base)}: {problem}", "invalid_api_base")
     if not base.startswith("https://"):
-        warn_if_plaintext(base, bool(key or token) or bool(deployment.secrets))
+        if not (deployment.api_key or deployment.bearer_token or deployment.secrets):
+            return  # nothing to warn about yet: judge again when a deployment here carries credentials
+        warn_if_plaintext(base, True)
+    if len(_CHECKED_BASES) > 1024:
+        _CHECKED_BASES.clear()
+    _CHECKED_BASES.add(base)
+
+
+def _check_model(deployment: Deployment) -> None:
+    model, spec = deployment.model, deployment.spec
+    if not model:
+        raise _invalid(deployment, f"model {spec.name + '/'!r}: names no model after the provider", "invalid_model")
+    if segment_problem(model) is None:
+        if len(_PLAIN_MODELS) > 4096:
+            _PLAIN_MODELS.clear()
+        _PLAIN_MODELS.add(model)
+    elif getattr(spec.adapter, "model_in_url", False):
+        problem = segment_problem(model.removeprefix("models/"))
+        if problem is not None:
+            raise _invalid(deployment, f"model {spec.name + '/' + model[:100]!r}: {problem}", "invalid_model")
 
 
 def _invalid(deployment: Deployment, message: str, code: str) -> InvalidRequestError:

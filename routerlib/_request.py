@@ -137,25 +137,17 @@ class ChatRequest(BaseModel):
             _check_message(i, message)
         return messages
 
-    @field_validator("model", "hf_model_name")
+    @field_validator("hf_model_name")
     @classmethod
-    def _check_model(cls, model: str | None) -> str | None:
+    def _check_model_name(cls, model: str | None) -> str | None:
         problem = _checks.model_problem(model) if model is not None else None
         if problem is not None:
             raise ValueError(problem)
         return model
 
-    @field_validator("api_base")
+    @field_validator("azure_ad_token")
     @classmethod
-    def _check_api_base(cls, url: str | None) -> str | None:
-        problem = _checks.url_problem(url) if url is not None else None
-        if problem is not None:
-            raise ValueError(problem)
-        return url
-
-    @field_validator("api_key", "azure_ad_token")
-    @classmethod
-    def _check_credential(cls, value: str | None) -> str | None:
+    def _check_token(cls, value: str | None) -> str | None:
         problem = _checks.credential_problem(value) if value is not None else None
         if problem is not None:
             raise ValueError(problem)
@@ -271,6 +263,19 @@ class ChatRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
+        # model, api_base and api_key are given on (almost) every call: their checks are inlined here,
+        # cheapest first, and the reason is looked up only for a bad value (_checks has the rules).
+        model = self.model
+        if not (model.isprintable() and model[:1] != " " and model[-1:] not in _BAD_MODEL_ENDS):
+            raise ValueError(f"model={model!r}: {_checks.model_problem(model)}")
+        base = self.api_base
+        if base is not None and base not in _checks.GOOD_URLS:
+            problem = _checks.url_problem(base)
+            if problem is not None:
+                raise ValueError(f"api_base={_checks.shown_url(base)}: {problem}")
+        key = self.api_key
+        if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+            raise ValueError(f"api_key=<hidden>: {_checks.credential_problem(key)}")
         if self.prompt is None and not self.messages:
             raise ValueError("messages=[]: at least one message is required")
         if self.prompt is not None and self.messages:
@@ -299,6 +304,7 @@ class ChatRequest(BaseModel):
 
 
 _MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
+_BAD_MODEL_ENDS = ("", " ", "/")
 TOOL_CHOICES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
@@ -420,7 +426,15 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
     except ValidationError as exc:
         error = _validation_error(exc, params)
     else:
-        _check_json(request)
+        # Every JSON-bound value serialised once, in C; the culprit is searched for only when that
+        # fails, or when the output might hold a NaN or an infinity (_check_json).
+        values = request.__dict__
+        try:
+            text = pydantic_core.to_json([values[name] for name in _JSON_FIELDS if values[name] is not None])
+        except ValueError:
+            text = b"NaN"
+        if b"NaN" in text or b"Infinity" in text:
+            _check_json(request)
         return request
     # Raised outside the except block, so neither chained nor in __context__: pydantic's error
     # holds the whole input (api_key included) in input_value. Our message names every problem.
@@ -436,17 +450,8 @@ _JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "res
 
 
 def _check_json(request: ChatRequest) -> None:
-    """One C-level serialisation of every JSON-bound value; the slow search for the culprit runs
-    only when that fails (or when the output might hold a NaN or an infinity)."""
+    """Find the value that cannot be sent as JSON and raise naming it (a "NaN" inside a string passes)."""
     values = request.__dict__
-    given = [values[name] for name in _JSON_FIELDS if values[name] is not None]
-    try:
-        text = pydantic_core.to_json(given)
-    except ValueError:
-        pass
-    else:
-        if b"NaN" not in text and b"Infinity" not in text:
-            return
     for name in _JSON_FIELDS:
         value = values[name]
         if value is None:

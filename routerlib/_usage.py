@@ -94,6 +94,11 @@ def checked_usage(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | 
             return None
     if usage is None:
         return None
+    limit = USAGE_TOKEN_LIMIT
+    if (0 <= usage.prompt_tokens <= limit and 0 <= usage.completion_tokens <= limit
+            and 0 <= usage.total_tokens <= limit and usage.prompt_tokens_details is None
+            and usage.completion_tokens_details is None):
+        return usage  # the common case, without a further call
     problem = usage_problem(usage)
     if problem is not None:
         warn_implausible(problem)

@@ -39,7 +39,7 @@ KEY = "sk-test-checks-0123456789"
 ])
 def test_good_urls(url: str) -> None:
     assert url_problem(url) is None
-    assert url in _checks._GOOD_URLS, "a good URL is not parsed again"
+    assert url in _checks.GOOD_URLS, "a good URL is not parsed again"
 
 
 @pytest.mark.parametrize(("url", "reason"), [

@@ -602,3 +602,8 @@ def test_fuzz_every_parameter_through_every_adapter(model: str, params: dict[str
                 _sendable(deployment.adapter.build_request(request, selected, deployment))
         except (InvalidRequestError, UnsupportedParamsError, ContextWindowExceededError, MissingAPIKeyError):
             pass
+
+
+def test_the_words_nan_and_infinity_inside_strings_are_fine() -> None:
+    request = build(extra_body={"note": "NaN and Infinity"}, stop=["NaN"], user="Infinity")
+    assert request.extra_body == {"note": "NaN and Infinity"}

@@ -180,8 +180,7 @@ class Deployment:
         if not self.id:
             base = self.api_base if "@" not in self.api_base else strip_userinfo(self.api_base)
             object.__setattr__(self, "id", f"{self.spec.name}/{self.model}@{base}")
-        if not self.spec.options.get("in_process"):  # the LiteLLM bridge: LiteLLM sends, not routerlib
-            check_deployment(self)
+        check_deployment(self)
 
     def __repr__(self) -> str:
         return (f"Deployment(id={self.id!r}, provider={self.spec.name!r}, model={self.model!r}, "
