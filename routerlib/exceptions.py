@@ -26,6 +26,9 @@ renaming the module::
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
     │   └── StreamInterruptedError            (a stream that broke off)
     ├── BudgetExceededError                   (refused before any network call)
+    ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
+    │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
+    │   └── LedgerTimeoutError                (no answer within the call's time left)
     └── PromptTemplateError                   (a template could not be found or rendered)
 
     RouterlibWarning (UserWarning)
@@ -38,6 +41,9 @@ Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``attempts``. Credentials never appear in any of them: the core calls
 ``error.redact(*deployment.secrets)`` on every failure, which hides every credential the
 deployment sent in the error and in its whole chain (see ``routerlib._secrets``).
+
+A ``LedgerError`` names its ledger (``where``: the SQLite path, or the Redis URL without its
+user and password) and the ``operation`` that failed, and chains the store's own error.
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ __all__ = [
     "ContextWindowExceededError",
     "InternalServerError",
     "InvalidRequestError",
+    "LedgerError",
+    "LedgerTimeoutError",
+    "LedgerUnavailableError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -304,6 +313,28 @@ class BudgetExceededError(RouterlibError):
         self.scope = scope
         self.key = key
         self.attempts: tuple[Attempt, ...] = ()
+
+
+class LedgerError(RouterlibError):
+    """A spend ledger's store failed (see ``routerlib.spend`` for what a call does then).
+
+    ``where`` names the ledger -- an SQLite path, or a Redis URL with any user and password
+    removed -- and ``operation`` the ledger method ("reserve", "settle", ...). The store's own
+    exception is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+        self.operation = operation
+
+
+class LedgerUnavailableError(LedgerError):
+    """The store could not be reached, refused the operation, or the ledger is closed."""
+
+
+class LedgerTimeoutError(LedgerError):
+    """The store did not answer within the time the call had left (or the ledger's own ceiling)."""
 
 
 class PromptTemplateError(RouterlibError, ValueError):

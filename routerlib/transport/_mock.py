@@ -8,9 +8,15 @@ loopback servers instead; this is for fast, exact unit tests of adapters and pol
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._base import HTTPRequest, HTTPResponse, split_lines
+
+if TYPE_CHECKING:
+    from ..types import ModelResponse, TextCompletion
 
 Handler = Callable[[HTTPRequest], HTTPResponse]
 
@@ -47,6 +53,54 @@ class MockAsyncStreamResponse(MockStreamResponse):
         self.closed = True
 
 
+class MockAnswerTransport:
+    """Answers ``mock://`` requests (``routerlib.providers.mock``) in the OpenAI format, in memory.
+
+    Mounted on every client; the answer carries no usage, so the call counts it locally and
+    marks it estimated, exactly as for a provider that reports none.
+    """
+
+    def _answer(self, request: HTTPRequest) -> tuple[Any, bool]:
+        import os
+        import time
+
+        from ..types import ChatCompletionMessage, Choice, ModelResponse, TextChoice, TextCompletion
+
+        spec = json.loads(request.body)
+        ident, now, model, text = "mock-" + os.urandom(8).hex(), int(time.time()), spec["model"], spec["text"]
+        if spec["prompt"]:
+            answer: Any = TextCompletion(id=ident, created=now, model=model,
+                                         choices=[TextChoice(text=text, finish_reason="stop")])
+        else:
+            answer = ModelResponse(id=ident, created=now, model=model, choices=[
+                Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
+        return answer, bool(spec["stream"])
+
+    def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:
+        answer, _ = self._answer(request)
+        return HTTPResponse(200, {"content-type": "application/json"}, answer.model_dump_json().encode())
+
+    def stream(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> MockStreamResponse:
+        answer, _ = self._answer(request)
+        return MockStreamResponse(mock_sse_response(answer))
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncMockAnswerTransport(MockAnswerTransport):
+    async def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:  # type: ignore[override]
+        return MockAnswerTransport.send(self, request, timeout)
+
+    async def stream(self, request: HTTPRequest, timeout: float,  # type: ignore[override]
+                     **kwargs: Any) -> MockAsyncStreamResponse:
+        answer, _ = self._answer(request)
+        return MockAsyncStreamResponse(mock_sse_response(answer))
+
+    async def aclose(self) -> None:
+        pass
+
+
 class MockTransport:
     """Answers every request with ``handler(request)``; records what was sent in ``requests``."""
 
@@ -78,3 +132,45 @@ class AsyncMockTransport(MockTransport):
 
     async def aclose(self) -> None:
         pass
+
+
+def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage: bool = True) -> HTTPResponse:
+    """An OpenAI SSE body streaming ``response`` word by word, then (by default) a usage chunk, then [DONE].
+
+    A ``TextCompletion`` streams as /completions chunks (``text``), a ``ModelResponse`` as
+    chat chunks (``delta``). An estimated usage keeps its ``estimated`` flag on the wire, so
+    that a ``mock_response`` stream is priced as estimated like its non-streamed twin.
+    """
+    from ..types import TextCompletion
+
+    text_mode = isinstance(response, TextCompletion)
+    text = (response.choices[0].text if isinstance(response, TextCompletion)
+            else response.choices[0].message.content) or ""
+    pieces = re.findall(r"\s*\S+|\s+$", text)
+    if text_mode:
+        events = [_text_chunk(response, piece) for piece in pieces]
+        events.append(_text_chunk(response, "", finish="stop"))
+    else:
+        events = [_chunk(response, {"role": "assistant", "content": ""})]
+        events += [_chunk(response, {"content": piece}) for piece in pieces]
+        events.append(_chunk(response, {}, finish="stop"))
+    if include_usage and response.usage is not None:
+        usage = response.usage.model_dump(exclude_none=True)
+        if response.usage.estimated:
+            usage["estimated"] = True
+        events.append({"id": response.id, "object": "text_completion" if text_mode else "chat.completion.chunk",
+                       "created": response.created, "model": response.model, "choices": [], "usage": usage})
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
+
+
+def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "chat.completion.chunk", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _text_chunk(response: Any, text: str, finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "text_completion", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}
