@@ -97,7 +97,7 @@ def test_sqlite_reader_refuses_a_newer_schema(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 9")
     conn.commit()
     conn.close()
-    with pytest.raises(LedgerReadError, match="schema v9; this routerlib reads v1"):
+    with pytest.raises(LedgerReadError, match="schema v9; this routerlib reads v2"):
         SQLiteReader(path, ReportQuery())
 
 

@@ -9,7 +9,8 @@ The readers open a store the way a report should, and not the way a ledger does:
 
 - ``SQLiteReader`` opens the file read-only (``mode=ro``): a report never creates a file, never
   adds the schema to a database that is not a ledger, and never takes the write lock. It reads
-  the storage layout of ``sqlite.py`` (schema v1), which is a file format and so stays stable.
+  the storage layout of ``sqlite.py`` (schema v1 and v2, whose records are alike), which is a
+  file format and so stays stable.
 - ``RedisReader`` reads the keys of ``redis.py`` (``<prefix>records`` and ``<prefix>by_ts``).
 - ``LedgerReader`` wraps any ``Ledger`` (``MemoryLedger``, a ledger of your own) through its
   public ``records()``.
@@ -37,7 +38,9 @@ __all__ = ["LedgerReadError", "LedgerReader", "RecordReader", "RedisReader", "Re
            "redact_url"]
 
 _PAGE = 1000
-_SCHEMA_VERSION = 1  # sqlite.SCHEMA_VERSION, not imported: that would import sqlite3 for every reader
+_SCHEMA_VERSION = 2  # sqlite.SCHEMA_VERSION, not imported: that would import sqlite3 for every reader
+#: The records layout is the same in every version read here (v2 added reservation owners).
+_READABLE = (1, 2)
 
 
 class LedgerReadError(RouterlibError):
@@ -132,7 +135,7 @@ class SQLiteReader:
         tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > _SCHEMA_VERSION:
             raise LedgerReadError(f"{self.path} has spend schema v{version}; this routerlib reads v{_SCHEMA_VERSION}")
-        if version != _SCHEMA_VERSION or not {"records", "record_tags"} <= tables:
+        if version not in _READABLE or not {"records", "record_tags"} <= tables:
             raise LedgerReadError(f"{self.path} is not a routerlib spend ledger (no v{_SCHEMA_VERSION} records table)")
 
     def _build_where(self) -> tuple[str, list[object]]:
