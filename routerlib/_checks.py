@@ -9,9 +9,10 @@ wrong and what is allowed); a reason never quotes a credential.
 
 The rules, and why:
 
-- **Header names** are RFC 9110 tokens; **values** are visible ASCII, space, tab and
-  latin-1 (``obs-text``): no CR, LF or other control character (header injection), nothing
-  above U+00FF (``http.client`` encodes values as latin-1). Names are unique ignoring case,
+- **Header names** are RFC 9110 tokens; **values** are visible ASCII, space and tab: no CR,
+  LF or other control character (header injection), and nothing beyond ASCII, which RFC 9110
+  calls obsolete and the two transports would send differently (``http.client`` encodes values
+  as latin-1, aiohttp as UTF-8). Names are unique ignoring case,
   and the framing headers routerlib writes itself (``content-length``, ``transfer-encoding``,
   ``connection``...) cannot be given.
 - **Credentials** (keys, tokens) are printable ASCII without spaces: a key read from a file
@@ -61,7 +62,7 @@ __all__ = [
 #: OS timer and ``socket.settimeout`` take.
 TIMEOUT_MAX = 7 * 24 * 3600.0
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e]")
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 _BAD_PATH = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")
 _BAD_SEGMENT = re.compile(r"[/\\?#%:\s\x00-\x1f\x7f]")
@@ -72,9 +73,9 @@ GOOD_URLS: set[str] = set()
 _PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "input_cost_per_second", "output_cost_per_second")
 
 
-def shown_url(url: str) -> str:
+def shown_url(url: Any) -> str:
     """How a URL is quoted in a message: without userinfo, at most 200 characters."""
-    return repr(strip_userinfo(url)[:200])
+    return repr(strip_userinfo(url)[:200]) if isinstance(url, str) else repr(url)[:100]
 
 
 def header_problem(headers: Any) -> str | None:
@@ -95,8 +96,8 @@ def header_problem(headers: Any) -> str | None:
         if not isinstance(value, str):
             return f"header {name!r}: the value must be a string, got {type(value).__name__}"
         if _BAD_HEADER_VALUE.search(value):
-            return (f"header {name!r}: the value has a line break, a control character or a character "
-                    f"outside latin-1 (the value is not shown)")
+            return (f"header {name!r}: the value has a line break, a control character or a non-ASCII "
+                    f"character (the value is not shown; percent-encode or base64 non-ASCII text)")
     return None
 
 
