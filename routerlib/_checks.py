@@ -196,9 +196,13 @@ def entry_problem(entry: Any) -> str | None:
     planning reads (planning refuses unknown keys); credentials are never quoted."""
     if not isinstance(entry, Mapping):
         return f"must be a dict, got {type(entry).__name__}"
+    if not all(isinstance(key, str) for key in entry):
+        return "keys must be strings"
     inner = entry.get("litellm_params")
     if inner is not None:
-        problem = entry_problem(inner)
+        if not isinstance(inner, Mapping) or not all(isinstance(key, str) for key in inner):
+            return "litellm_params: must be a dict with string keys"
+        problem = _entry_value_problem(inner)
         if problem is not None:
             return f"litellm_params.{problem}"
     return _entry_value_problem(entry)

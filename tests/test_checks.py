@@ -205,3 +205,14 @@ def test_a_model_in_the_url_must_be_one_safe_segment() -> None:
 def test_the_litellm_bridge_is_not_checked_as_a_url() -> None:
     spec = ProviderSpec(name="bridge", adapter=builtin_specs()["openai"].adapter, options={"in_process": True})
     assert deployment(spec=spec, api_base="litellm:provider-default").api_base == "litellm:provider-default"
+
+
+@pytest.mark.parametrize(("entry", "reason"), [
+    ({1: "x", "model": "m"}, "keys must be strings"),
+    ({"model_name": "m", "litellm_params": 5}, "litellm_params: must be a dict"),
+    ({"model_name": "m", "litellm_params": {1: "m"}}, "litellm_params: must be a dict with string keys"),
+    ({"model_name": "m", "litellm_params": {"model": "m", "api_key": "a b"}}, "litellm_params.api_key: contains"),
+])
+def test_entry_shapes_planning_reads(entry: Any, reason: str) -> None:
+    problem = entry_problem(entry)
+    assert problem is not None and reason in problem

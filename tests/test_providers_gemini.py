@@ -441,3 +441,12 @@ def test_usage_with_counts_that_are_not_integers_is_left_to_the_engine() -> None
         assert normalise_usage({"promptTokenCount": "9", "candidatesTokenCount": 3}) is None
     usage = normalise_usage({"promptTokenCount": 9.0, "candidatesTokenCount": 3, "promptTokensDetails": "odd"})
     assert usage is not None and usage["prompt_tokens"] == 9
+
+
+@pytest.mark.parametrize("schema", [
+    {"$defs": ["A"], "type": "object"}, {"$ref": "#/$defs/A", "$defs": {"A": True}}, {"allOf": [True]},
+    {"properties": "x"}, {"anyOf": None}, {"type": [{}, "null"]},
+])
+def test_a_schema_of_the_wrong_shape_is_a_typed_error(schema: dict[str, Any]) -> None:
+    with pytest.raises(exc.InvalidRequestError, match=r"cannot be converted for gemini|not defined"):
+        gemini.gemini_schema(schema)

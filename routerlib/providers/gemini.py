@@ -251,30 +251,36 @@ def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int
         raise InvalidRequestError("the schema is recursive or too deep for gemini's responseSchema",
                                   provider="gemini", code="invalid_schema")
     if defs is None:
-        defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
+        defs = {**_schema_object(schema.get("definitions"), "definitions"),
+                **_schema_object(schema.get("$defs"), "$defs")}
     ref = schema.get("$ref")
     if isinstance(ref, str):
         target = defs.get(ref.rsplit("/", 1)[-1])
         if target is None:
             raise InvalidRequestError(f"schema $ref {ref!r} is not defined in $defs", provider="gemini",
                                       code="invalid_schema")
-        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        merged = {**_schema_object(target, ref), **{k: v for k, v in schema.items() if k != "$ref"}}
         return gemini_schema(merged, defs, depth + 1)
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:  # pydantic's wrapper for a described $ref
         rest = {k: v for k, v in schema.items() if k != "allOf"}
-        return gemini_schema({**all_of[0], **rest}, defs, depth + 1)
+        return gemini_schema({**_schema_object(all_of[0], "allOf[0]"), **rest}, defs, depth + 1)
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "const":
             out["enum"] = [value]
         elif key == "properties":
-            out[key] = {name: gemini_schema(sub, defs, depth + 1) for name, sub in value.items()}
+            out[key] = {name: gemini_schema(sub, defs, depth + 1)
+                        for name, sub in _schema_object(value, "properties").items()}
         elif key == "items":
             out[key] = gemini_schema(value, defs, depth + 1)
         elif key == "anyOf":
+            if not isinstance(value, list):
+                raise _bad_schema("anyOf must be a list of schemas")
             _any_of(out, value, defs, depth)
         elif key == "type" and isinstance(value, list):
+            if not all(isinstance(k, str) for k in value):
+                raise _bad_schema("a list of types must hold type names")
             kinds = [k for k in value if k != "null"]
             if len(kinds) < len(value):
                 out["nullable"] = True
@@ -285,6 +291,20 @@ def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int
         elif key in _SCHEMA_KEYS:
             out[key] = value
     return out
+
+
+def _schema_object(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` when it is a schema object (None: an empty one), else the InvalidRequestError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad_schema(f"{where} must be an object")
+    return value
+
+
+def _bad_schema(reason: str) -> InvalidRequestError:
+    return InvalidRequestError(f"the JSON schema cannot be converted for gemini: {reason}", provider="gemini",
+                               code="invalid_schema")
 
 
 def _any_of(out: dict[str, Any], variants: list[Any], defs: Mapping[str, Any], depth: int) -> None:
