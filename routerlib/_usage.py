@@ -94,11 +94,13 @@ def checked_usage(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | 
             return None
     if usage is None:
         return None
-    limit = USAGE_TOKEN_LIMIT
-    if (0 <= usage.prompt_tokens <= limit and 0 <= usage.completion_tokens <= limit
-            and 0 <= usage.total_tokens <= limit and usage.prompt_tokens_details is None
-            and usage.completion_tokens_details is None):
-        return usage  # the common case, without a further call
+    ptd, ctd = usage.prompt_tokens_details, usage.completion_tokens_details
+    counts = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
+              ptd.cached_tokens if ptd is not None else 0, ptd.cache_creation_tokens if ptd is not None else 0,
+              (ptd.audio_tokens or 0) if ptd is not None else 0, ctd.reasoning_tokens if ctd is not None else 0,
+              (ctd.audio_tokens or 0) if ctd is not None else 0)
+    if min(counts) >= 0 and max(counts) <= USAGE_TOKEN_LIMIT:
+        return usage  # the common case, in two calls
     problem = usage_problem(usage)
     if problem is not None:
         warn_implausible(problem)

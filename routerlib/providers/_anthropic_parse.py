@@ -113,12 +113,16 @@ def normalise_usage(usage: Mapping[str, Any]) -> dict[str, Any] | None:
 
     None (with a ``UsageWarning``) when a count is not an integer: the engine then counts locally.
     """
-    read, written, given, completion = (
-        count(usage.get(name) or 0) for name in
-        ("cache_read_input_tokens", "cache_creation_input_tokens", "input_tokens", "output_tokens"))
-    if read is None or written is None or given is None or completion is None:
-        warn_implausible("counts that are not integers")
-        return None
+    read = usage.get("cache_read_input_tokens") or 0
+    written = usage.get("cache_creation_input_tokens") or 0
+    given = usage.get("input_tokens") or 0
+    completion = usage.get("output_tokens") or 0
+    if not (read.__class__ is int and written.__class__ is int and given.__class__ is int
+            and completion.__class__ is int):  # the common case costs no call; else convert or give up
+        read, written, given, completion = (count(v) for v in (read, written, given, completion))
+        if read is None or written is None or given is None or completion is None:
+            warn_implausible("counts that are not integers")
+            return None
     prompt = given + read + written
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": read, "cache_creation_tokens": written}}

@@ -126,13 +126,17 @@ def normalise_usage(meta: Mapping[str, Any]) -> dict[str, Any] | None:
 
     None (with a ``UsageWarning``) when a count is not an integer: the engine then counts locally.
     """
-    given, tools, thoughts, candidates, cached = (
-        count(meta.get(name) or 0) for name in ("promptTokenCount", "toolUsePromptTokenCount",
-                                                "thoughtsTokenCount", "candidatesTokenCount",
-                                                "cachedContentTokenCount"))
-    if given is None or tools is None or thoughts is None or candidates is None or cached is None:
-        warn_implausible("counts that are not integers")
-        return None
+    given = meta.get("promptTokenCount") or 0
+    tools = meta.get("toolUsePromptTokenCount") or 0
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    candidates = meta.get("candidatesTokenCount") or 0
+    cached = meta.get("cachedContentTokenCount") or 0
+    if not (given.__class__ is int and tools.__class__ is int and thoughts.__class__ is int
+            and candidates.__class__ is int and cached.__class__ is int):  # the common case costs no call
+        given, tools, thoughts, candidates, cached = (count(v) for v in (given, tools, thoughts, candidates, cached))
+        if given is None or tools is None or thoughts is None or candidates is None or cached is None:
+            warn_implausible("counts that are not integers")
+            return None
     prompt, completion = given + tools, candidates + thoughts
     prompt_details: dict[str, Any] = {"cached_tokens": cached}
     details = meta.get("promptTokensDetails")

@@ -114,8 +114,7 @@ class GeminiAdapter:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if deployment.api_key:
             headers["x-goog-api-key"] = deployment.api_key
-        if deployment.spec.extra_headers:
-            merge_headers(headers, deployment.spec.extra_headers)
+        headers.update(deployment.spec.extra_headers)
         if deployment.headers:
             merge_headers(headers, deployment.headers)
         return HTTPRequest("POST", url, headers, dump_body(request_body(request, params, deployment)))

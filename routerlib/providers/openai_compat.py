@@ -36,8 +36,8 @@ def auth_headers(spec: ProviderSpec, deployment: Deployment) -> dict[str, str]:
             headers["x-api-key"] = key
         if spec.auth == "api-key":
             headers["api-key"] = key
-    if spec.extra_headers:
-        merge_headers(headers, spec.extra_headers)
+    if spec.extra_headers:  # a row's own headers: lower-case names, like routerlib's
+        headers.update(spec.extra_headers)
     if deployment.headers:
         merge_headers(headers, deployment.headers)
     return headers
