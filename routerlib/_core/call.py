@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import tenacity
 
+from .._usage import bound_usage
 from ..exceptions import (
     APIError,
     APITimeoutError,
@@ -225,6 +226,8 @@ class Call:
         accounting = self.runtime.accounting
         if usage is None and text is not None:
             usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
+        elif usage is not None:
+            usage = bound_usage(usage, self.request, self.info(deployment))
         return usage, accounting.price(self.request, deployment, self.info(deployment), usage, latency)
 
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
@@ -233,6 +236,8 @@ class Call:
         if usage is None:
             usage = response.usage = self.runtime.accounting.estimate(
                 self.request, deployment, self.prompt_tokens(deployment), text_of(response))
+        else:  # what the provider reports is bounded by what the call could have read and written
+            usage = response.usage = bound_usage(usage, self.request, self.info(deployment))
         cost = self.runtime.accounting.price(self.request, deployment, self.info(deployment), usage, latency)
         self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
         return self.decorate(response, deployment)
@@ -245,7 +250,7 @@ class Call:
         return response
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
-        error.redact(deployment.api_key)  # some providers quote the key back in a 401
+        error.redact(*deployment.secrets)  # some providers quote the key back in a 401
         if error.provider is None:
             error.provider = deployment.provider
         if error.model is None:
@@ -262,7 +267,7 @@ class Call:
         latency = self.elapsed()
         usage, cost = self.usage_and_cost(deployment, usage, text, latency)
         if error is not None:
-            error.redact(deployment.api_key)
+            error.redact(*deployment.secrets)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
                      usage=usage, error=error, response=response)
         if error is not None:
