@@ -7,7 +7,9 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``provider``: the provider that answered (``model`` is the model that answered);
 - ``attempts``: every attempt made for the call, in order (see ``Attempt``);
 - ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
-- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
+- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True);
+- ``cache_hit``: True when the answer came from the client's response cache (nothing was sent;
+  ``cost.total`` is zero and ``cost.saved`` what the answer cost when it was fetched).
 
 Usage has one canonical meaning across providers, OpenAI's: ``prompt_tokens`` includes
 cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens.
@@ -109,6 +111,9 @@ class Cost(BaseModel):
     estimated: bool = False
     #: The model map key the prices came from (None for overrides and unknown models).
     priced_as: str | None = None
+    #: What a cache hit saved: the cost the answer had when it was fetched (``total`` is then
+    #: zero). 0 for a call that was sent; None for a hit whose original cost was unknown.
+    saved: Decimal | None = Decimal(0)
 
     def __radd__(self, other: object) -> Cost:
         """``sum(costs)`` starts from 0."""
@@ -131,6 +136,7 @@ class Cost(BaseModel):
             source=self.source if self.source == other.source else other.source,
             estimated=self.estimated or other.estimated,
             priced_as=other.priced_as or self.priced_as,
+            saved=None if self.saved is None or other.saved is None else self.saved + other.saved,
         )
 
 
@@ -142,8 +148,9 @@ class Attempt(BaseModel):
     model: str
     provider: str
     api_base: str | None = None
-    #: "ok", "error", or "skipped" (not sent: e.g. the prompt cannot fit the context window).
-    outcome: Literal["ok", "error", "skipped"]
+    #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
+    #: "cache_hit" (answered from the response cache: nothing sent, nothing paid).
+    outcome: Literal["ok", "error", "skipped", "cache_hit"]
     error: str | None = None
     status_code: int | None = None
     message: str | None = None
@@ -161,6 +168,8 @@ class Attempt(BaseModel):
             return f"{label} ok"
         if self.outcome == "skipped":
             return f"{label} skipped ({self.message})"
+        if self.outcome == "cache_hit":
+            return f"{label} cache hit"
         return f"{label} {self.status_code or self.error}"
 
 
@@ -169,6 +178,7 @@ class _RouterlibFields(_OpenModel):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+    cache_hit: bool = Field(default=False, exclude=True)
 
 
 class Function(_OpenModel):
