@@ -148,6 +148,8 @@ class Attempt(BaseModel):
     model: str
     provider: str
     api_base: str | None = None
+    #: The deployment's stable id (``Deployment.id``): routing state and traces are keyed by it.
+    deployment_id: str | None = None
     #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
     #: "cache_hit" (answered from the response cache: nothing sent, nothing paid).
     outcome: Literal["ok", "error", "skipped", "cache_hit"]
