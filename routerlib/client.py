@@ -35,6 +35,7 @@ from .types import ModelResponse, TextCompletion
 
 if TYPE_CHECKING:
     from ._core.source import DeploymentSource
+    from .cache import CacheBackend
     from .cost.model_map import ModelInfo, ModelMap
     from .prompts import PromptTemplate
     from .spend import Budget, Ledger
@@ -60,6 +61,7 @@ class Client:
         budgets: Sequence[Budget] = (),
         callbacks: Sequence[Any] = (),
         observers: Sequence[Any] = (),
+        cache: CacheBackend | None = None,
         transport: TransportProtocol | None = None,
         async_transport: AsyncTransportProtocol | None = None,
         environ: Mapping[str, str] | None = None,
@@ -70,6 +72,7 @@ class Client:
     ) -> None:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
+        _check_cache(cache)
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
         self._transport = transport if transport is not None else SyncTransport()
@@ -88,7 +91,7 @@ class Client:
             budget=_budget_hooks(ledger, budgets, accounting), observers=Observers(all_observers), policy=self.policy,
             timeout=self.timeout, transport=self._transport, async_transport=self._async_transport,
             source_factory=_source_factory or self._static_source, clock=clock, sleep=sleep,
-            async_sleep=async_sleep)
+            async_sleep=async_sleep, cache=cache)
 
     def _static_source(self, request: ChatRequest) -> DeploymentSource:
         return StaticSource(request, self._planner)
@@ -241,3 +244,13 @@ def _check_config(*, timeout: Any, policy: Any, ledger: Any, budgets: Any, obser
         raise TypeError(f"observers={observers!r}: must be a list of Observer objects")
     if environ is not None and not isinstance(environ, Mapping):
         raise TypeError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")
+
+
+def _check_cache(cache: Any) -> None:
+    if cache is None:
+        return
+    from .cache.base import CacheBackend
+
+    if not isinstance(cache, CacheBackend):
+        raise TypeError(f"cache={cache!r}: must be a routerlib.cache backend: MemoryCache(...), "
+                        f"SQLiteCache(path) or RedisCache(url)")

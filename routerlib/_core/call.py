@@ -36,6 +36,7 @@ from ..exceptions import (
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
 from ..providers.base import Deployment, select_params
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
+from . import caching
 
 if TYPE_CHECKING:
     from ..request import ChatRequest
@@ -71,6 +72,7 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
+        self.cache = caching.start(runtime, request) if runtime.cache is not None else None
         if self.observers.wants(CallStart):
             self.observers.emit(CallStart(
                 self.call_id, "chat" if request.prompt is None else "text_completion", request.model,

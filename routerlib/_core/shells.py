@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import APIError, RouterlibError
 from ..streaming import AsyncStream, ChatToTextParser, Stream, aiter_sse, iter_sse
+from . import caching
 from .call import Call, Response
 from .stream_start import StreamStart
 
@@ -32,6 +33,8 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
     call = Call(runtime, request)
     try:
         while (deployment := call.next_deployment()) is not None:
+            if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
+                return hit
             if call.budget is not None:
                 call.budget.reserve(deployment)
             try:
@@ -43,10 +46,12 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
     except RouterlibError as error:
         if call.budget is not None:
             call.budget.release()
+        caching.abandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             call.budget.release()
+        caching.abandon(call)
         call.finished(None)
         raise
 
@@ -64,6 +69,7 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     if call.budget is not None:
         last = call.attempts[-1]
         call.budget.settle(deployment, response.usage, last.cost, last.latency)
+    caching.store(call, deployment, response)
     call.finished(response)
     return response
 
@@ -107,8 +113,8 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
     except APIError:
         http.close()
         raise
-    return Stream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
-                  forward_usage=call.request.wants_usage_chunk)
+    return Stream(http, events, start.parser, start.acc, start.buffered,
+                  caching.ending(call, deployment, start.ending(http)), forward_usage=call.request.wants_usage_chunk)
 
 
 # -- async (mirrors the sync shell)
@@ -116,6 +122,8 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
     call = Call(runtime, request)
     try:
         while (deployment := call.next_deployment()) is not None:
+            if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
+                return hit
             if call.budget is not None:
                 await call.budget.areserve(deployment)
             try:
@@ -127,10 +135,12 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
     except RouterlibError as error:
         if call.budget is not None:
             await call.budget.arelease()
+        await caching.aabandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             await call.budget.arelease()
+        await caching.aabandon(call)
         call.finished(None)
         raise
 
@@ -148,6 +158,7 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     if call.budget is not None:
         last = call.attempts[-1]
         await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
+    await caching.astore(call, deployment, response)
     call.finished(response)
     return response
 
@@ -190,7 +201,8 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
     except APIError:
         await http.aclose()
         raise
-    return AsyncStream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
+    return AsyncStream(http, events, start.parser, start.acc, start.buffered,
+                       caching.ending(call, deployment, start.ending(http)),
                        forward_usage=call.request.wants_usage_chunk)
 
 

@@ -254,6 +254,11 @@ class CallCache:
         if self._token is not None and self._lookup_key is not None:
             await self.backend.aset_and_unlock(self._lookup_key, None, None, self._lookup_key, self._token)
 
+    def release_followers(self) -> None:
+        """Like ``abandon`` without any I/O (for finalizers): a cross-process lock then expires by itself."""
+        if not self._done:
+            self._finish(None)
+
     def _finish(self, published: Published | None) -> None:
         """Hand ``published`` to this call's followers (if it leads) and end its part in the flight."""
         self._done = True
