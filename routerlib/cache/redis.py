@@ -164,9 +164,13 @@ class RedisCache(CacheBackend):
         return [self._k(key), lock_key], [value or b"", _ms(ttl), token or "", "0" if value is None else "1"]
 
     def _set(self, key: str, value: bytes, ttl: float | None) -> None:
+        if len(value) > self.max_value_bytes:
+            return
         self._set_and_unlock(*self._store_args(key, value, ttl, None, None))
 
     async def _aset(self, key: str, value: bytes, ttl: float | None) -> None:
+        if len(value) > self.max_value_bytes:
+            return
         _, _, script = self._aclient()
         await script(*self._store_args(key, value, ttl, None, None))
 

@@ -55,19 +55,19 @@ class Flight:
 
     def wait(self, timeout: float) -> Published | None:
         """Block until the leader finishes (its entry, or None) or ``timeout`` passes (None)."""
-        if timeout <= 0 or not self._event.wait(timeout):
-            return None
-        return self.result
+        if self._event.is_set() or (timeout > 0 and self._event.wait(timeout)):
+            return self.result
+        return None
 
     async def await_result(self, timeout: float) -> Published | None:
         """The async twin of ``wait``: never blocks the event loop."""
-        if timeout <= 0:
-            return None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Published | None] = loop.create_future()
         with self._lock:
             if self._event.is_set():
                 return self.result
+            if timeout <= 0:
+                return None
             self._waiters.append((loop, future))
         try:
             return await asyncio.wait_for(future, timeout)
