@@ -114,7 +114,8 @@ def _spend_record(call: Call, answer: CachedAnswer, cost: Cost, latency: float) 
 
 
 def _finish(call: Call, response: Response) -> Response:
-    call.finished(response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
@@ -171,7 +172,8 @@ class _HitEnding:
     def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
                  ) -> tuple[Response | None, Cost | None, APIError | None]:
         response = self._response
-        self._call.finished(response, error)
+        if self._call.watched:
+            self._call.finished(response, error)
         return response, response.cost, None if closing else error
 
     def settle(self) -> None:

@@ -46,13 +46,16 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
     except RouterlibError as error:
         if call.budget is not None:
             call.budget.release()
-        caching.abandon(call)
+        if call.cache is not None:
+            caching.abandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             call.budget.release()
-        caching.abandon(call)
-        call.finished(None)
+        if call.cache is not None:
+            caching.abandon(call)
+        if call.watched:
+            call.finished(None)
         raise
 
 
@@ -69,29 +72,19 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     if call.budget is not None:
         last = call.attempts[-1]
         call.budget.settle(deployment, response.usage, last.cost, last.latency)
-    caching.store(call, deployment, response)
-    call.finished(response)
+    if call.cache is not None:
+        caching.store(call, deployment, response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
 def _send(call: Call, deployment: Deployment, timeout: float) -> Response:
-    if call.request.mock_response is not None:
-        return call.mock(deployment)
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return litellm_bridge.call_litellm(*call.adapter_params(deployment), deployment, timeout)
     raw = call.runtime.transport.send(call.build(deployment), timeout)
     return call.interpret(deployment, raw.status, raw.headers, raw.body)
 
 
 def _open(call: Call, deployment: Deployment, timeout: float) -> StreamResponse:
-    if call.request.mock_response is not None:
-        return call.mock_stream(deployment)  # type: ignore[no-any-return]
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return litellm_bridge.open_stream(*call.adapter_params(deployment), deployment, timeout)
     return call.runtime.transport.stream(call.build(deployment), timeout)
 
 
@@ -135,13 +128,16 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
     except RouterlibError as error:
         if call.budget is not None:
             await call.budget.arelease()
-        await caching.aabandon(call)
+        if call.cache is not None:
+            await caching.aabandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             await call.budget.arelease()
-        await caching.aabandon(call)
-        call.finished(None)
+        if call.cache is not None:
+            await caching.aabandon(call)
+        if call.watched:
+            call.finished(None)
         raise
 
 
@@ -158,29 +154,19 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     if call.budget is not None:
         last = call.attempts[-1]
         await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
-    await caching.astore(call, deployment, response)
-    call.finished(response)
+    if call.cache is not None:
+        await caching.astore(call, deployment, response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
 async def _asend(call: Call, deployment: Deployment, timeout: float) -> Response:
-    if call.request.mock_response is not None:
-        return call.mock(deployment)
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return await litellm_bridge.acall_litellm(*call.adapter_params(deployment), deployment, timeout)
     raw = await call.runtime.async_transport.send(call.build(deployment), timeout)
     return call.interpret(deployment, raw.status, raw.headers, raw.body)
 
 
 async def _aopen(call: Call, deployment: Deployment, timeout: float) -> AsyncStreamResponse:
-    if call.request.mock_response is not None:
-        return call.mock_async_stream(deployment)  # type: ignore[no-any-return]
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return await litellm_bridge.aopen_stream(*call.adapter_params(deployment), deployment, timeout)
     return await call.runtime.async_transport.stream(call.build(deployment), timeout)
 
 
@@ -208,10 +194,6 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
 
 # -- shared
 def _stream_parser(call: Call, deployment: Deployment) -> StreamParser | ChatToTextParser:
-    if call.request.mock_response is not None:  # mock streams are OpenAI SSE whatever the provider
-        from ..providers.openai_compat import OpenAIStreamParser
-
-        return OpenAIStreamParser(deployment, text=call.request.prompt is not None)
     request = call.request_for(deployment)
     parser = deployment.adapter.stream_parser(request, deployment)
     return parser if request is call.request else ChatToTextParser(parser)

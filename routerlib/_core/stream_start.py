@@ -109,7 +109,8 @@ class StreamEnding:
             error.partial_text = error.partial_text or acc.text
             error.usage = acc.usage
             error.cost = cost
-        call.finished(response, error)
+        if call.watched:
+            call.finished(response, error)
         return response, cost, error
 
     def settle(self) -> None:
