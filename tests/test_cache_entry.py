@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 import routerlib
-from routerlib.cache.entry import InvalidEntryError, decode, encode, saved_cost
+from routerlib.cache.entry import InvalidEntryError, decode, encode
 from routerlib.types import Cost, ModelResponse, TextCompletion
 
 KEY = "v1:0.1.0:default:abc"
@@ -36,7 +36,9 @@ def test_round_trip_keeps_the_openai_body_usage_and_cost() -> None:
     answer = decode(KEY, raw, "chat")
     assert answer.response.model_dump() == chat().model_dump()
     assert answer.response.model_extra == {"service_tier": "default"}
-    assert answer.cost == COST and answer.provider == "openai" and answer.model == "gpt-4o-mini"
+    assert answer.cost.total == 0 and answer.cost.saved == COST.total and answer.cost.source == "model_map"
+    assert answer.cost.priced_as == "gpt-4o-mini" and answer.cost.input == 0
+    assert answer.provider == "openai" and answer.model == "gpt-4o-mini"
     assert answer.created == 1.5 and answer.raw == raw
     assert answer.response.cost is None and answer.response.attempts == ()
     assert decode(KEY, raw, "chat").response is not answer.response  # every reader gets its own
@@ -48,26 +50,38 @@ def test_text_completions_and_estimated_usage_round_trip() -> None:
     text.usage.estimated = True  # type: ignore[union-attr]
     answer = decode(KEY, encode(KEY, text, provider="p", model="m", cost=None, created=0), "text")
     assert isinstance(answer.response, TextCompletion) and answer.response.usage.estimated  # type: ignore[union-attr]
-    assert answer.cost is None
+    assert answer.cost.total == 0 and answer.cost.saved is None and answer.cost.source == "unknown"
+
+
+FIELDS = ("format", "routerlib", "key", "kind", "provider", "model", "created", "usage_estimated", "cost", "source",
+          "estimated", "priced_as")
 
 
 def _mutated(**changes: object) -> bytes:
-    data = json.loads(encode(KEY, chat(), provider="openai", model="gpt-4o-mini", cost=COST, created=1))
-    data.update(changes)
-    return json.dumps(data).encode()
+    head, _, body = encode(KEY, chat(), provider="openai", model="gpt-4o-mini", cost=COST, created=1).partition(b"\n")
+    data = json.loads(head)
+    if "response" in changes:
+        body = json.dumps(changes.pop("response")).encode()
+    for name, value in changes.items():
+        data[FIELDS.index(name)] = value
+    return json.dumps(data).encode() + b"\n" + body
 
 
 @pytest.mark.parametrize(("raw", "why"), [
-    (b"", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1, 2]", "not an object"),
-    (encode(KEY, chat(), provider="openai", model="m", cost=None, created=1)[:-20], "not JSON"),
+    (b"", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1, 2]", "not an entry head"),
+    (b'{"format": 1}', "not an entry head"),
+    (encode(KEY, chat(), provider="openai", model="m", cost=None, created=1)[:-20], "does not validate"),
+    (encode(KEY, chat(), provider="openai", model="m", cost=None, created=1)[:50], "not JSON"),
+    (encode(KEY, chat(), provider="openai", model="m", cost=None, created=1).replace(b"\n", b" "), "not JSON"),
     (_mutated(format=2), "another routerlib version"), (_mutated(routerlib="0.0.1"), "another routerlib version"),
     (_mutated(key="v1:0.1.0:default:other"), "another key"), (_mutated(kind="text"), "'text' answer"),
     (_mutated(provider=None), "provider or model"), (_mutated(created="yesterday"), "creation time"),
     (_mutated(created=float("inf")), "creation time"),
     (_mutated(response={"id": "x", "choices": "nope"}), "does not validate"),
     (_mutated(response={"id": "x", "choices": []}), "without choices"),
-    (_mutated(cost={"total": "-1"}), "negative"),
-    (_mutated(cost={"total": "1", "stolen": True}), "does not validate"),
+    (_mutated(cost="-1"), "negative"), (_mutated(cost="NaN"), "non-finite"), (_mutated(cost="abc"), "decimal text"),
+    (_mutated(cost=1.5), "decimal text"), (_mutated(source="free"), "wrong shape"),
+    (_mutated(estimated="no"), "wrong shape"), (_mutated(priced_as=3), "wrong shape"),
 ])
 def test_corrupt_or_foreign_entries_are_refused(raw: bytes, why: str) -> None:
     with pytest.raises(InvalidEntryError, match=why):
@@ -82,9 +96,10 @@ def test_an_entry_of_another_routerlib_version_is_refused(monkeypatch: pytest.Mo
 
 
 def test_a_hit_costs_nothing_and_says_what_it_saved() -> None:
-    cost = saved_cost(COST)
+    cost = decode(KEY, encode(KEY, chat(), provider="p", model="m", cost=COST, created=1), "chat").cost
     assert cost.total == 0 and cost.saved == Decimal("0.000123") and cost.source == "model_map"
-    assert cost.input == 0 and cost.output == 0
-    unknown = saved_cost(None)
-    assert unknown.total == 0 and unknown.saved is None
-    assert (cost + COST).saved == Decimal("0.000123") and (unknown + COST).saved is None
+    assert cost.input == 0 and cost.output == 0 and cost.estimated is False
+    unknown = Cost(total=None, source="unknown")
+    hit = decode(KEY, encode(KEY, chat(), provider="p", model="m", cost=unknown, created=1), "chat").cost
+    assert hit.total == 0 and hit.saved is None
+    assert (cost + COST).saved == Decimal("0.000123") and (hit + COST).saved is None

@@ -84,7 +84,7 @@ async def test_an_async_follower_times_out_without_blocking_the_loop() -> None:
     task = asyncio.ensure_future(ticker())
     assert await leader.await_result(0.1) is None
     task.cancel()
-    assert ticks >= 5 and leader._waiters == []
+    assert ticks >= 5 and not leader._waiters
     assert await leader.await_result(0) is None
 
 
@@ -93,7 +93,7 @@ def test_a_leader_on_a_closed_loop_does_not_fail() -> None:
     leader, _ = flights.join("k")
     loop = asyncio.new_event_loop()
     future = loop.create_future()
-    leader._waiters.append((loop, future))
+    leader._waiters = [(loop, future)]
     loop.close()
     flights.finish("k", leader, ENTRY)  # type: ignore[arg-type]
     assert leader.wait(0) == ENTRY

@@ -87,11 +87,9 @@ async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream 
 
 def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[Response, SpendRecord | None]:
     """Record the hit as an attempt (AttemptStart/AttemptEnd) and decorate the stored response."""
-    from ..cache.entry import saved_cost
-
     call.begin(deployment)
     response = answer.response
-    cost = saved_cost(answer.cost)
+    cost = answer.cost
     latency = call.elapsed()
     call._record(deployment, "cache_hit", latency=latency, cost=cost, usage=response.usage, response=response)
     call.decorate(response, deployment)

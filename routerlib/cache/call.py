@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .control import CacheControl
 from .entry import CachedAnswer, InvalidEntryError, Kind, decode, encode
-from .keys import fingerprint, make_key, user_scope
+from .keys import make_key, request_hash, user_scope
 from .single_flight import Flight, Published
 
 if TYPE_CHECKING:
@@ -39,19 +39,22 @@ if TYPE_CHECKING:
 __all__ = ["CallCache"]
 
 _POLL_FIRST, _POLL_MAX = 0.01, 0.2
+#: Credentials shorter than this are not searched for in answers (see ``_entry``).
+_MIN_SECRET = 12
 
 
 class CallCache:
     """One call's use of a cache. Made by ``start``; used by one call only."""
 
-    __slots__ = ("_done", "_flight", "_fp", "_kind", "_lookup_key", "_token", "_user", "backend", "control",
-                 "namespace")
+    __slots__ = ("_done", "_flight", "_hash", "_kind", "_looked_up", "_lookup_key", "_token", "_user", "backend",
+                 "control", "namespace")
 
-    def __init__(self, backend: CacheBackend, control: CacheControl, fp: str, user: str | None, kind: Kind) -> None:
+    def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind) -> None:
         self.backend = backend
         self.control = control
         self.namespace = control.namespace or backend.namespace
-        self._fp = fp
+        self._hash = h
+        self._looked_up: Deployment | None = None
         self._user = user
         self._kind = kind
         self._lookup_key: str | None = None
@@ -69,13 +72,15 @@ class CallCache:
             user = user_scope(request)
             if user is None:
                 return None  # per-user scope without a user: share nothing rather than guess
-        fp = fingerprint(request)
-        if fp is None:
+        h = request_hash(request)
+        if h is None:
             return None
-        return cls(backend, control, fp, user, "chat" if request.prompt is None else "text")
+        return cls(backend, control, h, user, "chat" if request.prompt is None else "text")
 
     def key_for(self, deployment: Deployment) -> str | None:
-        return make_key(self._fp, deployment, self.namespace, self._user)
+        if deployment is self._looked_up:
+            return self._lookup_key  # the answer came from the deployment looked up: keyed already
+        return make_key(self._hash, deployment, self.namespace, self._user)
 
     # -- lookup
     def lookup(self, deployment: Deployment, wait: float) -> CachedAnswer | None:
@@ -125,6 +130,7 @@ class CallCache:
         if self._lookup_key is not None or self._done:
             return None  # looked up once, before the first attempt; retries and fallbacks do not
         key = self._lookup_key = self.key_for(deployment)
+        self._looked_up = deployment
         return key
 
     def _join(self, key: str, *, follow: bool) -> Flight | None:
@@ -213,8 +219,10 @@ class CallCache:
         raw = encode(key, response, provider=deployment.provider, model=deployment.model, cost=cost,
                      created=time.time())
         for secret in (deployment.api_key, deployment.bearer_token):
-            if secret and secret.encode() in raw:
-                return None  # a provider echoed a credential into its answer: never keep it
+            # A provider echoed a credential into its answer: never keep it. (Credentials are long;
+            # a short test key such as "k" would match any answer, so those are not searched for.)
+            if secret and len(secret) >= _MIN_SECRET and secret.encode() in raw:
+                return None
         return key, raw
 
     def store(self, deployment: Deployment, response: ModelResponse | TextCompletion, cost: Cost | None) -> None:

@@ -1,14 +1,21 @@
-"""The stored value: one answer, as bytes every backend keeps as they are.
+"""The stored value: one answer, as bytes every backend keeps as they are. Two JSON lines::
 
-::
+    [format, routerlib version, key, kind, provider, model, created, usage_estimated,
+     cost, source, estimated, priced_as]
+    <the response's OpenAI JSON, usage included>
 
-    {"format": 1, "routerlib": "0.1.0", "key": "<the key it was stored under>",
-     "kind": "chat" | "text", "provider": "openai", "model": "gpt-4o-mini",
-     "created": <epoch seconds>, "usage_estimated": false,
-     "cost": {"total": "0.000123", "input": "...", ..., "source": "model_map"} | null,
-     "response": <the response's OpenAI JSON, usage included>}
+for example::
 
-``cost`` is what the answer cost when it was fetched, so that a hit can say what it saved.
+    [1,"0.1.0","v1:0.1.0:default:9f2c…","chat","openai","gpt-4o-mini",1764863000.5,false,
+     "0.000123","model_map",false,"gpt-4o-mini"]
+    {"id":"chatcmpl-…","object":"chat.completion","choices":[…],"usage":{…},…}
+
+The head is an array (the fields in this order) because it is read on every hit and an array
+decodes fastest; the response is parsed and validated in one step by pydantic's JSON
+validator. ``kind`` is "chat" or "text"; ``created`` is epoch seconds (for s-maxage);
+``cost`` is what the answer cost when it was fetched (exact decimal text; null when no price
+was known), so that a hit can say what it saved; ``source``, ``estimated`` and ``priced_as``
+say how that cost was priced, as on the original response.
 The key is stored inside the value and checked on read, with the format and the routerlib
 version: an entry written by another version, under another key, or of the wrong shape
 (corrupt, truncated, foreign) is *invalid*: never returned, and the caller deletes it so
@@ -23,16 +30,22 @@ import math
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import ValidationError
 
 from ..types import Cost, ModelResponse, TextCompletion
 from .keys import FORMAT_VERSION
 
-__all__ = ["CachedAnswer", "InvalidEntryError", "decode", "encode", "kind_of", "saved_cost"]
+__all__ = ["CachedAnswer", "InvalidEntryError", "decode", "encode", "kind_of"]
 
 Kind = Literal["chat", "text"]
+
+
+_ZERO = Decimal(0)
+_HEAD_FIELDS = 12
+_Source = Literal["model_map", "override", "per_second", "unknown"]
+_SOURCES = frozenset({"model_map", "override", "per_second", "unknown"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +55,8 @@ class CachedAnswer:
     response: ModelResponse | TextCompletion
     provider: str
     model: str
-    #: What the answer cost when it was fetched (None: no price was known).
-    cost: Cost | None
+    #: The cost of this hit: total 0, ``saved`` the cost the answer had (None: it was unknown).
+    cost: Cost
     #: Epoch seconds when it was stored (for s-maxage).
     created: float
     #: The encoded entry, as read (a follower of a single flight decodes the same bytes).
@@ -66,16 +79,35 @@ def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str,
     """The stored bytes of ``response`` under ``key``.
 
     The response's own JSON is produced by pydantic (fast, and only the OpenAI fields: the
-    routerlib fields are excluded from dumps) and spliced in, not parsed and dumped again.
+    routerlib fields are excluded from dumps).
     """
-    head = {
-        "format": FORMAT_VERSION, "routerlib": _version(), "key": key, "kind": kind_of(response),
-        "provider": provider, "model": model, "created": created,
-        "usage_estimated": bool(response.usage is not None and response.usage.estimated),
-        "cost": None if cost is None else cost.model_dump(mode="json"),
-    }
-    text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
-    return text[:-1].encode() + b',"response":' + response.model_dump_json().encode() + b"}"
+    usage = response.usage
+    head = [FORMAT_VERSION, _version(), key, kind_of(response), provider, model, created,
+            bool(usage is not None and usage.estimated)]
+    if cost is None:
+        head += [None, "unknown", False, None]
+    else:
+        head += [None if cost.total is None else format(cost.total, "f"), cost.source, cost.estimated, cost.priced_as]
+    # json.dumps never writes a raw newline (it escapes them), so the first b"\n" ends the head.
+    return json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" + \
+        response.model_dump_json().encode()
+
+
+def _hit_cost(text: object, source: object, estimated: object, priced_as: object) -> Cost:
+    """The cost of a hit from the head's fields, each checked."""
+    if text is not None and not isinstance(text, str):
+        raise InvalidEntryError("a cost that is not decimal text")
+    try:
+        saved = None if text is None else Decimal(text)
+    except ArithmeticError:
+        raise InvalidEntryError("a cost that is not decimal text") from None
+    if saved is not None and (not saved.is_finite() or saved < 0):
+        raise InvalidEntryError("a negative or non-finite cost")
+    if source not in _SOURCES or not isinstance(estimated, bool) or not (priced_as is None
+                                                                         or isinstance(priced_as, str)):
+        raise InvalidEntryError("cost fields of the wrong shape")
+    # Validated construction: pydantic's model_construct deep-copies every default and is slower.
+    return Cost(total=_ZERO, saved=saved, source=cast(_Source, source), estimated=estimated, priced_as=priced_as)
 
 
 class InvalidEntryError(ValueError):
@@ -84,41 +116,31 @@ class InvalidEntryError(ValueError):
 
 def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
     """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used."""
+    head, _, body = raw.partition(b"\n")
     try:
-        data = json.loads(raw)
+        data = json.loads(head.decode())
     except (ValueError, UnicodeDecodeError):
         raise InvalidEntryError("not JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidEntryError("not an object")
-    if data.get("format") != FORMAT_VERSION or data.get("routerlib") != _version():
+    if not isinstance(data, list) or len(data) != _HEAD_FIELDS:
+        raise InvalidEntryError("not an entry head")
+    version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated = data[:8]
+    if version != FORMAT_VERSION or routerlib_version != _version():
         raise InvalidEntryError("written by another routerlib version or format")
-    if data.get("key") != key:
+    if stored_key != key:
         raise InvalidEntryError("stored under another key")
-    if data.get("kind") != kind:
-        raise InvalidEntryError(f"a {data.get('kind')!r} answer, {kind!r} expected")
-    provider, model, created = data.get("provider"), data.get("model"), data.get("created")
+    if stored_kind != kind:
+        raise InvalidEntryError(f"a {stored_kind!r} answer, {kind!r} expected")
     if not isinstance(provider, str) or not isinstance(model, str):
         raise InvalidEntryError("provider or model missing")
     if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
         raise InvalidEntryError("creation time missing")
+    cost = _hit_cost(*data[8:])
     try:
-        response = (TextCompletion if kind == "text" else ModelResponse).model_validate(data.get("response"))
-        cost_data = data.get("cost")
-        cost = None if cost_data is None else Cost.model_validate(cost_data)
+        response = (TextCompletion if kind == "text" else ModelResponse).model_validate_json(body)
     except ValidationError:
-        raise InvalidEntryError("the response or cost does not validate") from None
+        raise InvalidEntryError("the response does not validate") from None
     if not response.choices:
         raise InvalidEntryError("a response without choices")
-    if cost is not None and cost.total is not None and (not cost.total.is_finite() or cost.total < 0):
-        raise InvalidEntryError("a negative or non-finite cost")
-    if response.usage is not None and data.get("usage_estimated") is True:
+    if response.usage is not None and usage_estimated is True:
         response.usage.estimated = True
     return CachedAnswer(response, provider, model, cost, float(created), raw)
-
-
-def saved_cost(stored: Cost | None) -> Cost:
-    """The cost of a hit: nothing paid, and the stored total as ``saved`` (None if it was unknown)."""
-    if stored is None:
-        return Cost(total=Decimal(0), saved=None, source="unknown")
-    return Cost(total=Decimal(0), saved=stored.total, source=stored.source, estimated=stored.estimated,
-                priced_as=stored.priced_as)

@@ -2,21 +2,21 @@
 
 A key is built in two steps, so that a call pays for the expensive part once::
 
-    fingerprint(request)               sha256 of the canonical request part (messages, tools,
+    request_hash(request)              sha256 fed with the canonical request part (messages, tools,
                                        sampling parameters, templates, ...); None = uncacheable
-    make_key(fp, deployment, ns, user) "<format>:<routerlib version>:<namespace>:<sha256>"
+    make_key(h, deployment, ns, user)  "<format>:<routerlib version>:<namespace>:<sha256>"
 
-The second hash covers the fingerprint, the resolved deployment (provider, model sent,
-endpoint, API version, prompt template, non-secret headers), the namespace and, with
-per-user scoping, the caller's user. Neither the API key nor any header or field that holds
+``make_key`` continues a copy of the request's hash with the resolved deployment (provider,
+model sent, endpoint, API version, prompt template, non-secret headers), the namespace and,
+with per-user scoping, the caller's user. Neither the API key nor any header or field that holds
 a credential enters either hash: rotating a key keeps the cache, and no key, log or dump of
 the cache can leak one. The user id is inside the hash, never in the clear.
 
 Canonical form (so that spelling does not split entries):
 
 - mappings are compared by content, not by argument or key order (JSON with sorted keys);
-  tuples and lists are the same thing; ``-0.0`` is ``0.0``; integer values of float
-  parameters (``temperature=1``) are floats;
+  tuples and lists are the same thing; integer values of float parameters (``temperature=1``)
+  are floats, and their ``-0.0`` is ``0.0``;
 - a message's ``None`` fields are dropped, and content given as a single text part is the
   plain string it means;
 - ``stop="x"`` is ``stop=["x"]``, and parameters set to OpenAI's documented defaults that
@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import sys
 from collections.abc import Mapping
 from decimal import Decimal
@@ -47,7 +46,8 @@ if TYPE_CHECKING:
     from ..providers.base import Deployment
     from ..request import ChatRequest
 
-__all__ = ["FORMAT_VERSION", "IN_KEY", "OUT_OF_KEY", "fingerprint", "key_prefix", "make_key", "user_scope"]
+__all__ = ["FORMAT_VERSION", "IN_KEY", "OUT_OF_KEY", "fingerprint", "key_prefix", "make_key", "request_hash",
+           "user_scope"]
 
 #: Bumped whenever the key or the stored value changes shape: old entries are then never read.
 FORMAT_VERSION = 1
@@ -101,38 +101,27 @@ class UncacheableError(ValueError):
     """A value with no canonical JSON form (an object, NaN): the call is not cached."""
 
 
-def _canon(value: Any) -> Any:
-    """``value`` as plain JSON data with one spelling per meaning (see the module docstring)."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise UncacheableError(f"non-finite number {value!r}")
-        return value + 0.0  # -0.0 -> 0.0
+def _default(value: Any) -> Any:
+    """JSON for what the C encoder does not take itself: other mappings, Decimals, dataclasses."""
     if isinstance(value, Mapping):
-        return {_key_text(k): _canon(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canon(v) for v in value]
+        return dict(value)
     if isinstance(value, Decimal):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _canon(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"__type__": type(value).__name__, **fields}
+        return {"__type__": type(value).__name__, **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
     raise UncacheableError(f"a {type(value).__name__} has no canonical form")
 
 
-def _key_text(key: object) -> str:
-    if not isinstance(key, str):
-        raise UncacheableError(f"a mapping key {type(key).__name__} is not text")
-    return key
-
-
-def _message(message: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: _canon(v) for k, v in message.items() if v is not None}
-    content = out.get("content")
-    if (isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict)
-            and content[0].get("type") == "text" and set(content[0]) == {"type", "text"}):
-        out["content"] = content[0]["text"]
+def _message(message: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The message as it is when already canonical (the common case: no copy), else its canonical copy."""
+    content = message.get("content")
+    if None not in message.values() and not (isinstance(content, list | tuple) and len(content) == 1):
+        return message
+    out = {k: v for k, v in message.items() if v is not None}
+    if isinstance(content, list | tuple) and len(content) == 1:
+        part = content[0]
+        if isinstance(part, Mapping) and part.get("type") == "text" and set(part) == {"type", "text"}:
+            out["content"] = part["text"]
     return out
 
 
@@ -145,57 +134,79 @@ def _headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     return kept or None
 
 
+_IN_KEY = frozenset(IN_KEY)
+
+
 def _request_part(request: ChatRequest) -> dict[str, Any]:
+    """The request's fields that enter the key, canonical. Only the fields the caller gave are
+    looked at (pydantic records them): the others are None, and None never enters the key."""
     values = request.__dict__
     part: dict[str, Any] = {}
-    for name in IN_KEY:
+    for name in request.__pydantic_fields_set__ & _IN_KEY:
         value = values[name]
         if value is None or value == ():
             continue
         if name == "messages":
-            part[name] = [_message(m) for m in value]
-            continue
-        if name == "headers":
+            value = [_message(m) for m in value]
+        elif name == "headers":
             value = _headers(value)
         elif name == "stop" and isinstance(value, str):
             value = [value]
         elif name in _FLOATS:
-            value = float(value)
+            value = float(value) + 0.0  # 1 -> 1.0, -0.0 -> 0.0
         if value is None or value == _NEUTRAL.get(name, ...) or (name == "stop" and not value):
             continue
-        part[name] = _canon(value)
+        part[name] = value
     return part
 
 
-def _digest(data: Any) -> str:
+#: One encoder for every request part (building one per call costs more than some encodings).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            default=_default)
+
+
+def _json(data: Any) -> bytes:
+    """``data`` as canonical JSON bytes (the C encoder with sorted keys; ``_default`` for the rest)."""
     try:
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError as exc:
+        return _ENCODER.encode(data).encode("utf-8", "surrogatepass")
+    except (ValueError, TypeError) as exc:  # NaN, a non-text key among text keys, an object
         raise UncacheableError(str(exc)) from None
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def fingerprint(request: ChatRequest) -> str | None:
-    """sha256 of the canonical request part, or None when the request cannot be cached."""
+def request_hash(request: ChatRequest) -> Any:
+    """A sha256 hash object fed with the canonical request part, or None when it cannot be cached.
+
+    ``make_key`` copies it and adds the deployment, so the request is encoded once per call
+    whatever the number of deployments keyed (the first one's lookup, the answering one's store).
+    """
     try:
-        return _digest(_request_part(request))
+        return hashlib.sha256(_json(_request_part(request)))
     except UncacheableError:
         return None
 
 
-def _deployment_part(deployment: Deployment) -> dict[str, Any]:
-    template = deployment.options.template
+def fingerprint(request: ChatRequest) -> str | None:
+    """The hex digest of ``request_hash`` (for tests and debugging)."""
+    h = request_hash(request)
+    return None if h is None else str(h.hexdigest())
+
+
+def _deployment_part(deployment: Deployment) -> bytes:
+    """What of the deployment can change the answer, as bytes with one spelling per value.
+
+    The plain fields are strings, integers or None, whose ``repr`` in a tuple is unambiguous
+    (and several times cheaper than JSON); headers and a template, when there are any, are
+    added as canonical JSON.
+    """
     hf_name = deployment.spec.options.get("hf_model_name")
-    return {
-        "provider": deployment.provider,
-        "model": deployment.model,
-        "api_base": deployment.api_base,
-        "api_version": deployment.api_version,
-        "headers": _headers(deployment.headers),
-        "template": None if template is None else _canon(template),
-        "hf_model_name": hf_name if isinstance(hf_name, str) else None,
-        "default_max_tokens": deployment.default_max_tokens,
-    }
+    plain = (deployment.spec.name, deployment.model, deployment.api_base, deployment.api_version,
+             deployment.default_max_tokens, hf_name if isinstance(hf_name, str) else None)
+    text = repr(plain).encode("utf-8", "surrogatepass")
+    headers = _headers(deployment.headers) if deployment.headers else None
+    template = deployment.options.template
+    if headers is not None or template is not None:
+        text += b"\x00" + _json({"headers": headers, "template": template})
+    return text
 
 
 def key_prefix() -> str:
@@ -204,17 +215,16 @@ def key_prefix() -> str:
     return f"v{FORMAT_VERSION}:{version}"
 
 
-def make_key(fp: str, deployment: Deployment, namespace: str, user: str | None = None) -> str | None:
-    """The storage key of ``fp``'s answer from ``deployment``, in ``namespace`` (and ``user``'s scope).
-
-    None when the deployment has a value with no canonical form (the call is then not cached).
-    """
+def make_key(h: Any, deployment: Deployment, namespace: str, user: str | None = None) -> str | None:
+    """The storage key of the answer to ``h`` (a ``request_hash``) from ``deployment``, in ``namespace``
+    (and ``user``'s scope). None when the deployment has a value with no canonical form."""
     try:
-        digest = _digest({"request": fp, "deployment": _deployment_part(deployment),
-                          "namespace": namespace, "user": user})
+        tail = _deployment_part(deployment)
     except UncacheableError:
         return None
-    return f"{key_prefix()}:{namespace}:{digest}"
+    h = h.copy()
+    h.update(b"\x00" + repr((namespace, user)).encode("utf-8", "surrogatepass") + b"\x00" + tail)
+    return f"{key_prefix()}:{namespace}:{h.hexdigest()}"
 
 
 def user_scope(request: ChatRequest) -> str | None:

@@ -23,6 +23,7 @@ Decisions, and why:
 - **Sync and async share one registry.** A flight holds a ``threading.Event`` for threads and
   a list of asyncio futures, each resolved on its own event loop (``call_soon_threadsafe``
   when the leader runs elsewhere), so a sync leader releases async followers and vice versa.
+  Both are made only when someone waits: a flight nobody follows costs a dict entry.
 """
 
 from __future__ import annotations
@@ -39,35 +40,46 @@ Published = tuple[str, bytes]
 
 
 class Flight:
-    """One upstream call in progress, and whoever waits for it."""
+    """One upstream call in progress, and whoever waits for it.
 
-    __slots__ = ("_event", "_lock", "_waiters", "result")
+    Cheap to make, since every miss makes one: the ``threading.Event`` and the list of async
+    waiters are created only when a follower actually waits. All state changes hold the
+    registry's lock.
+    """
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Published | None]]] = []
+    __slots__ = ("_event", "_lock", "_waiters", "done", "result")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._event: threading.Event | None = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Published | None]]] | None = None
+        self.done = False
         self.result: Published | None = None
-
-    @property
-    def done(self) -> bool:
-        return self._event.is_set()
 
     def wait(self, timeout: float) -> Published | None:
         """Block until the leader finishes (its entry, or None) or ``timeout`` passes (None)."""
-        if self._event.is_set() or (timeout > 0 and self._event.wait(timeout)):
-            return self.result
-        return None
+        with self._lock:
+            if self.done:
+                return self.result
+            if timeout <= 0:
+                return None
+            event = self._event
+            if event is None:
+                event = self._event = threading.Event()
+        event.wait(timeout)
+        return self.result if self.done else None
 
     async def await_result(self, timeout: float) -> Published | None:
         """The async twin of ``wait``: never blocks the event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Published | None] = loop.create_future()
         with self._lock:
-            if self._event.is_set():
+            if self.done:
                 return self.result
             if timeout <= 0:
                 return None
+            if self._waiters is None:
+                self._waiters = []
             self._waiters.append((loop, future))
         try:
             return await asyncio.wait_for(future, timeout)
@@ -75,16 +87,20 @@ class Flight:
             return None
         finally:
             with self._lock:
-                if (loop, future) in self._waiters:
+                if self._waiters and (loop, future) in self._waiters:
                     self._waiters.remove((loop, future))
 
     def _resolve(self, result: Published | None) -> None:
         with self._lock:
-            if self._event.is_set():
+            if self.done:
                 return
             self.result = result
-            self._event.set()
-            waiters, self._waiters = self._waiters, []
+            self.done = True
+            event, waiters, self._waiters = self._event, self._waiters, None
+        if event is not None:
+            event.set()
+        if not waiters:
+            return
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -120,7 +136,7 @@ class SingleFlight:
                 return flight, False
             if not lead:
                 return None, False
-            flight = self._flights[key] = Flight()
+            flight = self._flights[key] = Flight(self._lock)
             return flight, True
 
     def finish(self, key: str, flight: Flight, result: Published | None) -> None:
