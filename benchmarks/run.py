@@ -44,7 +44,8 @@ ASYNC = ["aiohttp raw", "routerlib", "litellm"]
 STREAM = ["httpx raw SSE", "httpx raw SSE anthropic", "httpx raw SSE gemini", "routerlib", "routerlib anthropic",
           "routerlib gemini", "litellm"]
 PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),
-         ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini")]
+         ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini"),
+         ("routerlib distinct", "routerlib cache miss")]
 CALLS_SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
               "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
 CALLS_STREAM = ["httpx raw SSE", "routerlib", "routerlib anthropic", "routerlib gemini", "litellm"]
@@ -263,6 +264,7 @@ def measure_micro(res, cfg, no_litellm):
     if not no_litellm:
         res["micro"]["cost_litellm"] = micro("cost-litellm", client="litellm")
     res["micro"]["ledger"] = micro("ledger")
+    res["micro"]["cache"] = micro("cache")
     log("  [micro] done")
 
 

@@ -158,3 +158,25 @@ def test_user_scope_prefers_metadata_then_the_openai_user() -> None:
     assert user_scope(req(metadata={"user": "alice"}, user="bob")) == "alice"
     assert user_scope(req(user="bob")) == "bob"
     assert user_scope(req()) is None
+
+
+def test_the_key_is_the_same_in_another_process() -> None:
+    """String hashing is salted per process: nothing in the key may depend on a set's order."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from routerlib._request import build_request; from routerlib.cache.keys import fingerprint; "
+            "print(fingerprint(build_request({'model': 'openai/gpt-4o-mini', 'messages': "
+            "[{'role': 'user', 'content': 'hi'}], 'temperature': 0.5, 'seed': 3, 'max_tokens': 9, 'n': 2, "
+            "'tools': [{'type': 'function', 'function': {'name': 'f', 'parameters': {'b': 1, 'a': 2}}}]})))")
+    request = req(temperature=0.5, seed=3, max_tokens=9, n=2,
+                  tools=[{"type": "function", "function": {"name": "f", "parameters": {"a": 2, "b": 1}}}])
+    request = build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+                             **{k: getattr(request, k) for k in ("temperature", "seed", "max_tokens", "n", "tools")}})
+    here = fingerprint(request)
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert out.stdout.strip() == here

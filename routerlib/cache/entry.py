@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, cast
 
+import pydantic_core
 from pydantic import ValidationError
 
 from ..types import Cost, ModelResponse, TextCompletion
@@ -88,9 +89,9 @@ def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str,
         head += [None, "unknown", False, None]
     else:
         head += [None if cost.total is None else format(cost.total, "f"), cost.source, cost.estimated, cost.priced_as]
-    # json.dumps never writes a raw newline (it escapes them), so the first b"\n" ends the head.
-    return json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" + \
-        response.model_dump_json().encode()
+    # JSON never holds a raw newline (they are escaped), so the first b"\n" ends the head. pydantic's
+    # Rust serializer writes both lines (several times faster than json; routerlib's fields excluded).
+    return pydantic_core.to_json(head) + b"\n" + response.__pydantic_serializer__.to_json(response)
 
 
 def _hit_cost(text: object, source: object, estimated: object, priced_as: object) -> Cost:

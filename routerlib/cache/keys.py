@@ -14,7 +14,8 @@ the cache can leak one. The user id is inside the hash, never in the clear.
 
 Canonical form (so that spelling does not split entries):
 
-- mappings are compared by content, not by argument or key order (JSON with sorted keys);
+- mappings are compared by content, not by argument or key order (JSON with sorted keys; the
+  common plain message ``{"role": r, "content": text}`` as the pair ``(r, text)``);
   tuples and lists are the same thing; integer values of float parameters (``temperature=1``)
   are floats, and their ``-0.0`` is ``0.0``;
 - a message's ``None`` fields are dropped, and content given as a single text part is the
@@ -41,6 +42,8 @@ import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+import pydantic_core
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment
@@ -112,17 +115,33 @@ def _default(value: Any) -> Any:
     raise UncacheableError(f"a {type(value).__name__} has no canonical form")
 
 
-def _message(message: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The message as it is when already canonical (the common case: no copy), else its canonical copy."""
-    content = message.get("content")
-    if None not in message.values() and not (isinstance(content, list | tuple) and len(content) == 1):
-        return message
-    out = {k: v for k, v in message.items() if v is not None}
-    if isinstance(content, list | tuple) and len(content) == 1:
-        part = content[0]
-        if isinstance(part, Mapping) and part.get("type") == "text" and set(part) == {"type", "text"}:
-            out["content"] = part["text"]
-    return out
+def _message(message: Mapping[str, Any]) -> Any:
+    """A message in canonical form: ``(role, text)`` for the common plain message (content a string,
+    or a single text part, which means the same), else its JSON with sorted keys (``_nested``)."""
+    if None in message.values():
+        message = {k: v for k, v in message.items() if v is not None}
+    if len(message) == 2:
+        role, content = message.get("role"), message.get("content")
+        if isinstance(role, str):
+            if isinstance(content, str):
+                return (role, content)
+            if isinstance(content, list | tuple) and len(content) == 1:
+                part = content[0]
+                if isinstance(part, Mapping) and len(part) == 2 and part.get("type") == "text" \
+                        and isinstance(part.get("text"), str):
+                    return (role, part["text"])
+    return _nested(message)
+
+
+def _nested(value: Any) -> dict[str, str]:
+    """A value holding mappings, as its JSON with sorted keys, tagged so that it can never be equal
+    to a plain value of the same text."""
+    return {"\x00json": _json(value).decode("utf-8", "surrogatepass")}
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, Mapping) or (isinstance(value, list | tuple)
+                                          and any(isinstance(v, Mapping | list | tuple) for v in value))
 
 
 def _headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -142,7 +161,8 @@ def _request_part(request: ChatRequest) -> dict[str, Any]:
     looked at (pydantic records them): the others are None, and None never enters the key."""
     values = request.__dict__
     part: dict[str, Any] = {}
-    for name in request.__pydantic_fields_set__ & _IN_KEY:
+    # Sorted: a set's order changes between processes (string hashing is salted), the key must not.
+    for name in sorted(request.__pydantic_fields_set__ & _IN_KEY):
         value = values[name]
         if value is None or value == ():
             continue
@@ -156,7 +176,7 @@ def _request_part(request: ChatRequest) -> dict[str, Any]:
             value = float(value) + 0.0  # 1 -> 1.0, -0.0 -> 0.0
         if value is None or value == _NEUTRAL.get(name, ...) or (name == "stop" and not value):
             continue
-        part[name] = value
+        part[name] = _nested(value) if name != "messages" and _is_nested(value) else value
     return part
 
 
@@ -180,8 +200,9 @@ def request_hash(request: ChatRequest) -> Any:
     whatever the number of deployments keyed (the first one's lookup, the answering one's store).
     """
     try:
-        return hashlib.sha256(_json(_request_part(request)))
-    except UncacheableError:
+        # pydantic's Rust serializer: several times faster than json for the (already canonical) part.
+        return hashlib.sha256(pydantic_core.to_json(_request_part(request)))
+    except (UncacheableError, ValueError, TypeError):  # PydanticSerializationError is a ValueError
         return None
 
 
