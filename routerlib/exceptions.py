@@ -26,12 +26,18 @@ renaming the module::
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
     │   └── StreamInterruptedError            (a stream that broke off)
     ├── BudgetExceededError                   (refused before any network call)
+    ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
+    │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
+    │   └── LedgerTimeoutError                (no answer within the call's time left)
     └── PromptTemplateError                   (a template could not be found or rendered)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
 ``retryable``, ``retry_after`` (seconds) and, once the reliability layer has run,
 ``attempts``. API keys never appear in any of them.
+
+A ``LedgerError`` names its ledger (``where``: the SQLite path, or the Redis URL without its
+user and password) and the ``operation`` that failed, and chains the store's own error.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ __all__ = [
     "ContextWindowExceededError",
     "InternalServerError",
     "InvalidRequestError",
+    "LedgerError",
+    "LedgerTimeoutError",
+    "LedgerUnavailableError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -284,6 +293,28 @@ class BudgetExceededError(RouterlibError):
         self.scope = scope
         self.key = key
         self.attempts: tuple[Attempt, ...] = ()
+
+
+class LedgerError(RouterlibError):
+    """A spend ledger's store failed (see ``routerlib.spend`` for what a call does then).
+
+    ``where`` names the ledger -- an SQLite path, or a Redis URL with any user and password
+    removed -- and ``operation`` the ledger method ("reserve", "settle", ...). The store's own
+    exception is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+        self.operation = operation
+
+
+class LedgerUnavailableError(LedgerError):
+    """The store could not be reached, refused the operation, or the ledger is closed."""
+
+
+class LedgerTimeoutError(LedgerError):
+    """The store did not answer within the time the call had left (or the ledger's own ceiling)."""
 
 
 class PromptTemplateError(RouterlibError, ValueError):

@@ -181,6 +181,9 @@ class _RouterlibFields(_OpenModel):
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
     cache_hit: bool = Field(default=False, exclude=True)
+    #: The spend ledger's failure while recording this answer (a ``LedgerError``), if any: the
+    #: answer stands, and the record waits in the ledger's spool for a later write.
+    ledger_error: Any = Field(default=None, exclude=True)
 
 
 class Function(_OpenModel):

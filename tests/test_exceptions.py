@@ -37,6 +37,9 @@ TREE = [
     (ex.APIResponseValidationError, ex.APIError),
     (ex.StreamInterruptedError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
+    (ex.LedgerError, ex.RouterlibError),
+    (ex.LedgerUnavailableError, ex.LedgerError),
+    (ex.LedgerTimeoutError, ex.LedgerError),
     (ex.PromptTemplateError, ex.RouterlibError),
 ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import routerlib
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("aiohttp", "tiktoken", "sqlite3", "redis", "litellm", "jinja2")
+HEAVY = ("aiohttp", "tiktoken", "sqlite3", "redis", "litellm", "jinja2", "rich")
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -54,6 +54,21 @@ def test_building_a_client_loads_no_heavy_dependency_either() -> None:
         "routerlib.Client(environ={})\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         f"{HEAVY!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_import_does_not_load_the_command() -> None:
+    """The ``routerlib`` command (and rich, its extra) is loaded by the command only, never by the library."""
+    code = (
+        "import sys, json\n"
+        "import routerlib, routerlib.cost, routerlib.spend\n"
+        "routerlib.cost.ModelMap.default()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[:2] == ['routerlib', 'cli']\n"
+        "                        or m.split('.')[0] == 'rich')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=False)

@@ -13,18 +13,24 @@ Where the hooks sit in a call (``shells``), and what each does::
 A hit is an attempt like any other, with outcome ``"cache_hit"``: ``AttemptStart`` and
 ``AttemptEnd`` reach the observers, ``response.attempts`` lists it, its cost is zero with
 ``saved`` set, and the ledger (when the client keeps one) gets a record with ``cache_hit``
-True, zero cost and the saved amount; no budget is reserved or charged. A stream hit replays
+True, zero cost and the saved amount (a ledger that fails then is reported on
+``response.ledger_error``, as for any answer); no budget is reserved or charged. A stream hit replays
 the stored answer as chunks through the ordinary ``Stream`` / ``AsyncStream`` (its
 ``CallEnd`` comes when the caller has read it, like any stream's).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from ..exceptions import LedgerError
+
+logger = logging.getLogger("routerlib")
 
 if TYPE_CHECKING:
     from ..cache.call import CallCache
@@ -66,7 +72,12 @@ def lookup(call: Call, deployment: Deployment) -> Response | Stream | None:
         return None
     response, record = _hit(call, deployment, answer)
     if record is not None:
-        call.runtime.budget.ledger.record(record)  # type: ignore[union-attr]
+        from ..spend.calling import run_sync
+
+        try:
+            run_sync(call.runtime.budget.ledger, "record", record, timeout=_ledger_time(call))  # type: ignore[union-attr]
+        except LedgerError as error:
+            response.ledger_error = _reported(error)
     return _replay(call, response) if call.request.stream else _finish(call, response)
 
 
@@ -79,10 +90,26 @@ async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream 
         return None
     response, record = _hit(call, deployment, answer)
     if record is not None:
-        from .budget import _acall
+        from ..spend.calling import run_async
 
-        await _acall(call.runtime.budget.ledger, "record", record)  # type: ignore[union-attr]
+        try:
+            await run_async(call.runtime.budget.ledger, "record", record,  # type: ignore[union-attr]
+                            timeout=_ledger_time(call))
+        except LedgerError as error:
+            response.ledger_error = _reported(error)
     return _areplay(call, response) if call.request.stream else _finish(call, response)
+
+
+def _ledger_time(call: Call) -> float | None:
+    """The ledger write of a hit is bounded like a settle: the call's time left, at least half a second."""
+    left = call.seconds_left()
+    return None if left == float("inf") else max(left, 0.5)
+
+
+def _reported(error: LedgerError) -> LedgerError:
+    logger.warning("routerlib: spend ledger failed recording a cache hit (%s); the record is kept for a later "
+                   "write", error)
+    return error
 
 
 def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[Response, SpendRecord | None]:

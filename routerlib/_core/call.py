@@ -17,6 +17,7 @@ here; the shells only send, sleep and do the ledger's I/O::
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -34,6 +35,7 @@ from ..exceptions import (
     UnsupportedParamsError,
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers.base import Deployment, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
@@ -74,6 +76,11 @@ class Call:
         self._pending_wait = 0.0
         self._retry_state: tenacity.RetryCallState | None = None
         self._attempt_started = 0.0
+        #: Set while an attempt may be on the wire (between ``begin`` and its record).
+        self.in_flight: Deployment | None = None
+        #: Why the provider may have billed an attempt that brought no answer ("timeout"), if so.
+        self.maybe_billed: str | None = None
+        self._last: Deployment | None = None
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
@@ -158,6 +165,7 @@ class Call:
             timeout = min(timeout, left)
         self._tried.add(deployment.id)
         self._attempt_started = self.clock()
+        self.in_flight = self._last = deployment
         if self._watch:
             self._start_event(deployment)
         return timeout
@@ -239,10 +247,12 @@ class Call:
             error.provider = deployment.provider
         if error.model is None:
             error.model = deployment.model
+        if isinstance(error, APITimeoutError):
+            self.maybe_billed = "timeout"  # the request may have reached the provider, which bills it
         self._record(deployment, "error", latency=latency, error=error)
 
     def stream_ended(self, deployment: Deployment, usage: Usage | None, text: str | None,
-                     error: APIError | None) -> tuple[Usage | None, Cost | None]:
+                     error: APIError | None, response: Response | None = None) -> tuple[Usage | None, Cost | None]:
         """Price and record a stream's attempt at its end (complete, interrupted or closed early).
 
         ``text`` is None when no content arrived (nothing to estimate usage from)."""
@@ -251,7 +261,7 @@ class Call:
         if error is not None:
             error.redact(deployment.api_key)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
-                     usage=usage, error=error)
+                     usage=usage, error=error, response=response)
         if error is not None:
             error.attempts = tuple(self.attempts)
         return usage, cost
@@ -286,8 +296,12 @@ class Call:
             return 0.0
         self._reason = "retry"
         self._pending_wait = wait
-        if self._watch and self.observers.wants(Retry):
-            self.observers.emit(Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock()))
+        watched = self._watch and self.observers.wants(Retry)
+        if watched or LOGGER.isEnabledFor(logging.INFO):
+            event = Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock())
+            log_retry(event)
+            if watched:
+                self.observers.emit(event)
         return wait
 
     def _retry_wait(self, error: RouterlibError) -> float:
@@ -308,8 +322,12 @@ class Call:
         self._emit_fallback(deployment, error)
 
     def _emit_fallback(self, deployment: Deployment, error: RouterlibError) -> None:
-        if self._watch and self.observers.wants(Fallback):
-            self.observers.emit(Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock()))
+        watched = self._watch and self.observers.wants(Fallback)
+        if watched or LOGGER.isEnabledFor(logging.WARNING):
+            event = Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock())
+            log_fallback(event)
+            if watched:
+                self.observers.emit(event)
 
     def no_candidate_left(self) -> RouterlibError:
         """Every target was skipped (context window) or none could be resolved."""
@@ -318,13 +336,18 @@ class Call:
             model=self.request.model, code="context_length_exceeded")
 
     def finished(self, response: Response | None, error: RouterlibError | None = None) -> None:
-        """CallEnd: once per call (for a stream, when the stream ends). The shells call it only when
-        ``watched`` (a client without observers pays nothing)."""
-        if self.observers.wants(CallEnd):
+        """CallEnd: once per call (for a stream, when the stream ends), and the ``routerlib`` log
+        line of a failed call. On success the shells call it only when ``watched``: a client
+        without observers pays nothing."""
+        watched = self._watch and self.observers.wants(CallEnd)
+        failed = response is None
+        if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
-            self.observers.emit(CallEnd(
-                self.call_id, "ok" if error is None and response is not None else "error", response, error,
-                tuple(self.attempts), self.call_cost(), now - self.started, now))
+            event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,
+                            tuple(self.attempts), self.call_cost(), now - self.started, now)
+            log_call_failed(event)
+            if watched:
+                self.observers.emit(event)
 
     def exhausted(self, error: RouterlibError) -> RouterlibError:
         """The error to raise when the call is over: the last typed error, with the history."""
@@ -332,8 +355,7 @@ class Call:
             error.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
             if isinstance(error, APIError) and self.attempts:
                 error.history = self.history()
-        if self._watch:
-            self.finished(None, error)
+        self.finished(None, error)
         return error
 
     def history(self) -> str:
@@ -356,6 +378,7 @@ class Call:
             message=message if error is None else error.message[:300],
             retry_after=error.retry_after if error is not None else None)
         self._pending_wait = 0.0
+        self.in_flight = None
         self.attempts.append(attempt)
         if self._watch and self.observers.wants(AttemptEnd):
             self.observers.emit(AttemptEnd(
@@ -374,6 +397,13 @@ class Call:
             self.observers.emit(AttemptEnd(self.call_id, len(self.attempts), label, attempt.provider,
                                            attempt.model, "error", 0.0, attempt, None, None, None, error,
                                            self.clock()))
+
+    def end_reason(self, cancelled: bool) -> tuple[Deployment | None, str | None]:
+        """For a call ending without an answer: the deployment last tried and why its provider may
+        have billed it anyway (None: nothing was billed, the budget hold is released)."""
+        if cancelled and self.in_flight is not None:
+            return self.in_flight, "cancelled"
+        return self._last, self.maybe_billed
 
     def deadline_error(self) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",

@@ -45,17 +45,16 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
         raise call.no_candidate_left()
     except RouterlibError as error:
         if call.budget is not None:
-            call.budget.release()
+            call.budget.end(*call.end_reason(cancelled=False))
         if call.cache is not None:
             caching.abandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
-            call.budget.release()
+            call.budget.end(*call.end_reason(cancelled=True))
         if call.cache is not None:
             caching.abandon(call)
-        if call.watched:
-            call.finished(None)
+        call.finished(None)
         raise
 
 
@@ -71,7 +70,7 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     response = call.succeeded(deployment, response, call.elapsed())
     if call.budget is not None:
         last = call.attempts[-1]
-        call.budget.settle(deployment, response.usage, last.cost, last.latency)
+        response.ledger_error = call.budget.settle(deployment, response.usage, last.cost, last.latency)
     if call.cache is not None:
         caching.store(call, deployment, response)
     if call.watched:
@@ -127,17 +126,16 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
         raise call.no_candidate_left()
     except RouterlibError as error:
         if call.budget is not None:
-            await call.budget.arelease()
+            await call.budget.aend(*call.end_reason(cancelled=False))
         if call.cache is not None:
             await caching.aabandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
-            await call.budget.arelease()
+            await call.budget.aend(*call.end_reason(cancelled=True))
         if call.cache is not None:
             await caching.aabandon(call)
-        if call.watched:
-            call.finished(None)
+        call.finished(None)
         raise
 
 
@@ -153,7 +151,7 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     response = call.succeeded(deployment, response, call.elapsed())
     if call.budget is not None:
         last = call.attempts[-1]
-        await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
+        response.ledger_error = await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
     if call.cache is not None:
         await caching.astore(call, deployment, response)
     if call.watched:
