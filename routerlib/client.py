@@ -2,7 +2,7 @@
 
 A client holds the HTTP pools (one for sync calls, one per event loop for async calls),
 the default timeout and retry policy, the provider registry, the model/price map, the
-spend ledger and budgets, and the observers. From them it builds one immutable
+spend ledger and budgets, the observers and the response cache. From them it builds one immutable
 ``Runtime`` that every call runs on (``routerlib._core``): nothing below the client
 imports it. Nothing here reads or writes module-level settings.
 """

@@ -5,8 +5,10 @@
     start(backend, request)          None when this call cannot use the cache (no-cache and
                                      no-store, per-user scope without a user, an uncanonical value)
     lookup(first deployment, wait)   a CachedAnswer (a hit: send nothing), or None (send)
+        0. a backend without cross-process locks (memory, SQLite) is read first: a hit ends here
         1. join the key's flight in this process: follow a leader (wait for its answer), or lead
-        2. a leader reads the backend, taking the cross-process lock on a miss (RedisCache)
+        2. a leader reads the backend (again: an answer stored since step 0 is found), taking the
+           cross-process lock on a miss (RedisCache: one round trip for both)
         3. the lock is held elsewhere: poll for that answer, at most lock_wait, then send anyway
     store(answering deployment, response, cost)   encode once, hand to followers, write, unlock
     abandon()                        failure, truncated stream, or no-store: followers call
@@ -91,6 +93,11 @@ class CallCache:
         if self.control.no_cache:
             self._join(key, follow=False)
             return None
+        if self.backend.lock_wait <= 0:  # no cross-process lock to take: a hit needs no flight at all
+            answer = self._read(key, self.backend.get(key))
+            if answer is not None:
+                self._done = True
+                return answer
         follower = self._join(key, follow=True)
         if follower is not None:
             return self._accept(follower.wait(wait))
@@ -112,6 +119,11 @@ class CallCache:
         if self.control.no_cache:
             self._join(key, follow=False)
             return None
+        if self.backend.lock_wait <= 0:  # no cross-process lock to take: a hit needs no flight at all
+            answer = await self._aread(key, await self.backend.aget(key))
+            if answer is not None:
+                self._done = True
+                return answer
         follower = self._join(key, follow=True)
         if follower is not None:
             return self._accept(await follower.await_result(wait))

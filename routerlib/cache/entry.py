@@ -25,10 +25,10 @@ until pydantic has validated it into a ``ModelResponse`` / ``TextCompletion`` ag
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, cast
 
@@ -49,19 +49,23 @@ _Source = Literal["model_map", "override", "per_second", "unknown"]
 _SOURCES = frozenset({"model_map", "override", "per_second", "unknown"})
 
 
-@dataclass(frozen=True, slots=True)
 class CachedAnswer:
-    """A valid entry, decoded: a fresh response object for each reader."""
+    """A valid entry, decoded: a fresh response object for each reader. (A plain slotted class: a
+    frozen dataclass costs a microsecond more to build, on every hit.)"""
 
-    response: ModelResponse | TextCompletion
-    provider: str
-    model: str
-    #: The cost of this hit: total 0, ``saved`` the cost the answer had (None: it was unknown).
-    cost: Cost
-    #: Epoch seconds when it was stored (for s-maxage).
-    created: float
-    #: The encoded entry, as read (a follower of a single flight decodes the same bytes).
-    raw: bytes
+    __slots__ = ("cost", "created", "model", "provider", "raw", "response")
+
+    def __init__(self, response: ModelResponse | TextCompletion, provider: str, model: str, cost: Cost,
+                 created: float, raw: bytes) -> None:
+        self.response = response
+        self.provider = provider
+        self.model = model
+        #: The cost of this hit: total 0, ``saved`` the cost the answer had (None: it was unknown).
+        self.cost = cost
+        #: Epoch seconds when it was stored (for s-maxage).
+        self.created = created
+        #: The encoded entry, as read (a follower of a single flight decodes the same bytes).
+        self.raw = raw
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.created)
@@ -115,9 +119,17 @@ class InvalidEntryError(ValueError):
     """A stored value that must not be returned (see the module docstring)."""
 
 
-def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
-    """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used."""
-    head, _, body = raw.partition(b"\n")
+_Head = tuple[object, object, object, object, str, str, float, object, Cost]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_head(head: bytes) -> _Head:
+    """The head's fields, their shapes checked and the hit's cost built (or ``InvalidEntryError``).
+
+    Memoized by the head's exact bytes: a popular entry is parsed once, not on every hit (its
+    response is still validated afresh each time). What depends on the reader -- the routerlib
+    version, the key, the kind -- is checked by ``decode`` on every read, never memoized.
+    """
     try:
         data = json.loads(head.decode())
     except (ValueError, UnicodeDecodeError):
@@ -125,17 +137,25 @@ def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
     if not isinstance(data, list) or len(data) != _HEAD_FIELDS:
         raise InvalidEntryError("not an entry head")
     version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated = data[:8]
+    if not isinstance(provider, str) or not isinstance(model, str):
+        raise InvalidEntryError("provider or model missing")
+    if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
+        raise InvalidEntryError("creation time missing")
+    return (version, routerlib_version, stored_key, stored_kind, provider, model, float(created), usage_estimated,
+            _hit_cost(*data[8:]))
+
+
+def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
+    """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used."""
+    head, _, body = raw.partition(b"\n")
+    version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated, cost = \
+        _parse_head(head)
     if version != FORMAT_VERSION or routerlib_version != _version():
         raise InvalidEntryError("written by another routerlib version or format")
     if stored_key != key:
         raise InvalidEntryError("stored under another key")
     if stored_kind != kind:
         raise InvalidEntryError(f"a {stored_kind!r} answer, {kind!r} expected")
-    if not isinstance(provider, str) or not isinstance(model, str):
-        raise InvalidEntryError("provider or model missing")
-    if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
-        raise InvalidEntryError("creation time missing")
-    cost = _hit_cost(*data[8:])
     try:
         response = (TextCompletion if kind == "text" else ModelResponse).model_validate_json(body)
     except ValidationError:
@@ -144,4 +164,4 @@ def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
         raise InvalidEntryError("a response without choices")
     if response.usage is not None and usage_estimated is True:
         response.usage.estimated = True
-    return CachedAnswer(response, provider, model, cost, float(created), raw)
+    return CachedAnswer(response, provider, model, cost, created, raw)
