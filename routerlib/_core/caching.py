@@ -21,6 +21,7 @@ the stored answer as chunks through the ordinary ``Stream`` / ``AsyncStream`` (i
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -50,9 +51,15 @@ def start(runtime: Runtime, request: ChatRequest) -> CallCache | None:
     backend = runtime.cache
     if backend is None:
         return None
-    from ..cache.call import CallCache  # loaded with the first call on a client that has a cache
+    return _call_cache().start(backend, request)
 
-    return CallCache.start(backend, request)
+
+@functools.cache
+def _call_cache() -> type[CallCache]:
+    """``CallCache``, loaded with the first call on a client that has a cache (not at import)."""
+    from ..cache.call import CallCache
+
+    return CallCache
 
 
 def _wait(call: Call, deployment: Deployment) -> float:

@@ -5,11 +5,11 @@
     start(backend, request)          None when this call cannot use the cache (no-cache and
                                      no-store, per-user scope without a user, an uncanonical value)
     lookup(first deployment, wait)   a CachedAnswer (a hit: send nothing), or None (send)
-        0. a backend without cross-process locks (memory, SQLite) is read first: a hit ends here
-        1. join the key's flight in this process: follow a leader (wait for its answer), or lead
-        2. a leader reads the backend (again: an answer stored since step 0 is found), taking the
-           cross-process lock on a miss (RedisCache: one round trip for both)
-        3. the lock is held elsewhere: poll for that answer, at most lock_wait, then send anyway
+      memory, SQLite: read; a hit ends here (no lock taken); on a miss lead or follow the
+                      key's flight in this process (a follower waits for the leader's answer)
+      RedisCache:     join the flight first (followers wait in this process); the leader reads
+                      and on a miss takes the cross-process lock, in one round trip; a lock held
+                      elsewhere: poll for that answer, at most lock_wait, then send anyway
     store(answering deployment, response, cost)   encode once, hand to followers, write, unlock
     abandon()                        failure, truncated stream, or no-store: followers call
                                      themselves, the lock is released, nothing is written
@@ -93,15 +93,28 @@ class CallCache:
         if self.control.no_cache:
             self._join(key, follow=False)
             return None
-        if self.backend.lock_wait <= 0:  # no cross-process lock to take: a hit needs no flight at all
-            answer = self._read(key, self.backend.get(key))
-            if answer is not None:
-                self._done = True
-                return answer
+        if self.backend.lock_wait <= 0:
+            return self._lookup_local(key, wait)
+        return self._lookup_locking(key, wait)
+
+    def _lookup_local(self, key: str, wait: float) -> CachedAnswer | None:
+        """A backend without cross-process locks (memory, SQLite): read, and on a miss lead or follow
+        this process's flight. A hit takes no lock at all. (An answer stored between the read and
+        the join is missed: a rare second upstream call, cheaper than reading twice on every miss.)"""
+        answer = self._read(key, self.backend.get(key))
+        if answer is not None:
+            self._done = True
+            return answer
+        follower = self._join(key, follow=True)
+        return None if follower is None else self._accept(follower.wait(wait))
+
+    def _lookup_locking(self, key: str, wait: float) -> CachedAnswer | None:
+        """RedisCache: join the flight first (followers wait in this process, not on Redis); the
+        leader reads and, on a miss, takes the cross-process lock, in one round trip."""
         follower = self._join(key, follow=True)
         if follower is not None:
             return self._accept(follower.wait(wait))
-        token = os.urandom(16).hex() if self._flight is not None and self.backend.lock_wait > 0 else None
+        token = os.urandom(16).hex() if self._flight is not None else None
         raw, lock = self.backend.get_or_lock(key, token)
         answer = self._read(key, raw)
         if answer is None and lock == "held":
@@ -119,15 +132,23 @@ class CallCache:
         if self.control.no_cache:
             self._join(key, follow=False)
             return None
-        if self.backend.lock_wait <= 0:  # no cross-process lock to take: a hit needs no flight at all
-            answer = await self._aread(key, await self.backend.aget(key))
-            if answer is not None:
-                self._done = True
-                return answer
+        if self.backend.lock_wait <= 0:
+            return await self._alookup_local(key, wait)
+        return await self._alookup_locking(key, wait)
+
+    async def _alookup_local(self, key: str, wait: float) -> CachedAnswer | None:
+        answer = await self._aread(key, await self.backend.aget(key))
+        if answer is not None:
+            self._done = True
+            return answer
+        follower = self._join(key, follow=True)
+        return None if follower is None else self._accept(await follower.await_result(wait))
+
+    async def _alookup_locking(self, key: str, wait: float) -> CachedAnswer | None:
         follower = self._join(key, follow=True)
         if follower is not None:
             return self._accept(await follower.await_result(wait))
-        token = os.urandom(16).hex() if self._flight is not None and self.backend.lock_wait > 0 else None
+        token = os.urandom(16).hex() if self._flight is not None else None
         raw, lock = await self.backend.aget_or_lock(key, token)
         answer = await self._aread(key, raw)
         if answer is None and lock == "held":
