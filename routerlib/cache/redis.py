@@ -7,9 +7,10 @@ Keys (``P`` is the prefix, "routerlib:cache:" by default)::
 
 One round trip per step, each a Lua script (registered once, run with EVALSHA):
 
-- ``get_or_lock``: the entry if there is one (a hit is one round trip); on a miss, take the
-  key's lock with ``SET NX PX`` in the same script. An entry larger than ``max_value_bytes`` or
-  of the wrong Redis type is deleted there and then, never sent back: what is read is bounded.
+- ``get_or_lock``: the entry if there is one (a hit is one round trip and one GET on the
+  server); on a miss, take the key's lock with ``SET NX PX`` in the same script. An entry larger
+  than ``max_value_bytes`` or of the wrong Redis type is deleted there and then, never sent
+  back: what is read is bounded.
 - ``set_and_unlock``: store the answer and release the lock (only if it still holds our token,
   so a lock that expired and was taken by another process is left alone).
 
@@ -34,11 +35,11 @@ from .base import NO_LOCK, CacheBackend, LockResult
 __all__ = ["RedisCache"]
 
 _GET_OR_LOCK = """
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'string' then
-  if redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[1]) then return redis.call('GET', KEYS[1]) end
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' then
+  if #v <= tonumber(ARGV[1]) then return v end
   redis.call('DEL', KEYS[1])
-elseif t ~= 'none' then
+elseif type(v) == 'table' and v.err then
   redis.call('DEL', KEYS[1])
 end
 if ARGV[2] == '' then return 0 end
