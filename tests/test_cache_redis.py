@@ -119,3 +119,27 @@ def test_bad_settings_are_refused() -> None:
     for kwargs in ({"timeout": 0}, {"lock_wait": -1}, {"lock_ttl": 0}, {"ttl": 0}):
         with pytest.raises(ValueError):
             RedisCache("redis://127.0.0.1:1/0", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_burst_of_concurrent_lookups_queues_and_is_never_an_outage(redis_url: str,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """redis-py's default pool fails past 100 connections: 300 lookups at once must not switch the cache off."""
+    import asyncio
+
+    cache = RedisCache(redis_url, prefix=f"t{uuid.uuid4().hex}:", max_connections=8)
+    await cache.aset("k", b"v")
+    with caplog.at_level(logging.WARNING, logger="routerlib"):
+        results = await asyncio.gather(*(cache.aget_or_lock(f"k{i % 3}" if i % 2 else "k", None) for i in range(300)))
+    assert cache.available and "unavailable" not in caplog.text
+    assert sum(value == b"v" for value, _ in results) == 150
+    await cache.aclose()
+
+
+def test_a_burst_of_threads_queues_and_is_never_an_outage(redis_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = RedisCache(redis_url, prefix=f"t{uuid.uuid4().hex}:", max_connections=4)
+    cache.set("k", b"v")
+    with ThreadPoolExecutor(32) as pool:
+        values = list(pool.map(lambda _: cache.get("k"), range(400)))
+    assert values == [b"v"] * 400 and cache.available

@@ -18,8 +18,10 @@ Cross-process single flight: a process that finds the lock held polls for the en
 short backoff, at most ``lock_wait`` seconds (and never past the call's own time), then calls
 upstream itself. The lock lives ``lock_ttl`` seconds, so a holder that dies frees it.
 
-Every command has a bounded wait (``timeout``, default 0.25 s, for connecting and for each
-reply) and no client-side retries: a Redis that is down or slow costs a call at most one
+Every command has a bounded wait (``timeout``, default 0.25 s, for a free pooled connection, for
+connecting and for each reply) and no client-side retries. The pools are blocking pools of
+``max_connections`` (64): redis-py's default pool *fails* past 100 connections, which a burst of
+concurrent calls would take for an outage. So: a Redis that is down or slow costs a call at most one
 timeout, then the outage guard skips it (``routerlib.cache.base``). The async methods use
 ``redis.asyncio`` (one client per event loop), never the blocking client on the loop.
 """
@@ -76,8 +78,10 @@ class RedisCache(CacheBackend):
     ``timeout``: seconds to connect and to wait for each reply. ``lock_wait``: seconds to wait
     for another process fetching the same answer (0 turns cross-process single flight off).
     ``lock_ttl``: how long such a lock lives if its holder dies. ``max_value_bytes``: larger
-    answers are neither stored nor read. ``prefix``: put it in a hash tag (``"{rl}:cache:"``)
-    on Redis Cluster, so a key and its lock share a slot.
+    answers are neither stored nor read. ``max_connections``: per client (the sync one, and one per
+    event loop); a burst of calls queues for a connection (at most ``timeout``) instead of failing.
+    ``prefix``: put it in a hash tag (``"{rl}:cache:"``) on Redis Cluster, so a key and its lock
+    share a slot.
     """
 
     kind = "RedisCache"
@@ -85,7 +89,8 @@ class RedisCache(CacheBackend):
     def __init__(self, url: str = "redis://localhost:6379/0", *, ttl: float | None = None,
                  namespace: str = "default", per_user: bool = False, prefix: str = "routerlib:cache:",
                  timeout: float = 0.25, lock_wait: float = 10.0, lock_ttl: float = 30.0,
-                 max_value_bytes: int = 8 * 1024 * 1024, retry_interval: float = 5.0) -> None:
+                 max_value_bytes: int = 8 * 1024 * 1024, max_connections: int = 64,
+                 retry_interval: float = 5.0) -> None:
         super().__init__(ttl=ttl, namespace=namespace, per_user=per_user, retry_interval=retry_interval)
         for name, value in (("timeout", timeout), ("lock_wait", lock_wait), ("lock_ttl", lock_ttl)):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -99,7 +104,10 @@ class RedisCache(CacheBackend):
         self.lock_wait = float(lock_wait)
         self.lock_ttl = float(lock_ttl)
         self.max_value_bytes = int(max_value_bytes)
-        self._redis: Any = redis.Redis.from_url(url, **self._options(redis.retry.Retry))
+        self.max_connections = int(max_connections)
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=self.timeout,
+                                                     **self._options(redis.retry.Retry))
+        self._redis: Any = redis.Redis(connection_pool=pool)
         self._get_or_lock: Any = self._redis.register_script(_GET_OR_LOCK)
         self._set_and_unlock: Any = self._redis.register_script(_SET_AND_UNLOCK)
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any, Any]] = (
@@ -119,7 +127,9 @@ class RedisCache(CacheBackend):
             import redis.asyncio as aredis
             from redis.asyncio.retry import Retry
 
-            client = aredis.Redis.from_url(self.url, **self._options(Retry))
+            pool = aredis.BlockingConnectionPool.from_url(self.url, max_connections=self.max_connections,
+                                                          timeout=self.timeout, **self._options(Retry))
+            client = aredis.Redis(connection_pool=pool)
             found = (client, client.register_script(_GET_OR_LOCK), client.register_script(_SET_AND_UNLOCK))
             self._async[loop] = found
         return found
