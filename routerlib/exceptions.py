@@ -6,6 +6,7 @@ renaming the module::
     RouterlibError
     ├── APIError                              (every provider- or transport-side failure)
     │   ├── APIStatusError                    (the provider answered with a non-2xx status)
+    │   │   ├── RedirectError                 3xx (routerlib never follows a redirect)
     │   │   ├── BadRequestError               400
     │   │   │   ├── ContextWindowExceededError
     │   │   │   ├── ContentPolicyViolationError
@@ -24,12 +25,14 @@ renaming the module::
     │   ├── APIConnectionError                (no answer: refused, reset, DNS, TLS)
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
+    │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
     │   └── StreamInterruptedError            (a stream that broke off)
     ├── BudgetExceededError                   (refused before any network call)
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
     │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
     │   └── LedgerTimeoutError                (no answer within the call's time left)
-    └── PromptTemplateError                   (a template could not be found or rendered)
+    ├── PromptTemplateError                   (a template could not be found or rendered)
+    └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
@@ -70,11 +73,14 @@ __all__ = [
     "LedgerTimeoutError",
     "LedgerUnavailableError",
     "MissingAPIKeyError",
+    "ModuleSettingError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RouterlibError",
     "ServiceUnavailableError",
     "StreamInterruptedError",
@@ -134,6 +140,11 @@ class APIError(RouterlibError):
         #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
         self.history: str | None = None
 
+    @property
+    def llm_provider(self) -> str | None:
+        """LiteLLM's name for ``provider``, so that ``except`` blocks written for LiteLLM keep working."""
+        return self.provider
+
     def redact(self, secret: str | None) -> None:
         """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
         if not secret or len(secret) < 8:
@@ -159,6 +170,13 @@ class APIError(RouterlibError):
 
 class APIStatusError(APIError):
     """The provider answered with a non-2xx status."""
+
+
+class RedirectError(APIStatusError):
+    """3xx: the server redirected. routerlib never follows a redirect: the request carries the
+    provider's key in headers (``x-api-key``, ``api-key``, ...) that a follower would hand to
+    whatever origin the ``Location`` names. The message names that origin only (no path, query
+    or credentials). Not retryable: the same request would be redirected again."""
 
 
 class BadRequestError(APIStatusError):
@@ -248,6 +266,15 @@ class APIResponseValidationError(APIError):
     default_retryable = True
 
 
+class ResponseTooLargeError(APIResponseValidationError):
+    """An answer went past a bound of ``routerlib.transport.Limits``: its decoded body, one SSE
+    line, or its status line and headers. Reading stopped there, so memory stays bounded; the
+    message names the bound. Not retryable: the same request would get the same answer (and
+    the provider has processed, and may bill, this one)."""
+
+    default_retryable = False
+
+
 class StreamInterruptedError(APIError):
     """A stream broke off before its end; carries what had arrived, and what it cost."""
 
@@ -321,6 +348,15 @@ class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
 
 
+class ModuleSettingError(RouterlibError, AttributeError):
+    """An assignment to a routerlib module attribute (``routerlib.num_retries = 0``).
+
+    routerlib reads no module attribute for behaviour, so the assignment would be silently
+    ignored; the message says where the setting goes (a ``Client`` argument or a per-call
+    keyword). An ``AttributeError``, as for any attribute that cannot be set.
+    """
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -341,6 +377,8 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls
+    if 300 <= status < 400:
+        return RedirectError
     return InternalServerError if status >= 500 else APIStatusError
 
 

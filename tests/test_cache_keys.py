@@ -103,6 +103,12 @@ def test_every_parameter_that_can_change_the_answer_splits_entries(planner: Plan
     assert key(planner, req(**changed)) != key(planner, req())
 
 
+@pytest.mark.parametrize("changed", [{"best_of": 2}, {"echo": True}, {"suffix": "}"}])
+def test_legacy_completion_parameters_split_entries(planner: Planner, changed: dict[str, Any]) -> None:
+    text = {"model": "openai/gpt-3.5-turbo-instruct", "prompt": "def f():"}
+    assert key(planner, build_request({**text, **changed})) != key(planner, build_request(text))
+
+
 def test_a_text_prompt_and_a_chat_are_different_entries(planner: Planner) -> None:
     text = build_request({"model": "openai/gpt-4o-mini", "prompt": "hi"})
     chat = build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})

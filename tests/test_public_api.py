@@ -61,6 +61,32 @@ def test_building_a_client_loads_no_heavy_dependency_either() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+LITELLM_NAMES = ("completion_cost", "cost_per_token", "get_model_info", "get_max_tokens", "model_cost",
+                 "register_model", "token_counter", "encode", "decode", "batch_completion", "stream_chunk_builder",
+                 "supports_function_calling", "supports_vision", "supports_response_schema", "supports_reasoning",
+                 "supports_pdf_input", "supports_web_search", "ModuleSettingError")
+
+
+def test_litellm_names_are_public() -> None:
+    for name in LITELLM_NAMES:
+        assert name in routerlib.__all__, name
+
+
+def test_litellm_surface_is_imported_only_when_used() -> None:
+    """The LiteLLM-named helpers cost nothing at ``import routerlib``: each loads on first access."""
+    code = (
+        "import sys, json\n"
+        "import routerlib\n"
+        "lazy = ('routerlib.cost', 'routerlib.tokens', 'routerlib._compat', 'routerlib._settings',"
+        " 'routerlib.testing', 'routerlib.spend')\n"
+        "print(json.dumps([m for m in lazy if m in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
 def test_import_does_not_load_the_command() -> None:
     """The ``routerlib`` command (and rich, its extra) is loaded by the command only, never by the library."""
     code = (

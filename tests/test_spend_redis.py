@@ -378,3 +378,17 @@ def test_redact_url() -> None:
     assert redact_url("unix:///tmp/r.sock?db=1") == "unix:///tmp/r.sock"
     assert redact_url("redis://h:notaport/0") == "<unparseable redis URL>"
 
+
+
+async def test_a_burst_of_async_calls_queues_for_connections_instead_of_failing(redis_url: str, prefix: str) -> None:
+    """300 concurrent budgeted reserves on one loop: more than the pool holds, none refused."""
+    led = RedisLedger(redis_url, prefix=prefix)
+    budgets = [Budget("100", "global")]
+    try:
+        await asyncio.gather(*(led.areserve(f"burst{i}", Decimal("0.01"), budgets=budgets, timeout=30)
+                               for i in range(300)))
+        assert sum(led.reserved().values(), Decimal(0)) == Decimal("3.00")
+        await asyncio.gather(*(led.arelease(f"burst{i}") for i in range(300)))
+    finally:
+        await led.aclose()
+        led.close()

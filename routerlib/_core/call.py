@@ -111,6 +111,10 @@ class Call:
     def seconds_left(self) -> float:
         return float("inf") if self.deadline_at is None else self.deadline_at - self.clock()
 
+    def stream_total(self) -> float | None:
+        """What bounds a whole stream, from connect to its last byte: the call's time left."""
+        return None if self.deadline_at is None else max(self.seconds_left(), 0.0)
+
     def info(self, deployment: Deployment) -> ModelInfo | None:
         """The model map's entry for the deployment (prices, limits), looked up once per call."""
         key = deployment.id

@@ -84,7 +84,7 @@ def _send(call: Call, deployment: Deployment, timeout: float) -> Response:
 
 
 def _open(call: Call, deployment: Deployment, timeout: float) -> StreamResponse:
-    return call.runtime.transport.stream(call.build(deployment), timeout)
+    return call.runtime.transport.stream(call.build(deployment), timeout, call.stream_total())
 
 
 def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> Stream:
@@ -165,7 +165,7 @@ async def _asend(call: Call, deployment: Deployment, timeout: float) -> Response
 
 
 async def _aopen(call: Call, deployment: Deployment, timeout: float) -> AsyncStreamResponse:
-    return await call.runtime.async_transport.stream(call.build(deployment), timeout)
+    return await call.runtime.async_transport.stream(call.build(deployment), timeout, call.stream_total())
 
 
 async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamResponse) -> AsyncStream:

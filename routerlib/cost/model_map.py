@@ -99,6 +99,14 @@ class ModelInfo:
     supports_audio_output: bool = False
     supports_system_messages: bool = False
     supports_tool_choice: bool = False
+    supports_pdf_input: bool = False
+    supports_video_input: bool = False
+    supports_web_search: bool = False
+    supports_url_context: bool = False
+    supports_tool_search: bool = False
+    supports_computer_use: bool = False
+    supports_box_questions: bool = False
+    supports_continuation: bool = False
     #: Long-context tiers, ascending: (threshold, rates) applies when prompt_tokens > threshold
     #: (see ``_tiers``); empty for most models.
     tiers: Tiers = ()

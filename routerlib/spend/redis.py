@@ -245,6 +245,10 @@ def _url_secrets(url: str) -> tuple[str, ...]:
     return tuple(sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True))
 
 
+#: Connections one event loop's async client keeps to Redis at most; a burst of calls beyond it
+#: queues for a connection rather than failing (each operation is bounded by its timeout).
+ASYNC_CONNECTIONS = 64
+
 class _SyncConnections:
     """The connections the sync scripts run on: made with a call's bound as their connect and
     handshake timeout (which redis-py's own pool cannot vary per call), kept per process."""
@@ -449,9 +453,12 @@ class RedisLedger(LedgerBase):
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        client = redis.asyncio.Redis.from_url(
-            self._url, decode_responses=True, retry=Retry(NoBackoff(), 0),
-            socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
+        # A blocking pool: past its size a call waits for a free connection (bounded by the call's
+        # own wait_for) instead of failing with "Too many connections" under a burst of calls.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self._url, max_connections=ASYNC_CONNECTIONS, timeout=None, decode_responses=True,
+            retry=Retry(NoBackoff(), 0), socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
+        client = redis.asyncio.Redis(connection_pool=pool)
         return client, tuple(client.register_script(s.text) for s in self._scripts)
 
     async def _arun(self, operation: str, which: int, args: list[str], timeout: float | None) -> Any:
