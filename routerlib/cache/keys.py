@@ -62,8 +62,7 @@ IN_KEY: tuple[str, ...] = (
     "reasoning_effort", "verbosity", "response_format", "seed", "tools", "tool_choice", "parallel_tool_calls",
     "logprobs", "top_logprobs", "web_search_options", "service_tier", "repetition_penalty", "router_preference",
     "best_of", "echo", "suffix", "extra_body", "headers", "deployment_id", "initial_prompt_value", "roles",
-    "final_prompt_value", "bos_token",
-    "eos_token", "hf_model_name", "mock_response",
+    "final_prompt_value", "bos_token", "eos_token", "hf_model_name", "mock_response",
 )
 
 #: Request fields kept out of the key, each with the reason.
