@@ -228,3 +228,18 @@ def test_a_hit_does_not_need_the_transport() -> None:
     call(filler)
     c, _ = client(never_called, cache=cache)  # another client sharing the cache
     assert call(c).cache_hit
+
+
+def test_a_text_completion_is_cached_as_text() -> None:
+    body = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct",
+            "choices": [{"index": 0, "text": " 42", "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5}}
+    c, transport = client(lambda request: ok() if request.url.endswith("/chat/completions") else ok(body),
+                          cache=MemoryCache())
+    first = c.text_completion("openai/gpt-3.5-turbo-instruct", "The answer is", api_key=KEY)
+    hit = c.text_completion("openai/gpt-3.5-turbo-instruct", "The answer is", api_key=KEY)
+    assert not first.cache_hit and hit.cache_hit and len(transport.requests) == 1
+    assert isinstance(hit, routerlib.TextCompletion) and hit.choices[0].text == " 42"
+    chat = c.completion("openai/gpt-3.5-turbo-instruct", [{"role": "user", "content": "The answer is"}],
+                        api_key=KEY)  # a chat with the same words is another request
+    assert not chat.cache_hit and len(transport.requests) == 2
