@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from ._core.accounting import Accounting
@@ -152,13 +153,13 @@ class Client:
         return self._registry
 
     # -- public calls
-    def completion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    def completion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                    **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
         """A chat completion (or a ``Stream`` of chunks with stream=True). See ``routerlib.completion``."""
         request = build_request({"model": model, "messages": messages or (), **params})
         return run_sync(self._runtime, request)  # type: ignore[return-value]
 
-    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                           **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
         request = build_request({"model": model, "messages": messages or (), **params})
         return await run_async(self._runtime, request)  # type: ignore[return-value]

@@ -200,7 +200,8 @@ class Call:
         user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
         """
         request = self.request
-        if request.prompt is None or getattr(deployment.adapter, "accepts_prompt", False):
+        if request.prompt is None or (getattr(deployment.spec.adapter, "accepts_prompt", False)
+                                      and not prompt_goes_through_chat(deployment.provider, self.info(deployment))):
             return request
         if not isinstance(request.prompt, str):
             raise UnsupportedParamsError(
@@ -417,6 +418,18 @@ class Call:
         """A stream that ended before any content: fine if complete, else retryable."""
         if not done and not has_finish:
             raise StreamInterruptedError("the stream ended before any content arrived", partial_text="")
+
+
+def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
+    """Whether a text_completion() to this deployment must be sent as a chat call.
+
+    True for an OpenAI chat-only model (the model map says ``mode: chat`` for an ``openai``
+    row: gpt-4o-mini, gpt-4.1, o3...), which OpenAI refuses at /v1/completions with 404 "This
+    is a chat model and not supported in the v1/completions endpoint". LiteLLM's rule is the
+    same (a name in ``open_ai_chat_completion_models`` goes through chat; any other name, e.g.
+    a model served by vLLM, to /completions).
+    """
+    return provider == "openai" and info is not None and info.mode == "chat" and info.provider == "openai"
 
 
 def text_of(response: Response) -> str:
