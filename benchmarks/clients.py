@@ -143,6 +143,30 @@ def _(root):
                                         ).choices[0].message.content
 
 
+def _distinct(cache):
+    """A client of its own whose every call asks something new (a counter in the message), so that with
+    a cache each call is a miss: looked up, sent, stored. Without a cache it is the same call (the
+    paired reference for what a miss adds)."""
+    def factory(root):
+        import itertools
+
+        import routerlib
+        from routerlib.cache import MemoryCache
+        client = routerlib.Client(cache=MemoryCache(max_entries=1000) if cache else None)
+        base = root + "/v1"
+        counter = itertools.count()
+
+        def call():
+            messages = [{"role": "user", "content": f"Say hello. {next(counter)}"}]
+            return client.completion(ROUTED_MODEL, messages, api_base=base, api_key=KEY).choices[0].message.content
+        return call
+    return factory
+
+
+pair_only("routerlib distinct")(_distinct(cache=False))
+pair_only("routerlib cache miss")(_distinct(cache=True))
+
+
 # ---------------------------------------------------------------------------- observers (paired only)
 # The same call on a Client without observers, and with routerlib.otel.OpenTelemetryObserver on the
 # API's no-op providers, on an SDK that samples nothing, and on an SDK that records everything (spans

@@ -45,6 +45,7 @@ STREAM = ["httpx raw SSE", "httpx raw SSE anthropic", "httpx raw SSE gemini", "r
           "routerlib gemini", "litellm"]
 PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),
          ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini"),
+         ("routerlib distinct", "routerlib cache miss"),
          ("routerlib Client", "routerlib otel sdk disabled"), ("routerlib Client", "routerlib otel no-op"),
          ("routerlib Client", "routerlib otel sdk sampled-out"),
          ("routerlib Client", "routerlib otel sdk recording")]
@@ -266,6 +267,7 @@ def measure_micro(res, cfg, no_litellm):
     if not no_litellm:
         res["micro"]["cost_litellm"] = micro("cost-litellm", client="litellm")
     res["micro"]["ledger"] = micro("ledger")
+    res["micro"]["cache"] = micro("cache")
     log("  [micro] done")
 
 

@@ -32,7 +32,7 @@ def targets(res):
         found.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
 
     for section in (_sequential, _streaming_and_async, _imports, _memory, _cost_and_ledger, _adapters, _observers,
-                    _reuse):
+                    _cache, _reuse):
         section(res, add)
     return found
 
@@ -208,6 +208,31 @@ def _observers(res, add):
             target, f"Client() without observers {fmt(pr['base_median_us'])} µs",
             None if limit is None else pr["ratio"] <= limit, f"p99 paired {fmt(pr['ratio_p99'], 2)}×; per round "
             f"{pr['ratios']}")
+
+
+def _cache(res, add):
+    """The response cache: a hit in memory and in Redis (micro.py cache), a miss paired with the same call."""
+    c = res["micro"].get("cache", {})
+    if "memory_hit_us" in c:
+        add("Cache hit, MemoryCache: a whole completion()", f"{fmt(c['memory_hit_us'], 1)} µs", "≤ 50 µs",
+            f"the same completion() through an in-memory transport, no cache: "
+            f"{fmt(c.get('in_memory_transport_call_no_cache_us'), 1)} µs", c["memory_hit_us"] <= 50,
+            f"best batch {fmt(c.get('memory_hit_best_us'), 1)} µs; SQLiteCache hit {fmt(c.get('sqlite_hit_us'), 1)} µs")
+    if "redis_roundtrips_per_hit" in c:
+        rt = c["redis_roundtrips_per_hit"]
+        add("Cache hit, RedisCache: round trips per hit", f"{fmt(rt, 2)} ({fmt(c.get('redis_hit_us'), 1)} µs)",
+            "≤ 1 Redis round trip", f"one raw redis-py GET: {fmt(c.get('redis_roundtrip_us'), 1)} µs", rt <= 1.0,
+            f"counted on the client's connection; best batch {fmt(c.get('redis_hit_best_us'), 1)} µs")
+    elif c.get("redis_skipped"):
+        add("Cache hit, RedisCache: round trips per hit", "skipped", "≤ 1 Redis round trip", "", "skip",
+            c["redis_skipped"])
+    pr = res["pairs"].get("routerlib distinct vs routerlib cache miss", {})
+    if "ratio" in pr:
+        extra = pr["other_median_us"] - pr["base_median_us"]
+        add("Cache miss (MemoryCache): looked up, sent, stored",
+            f"{fmt(pr['other_median_us'])} µs = {fmt(pr['ratio'], 3)}× ({extra:+.1f} µs)",
+            "≤ 1.03× the same call without a cache (paired)", f"no cache {fmt(pr['base_median_us'])} µs",
+            pr["ratio"] <= 1.03, f"p99 paired {fmt(pr['ratio_p99'], 2)}×; per round {pr.get('ratios')}")
 
 
 def _reuse(res, add):

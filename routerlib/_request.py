@@ -35,6 +35,7 @@ from pydantic import (
 from . import _checks
 from ._messages import needs_normalising, normalise_messages
 from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
+from .cache.control import CacheControl
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
@@ -132,6 +133,8 @@ class ChatRequest(BaseModel):
     bos_token: str | None = None
     eos_token: str | None = None
     hf_model_name: str | None = None
+    # -- response cache (behaviour: routerlib.cache): LiteLLM's per-call controls
+    cache: CacheControl | None = None
     # -- testing
     mock_response: str | None = None
     #: Set for text_completion(): the raw prompt, sent to /completions as is.
@@ -260,6 +263,12 @@ class ChatRequest(BaseModel):
 
             PromptTemplate.from_params(roles=roles)  # raises naming the bad key and the allowed ones
         return roles
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _check_cache(cls, cache: Any) -> CacheControl | None:
+        """{"no-cache", "no-store", "ttl", "s-maxage", "namespace"}, as LiteLLM names them."""
+        return None if cache is None else CacheControl.parse(cache)
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 A client holds the HTTP pools (one for sync calls, one per event loop for async calls),
 the default timeout and retry policy, the provider registry, the model/price map, the
-spend ledger and budgets, and the observers. From them it builds one immutable
+spend ledger and budgets, the observers and the response cache. From them it builds one immutable
 ``Runtime`` that every call runs on (``routerlib._core``): nothing below the client
 imports it. Nothing here reads or writes module-level settings.
 """
@@ -36,6 +36,7 @@ from .types import ModelResponse, TextCompletion
 
 if TYPE_CHECKING:
     from ._core.source import DeploymentSource
+    from .cache import CacheBackend
     from .cost.model_map import ModelInfo, ModelMap
     from .prompts import PromptTemplate
     from .spend import Budget, Ledger
@@ -61,6 +62,7 @@ class Client:
         budgets: Sequence[Budget] = (),
         callbacks: Sequence[Any] = (),
         observers: Sequence[Any] = (),
+        cache: CacheBackend | None = None,
         limits: Limits | None = None,
         transport: TransportProtocol | None = None,
         async_transport: AsyncTransportProtocol | None = None,
@@ -72,6 +74,7 @@ class Client:
     ) -> None:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
+        _check_cache(cache)
         if limits is not None and not isinstance(limits, Limits):
             raise ConfigurationError(f"limits={limits!r}: must be a routerlib.Limits, e.g. "
                                      f"Limits(max_response_bytes=8 << 20)")
@@ -94,7 +97,7 @@ class Client:
             budget=_budget_hooks(ledger, budgets, accounting), observers=Observers(all_observers), policy=self.policy,
             timeout=self.timeout, transport=self._transport, async_transport=self._async_transport,
             source_factory=_source_factory or self._static_source, clock=clock, sleep=sleep,
-            async_sleep=async_sleep)
+            async_sleep=async_sleep, cache=cache)
 
     def _static_source(self, request: ChatRequest) -> DeploymentSource:
         return StaticSource(request, self._planner)
@@ -265,3 +268,14 @@ def _check_config(*, timeout: Any, policy: Any, ledger: Any, budgets: Any, obser
         raise ConfigurationError(f"observers={observers!r}: must be a list of Observer objects")
     if environ is not None and not isinstance(environ, Mapping):
         raise ConfigurationError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")
+
+
+
+def _check_cache(cache: Any) -> None:
+    if cache is None:
+        return
+    from .cache.base import CacheBackend
+
+    if not isinstance(cache, CacheBackend):
+        raise ConfigurationError(f"cache={cache!r}: must be a routerlib.cache backend: MemoryCache(...), "
+                        f"SQLiteCache(path) or RedisCache(url)")

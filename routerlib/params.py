@@ -92,5 +92,7 @@ class CompletionParams(TypedDict, total=False):
     bos_token: str
     eos_token: str
     hf_model_name: str
+    # -- response cache: {"no-cache": bool, "no-store": bool, "ttl": s, "s-maxage": s, "namespace": str}
+    cache: Mapping[str, Any]
     # -- testing
     mock_response: str

@@ -7,7 +7,9 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``provider``: the provider that answered (``model`` is the model that answered);
 - ``attempts``: every attempt made for the call, in order (see ``Attempt``);
 - ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
-- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
+- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True);
+- ``cache_hit``: True when the answer came from the client's response cache (nothing was sent;
+  ``cost.total`` is zero and ``cost.saved`` what the answer cost when it was fetched).
 
 Every object also reads like LiteLLM's (so code written for it ports by changing the import):
 ``r["choices"][0]["message"]["content"]``, ``delta.get("content")``, ``"usage" in r``,
@@ -160,6 +162,9 @@ class Cost(BaseModel):
     estimated: bool = False
     #: The model map key the prices came from (None for overrides and unknown models).
     priced_as: str | None = None
+    #: What a cache hit saved: the cost the answer had when it was fetched (``total`` is then
+    #: zero). 0 for a call that was sent; None for a hit whose original cost was unknown.
+    saved: Decimal | None = Decimal(0)
 
     def __radd__(self, other: object) -> Cost:
         """``sum(costs)`` starts from 0."""
@@ -182,6 +187,7 @@ class Cost(BaseModel):
             source=self.source if self.source == other.source else other.source,
             estimated=self.estimated or other.estimated,
             priced_as=other.priced_as or self.priced_as,
+            saved=None if self.saved is None or other.saved is None else self.saved + other.saved,
         )
 
 
@@ -196,7 +202,7 @@ class Attempt(BaseModel):
     #: The deployment's stable id (``Deployment.id``): routing state and traces are keyed by it.
     deployment_id: str | None = None
     #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
-    #: "cache_hit" (answered from the response cache).
+    #: "cache_hit" (answered from the response cache: nothing sent, nothing paid).
     outcome: Literal["ok", "error", "skipped", "cache_hit"]
     error: str | None = None
     status_code: int | None = None
@@ -215,6 +221,8 @@ class Attempt(BaseModel):
             return f"{label} ok"
         if self.outcome == "skipped":
             return f"{label} skipped ({self.message})"
+        if self.outcome == "cache_hit":
+            return f"{label} cache hit"
         return f"{label} {self.status_code or self.error}"
 
 
@@ -223,6 +231,7 @@ class _RouterlibFields(_OpenModel):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+    cache_hit: bool = Field(default=False, exclude=True)
     #: The spend ledger's failure while recording this answer (a ``LedgerError``), if any: the
     #: answer stands, and the record waits in the ledger's spool for a later write.
     ledger_error: Any = Field(default=None, exclude=True)

@@ -40,6 +40,7 @@ from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers.base import Deployment, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
+from . import caching
 
 if TYPE_CHECKING:
     from ..cost.model_map import ModelInfo
@@ -84,6 +85,7 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
+        self.cache = caching.start(runtime, request) if runtime.cache is not None else None
         if self._watch and observers.wants(CallStart):
             self.observers.emit(CallStart(
                 self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
