@@ -26,11 +26,13 @@ from .exceptions import (
     InternalServerError,
     InvalidRequestError,
     MissingAPIKeyError,
+    NoDeploymentAvailableError,
     NotFoundError,
     PermissionDeniedError,
     PromptTemplateError,
     RateLimitError,
     RequestTimeoutError,
+    RouterConfigError,
     RouterlibError,
     ServiceUnavailableError,
     StreamInterruptedError,
@@ -63,6 +65,7 @@ _LAZY = {
     "cost_per_token": "routerlib.cost",
     "get_model_info": "routerlib.cost",
     "token_counter": "routerlib.tokens",
+    "Router": "routerlib.routing",
 }
 
 
@@ -99,6 +102,7 @@ __all__ = [
     "MemoryLedger",
     "MissingAPIKeyError",
     "ModelResponse",
+    "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
@@ -107,6 +111,8 @@ __all__ = [
     "RedisLedger",
     "RequestTimeoutError",
     "RetryPolicy",
+    "Router",
+    "RouterConfigError",
     "RouterlibError",
     "SQLiteLedger",
     "ServiceUnavailableError",

@@ -24,9 +24,11 @@ renaming the module::
     │   ├── APIConnectionError                (no answer: refused, reset, DNS, TLS)
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
-    │   └── StreamInterruptedError            (a stream that broke off)
+    │   ├── StreamInterruptedError            (a stream that broke off)
+    │   └── NoDeploymentAvailableError        (a Router group had nothing that could take the call)
     ├── BudgetExceededError                   (refused before any network call)
-    └── PromptTemplateError                   (a template could not be found or rendered)
+    ├── PromptTemplateError                   (a template could not be found or rendered)
+    └── RouterConfigError                     (a Router's configuration is wrong; raised at construction)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
@@ -61,11 +63,13 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "MissingAPIKeyError",
+    "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
     "RateLimitError",
     "RequestTimeoutError",
+    "RouterConfigError",
     "RouterlibError",
     "ServiceUnavailableError",
     "StreamInterruptedError",
@@ -259,6 +263,25 @@ class StreamInterruptedError(APIError):
         self.cost = cost
 
 
+class NoDeploymentAvailableError(APIError):
+    """No deployment of a Router group could take the call; nothing more was sent to the group.
+
+    Raised locally (no status code) when every deployment is excluded by the pre-call checks
+    (context window, tags, rpm/tpm, max_parallel_requests) or is open and the call's one trial
+    of the soonest to reopen failed too. ``reasons`` maps each deployment id to why it was
+    excluded; ``open_until`` is the wall-clock time (``time.time()``) the first open one
+    reopens, when every deployment is cooling down. Not retried; falls back to the group's
+    fallbacks (``ContextWindowExceededError``-only reasons go to context_window_fallbacks).
+    """
+
+    def __init__(self, message: str, *, group: str, reasons: Mapping[str, str],
+                 open_until: float | None = None, **context: Any) -> None:
+        super().__init__(message, retryable=False, **context)
+        self.group = group
+        self.reasons = dict(reasons)
+        self.open_until = open_until
+
+
 class BudgetExceededError(RouterlibError):
     """A budget would be exceeded by the worst-case cost of the call; nothing was sent.
 
@@ -288,6 +311,10 @@ class BudgetExceededError(RouterlibError):
 
 class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
+
+
+class RouterConfigError(RouterlibError, ValueError):
+    """A Router's model_list or options are wrong: says where, what is wrong and what is allowed."""
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

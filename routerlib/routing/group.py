@@ -1,0 +1,288 @@
+"""A model group as one step of a call's plan: a ``Target`` that picks afresh at every attempt.
+
+``Group`` is fixed at construction (its members, their tag pools, the strategy);
+``GroupTarget`` is one call's view of it. Each ``pick``:
+
+1. keeps the members whose tags match the call (``metadata={"tags": [...]}`` goes only to
+   deployments carrying one of them; an untagged call goes to the deployments tagged
+   "default" when the group has any, else to all);
+2. drops those the prompt cannot fit (context window and output limit, from model_info or the
+   model map; the cheap byte bound first, so most calls never tokenize);
+3. prefers members this call has not tried yet, so that a retry inside a group goes to
+   another healthy deployment before it ever repeats one;
+4. asks the health store to run the strategy and reserve on its pick, atomically, skipping
+   open deployments and those at their max_parallel_requests or rpm/tpm limits;
+5. when every candidate is open: one trial, for this call, of the one that reopens first
+   (a call does not fail at once while its deadline allows an attempt); when that fails too,
+   or nothing fits at all, ``NoDeploymentAvailableError`` with each deployment's reason.
+
+``alternative`` answers "switch now?" after a failure: yes when an untried deployment of the
+group could take the call (a 429 with a healthy sibling switches at once instead of waiting
+for Retry-After); never for client errors (400, context window, content policy), which are
+the request's fault and go to the fallback groups instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from random import Random
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import NoDeploymentAvailableError, RouterlibError
+from .breaker import verdict
+from .health import Picked, Refused
+from .members import DEFAULT_OUTPUT, Member, Mix, Pool
+from .strategies import Strategy, preferring, soonest_to_reopen
+
+if TYPE_CHECKING:
+    from .._core.source import CallView
+    from ..providers.base import Deployment
+    from ..request import ChatRequest
+    from .health import HealthStore
+
+#: Skipped deployments listed on an attempt's reason (the error lists them all).
+LISTED = 3
+
+
+class Group:
+    """One model group, fixed at construction."""
+
+    def __init__(self, name: str, members: Sequence[Member], strategy_name: str, strategy: Strategy) -> None:
+        self.name = name
+        self.members = tuple(members)
+        self.strategy_name = strategy_name
+        self.strategy = strategy
+        self._all = Pool(self.members)
+        self._defaults = Pool([m for m in self.members if "default" in m.tags])
+        self._by_tags: dict[frozenset[str], Pool] = {}
+        windows = [m.max_input for m in self.members if m.max_input]
+        #: The smallest known context window (None: no member's window is known).
+        self.min_window = min(windows) if windows else None
+        self.any_max_output = any(m.max_output for m in self.members)
+
+    def pool(self, tags: frozenset[str]) -> Pool:
+        """Members a call with these tags may go to (cached per tag set)."""
+        if not tags:
+            return self._defaults if self._defaults.members else self._all
+        pool = self._by_tags.get(tags)
+        if pool is None:
+            pool = self._by_tags[tags] = Pool([m for m in self.members if m.tags & tags])
+        return pool
+
+
+class GroupTarget:
+    """One call's view of a group (made per call by the Router's source)."""
+
+    def __init__(self, group: Group, store: HealthStore, rng: Random, kind: str = "group") -> None:
+        self.group = group
+        self._store = store
+        self._rng = rng
+        self._kind = kind
+        self._forced = False
+        self._mix: Mix | None = None
+        #: The pool after tags and context checks, and the one before this call's tries were dropped.
+        self._fit_base: Pool | None = None
+        #: (strategy, reason) of the last pick: recorded on its attempt.
+        self.last: tuple[str, str] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+    @property
+    def kind(self) -> Any:
+        return self._kind
+
+    # -- picking
+    def pick(self, call: CallView) -> Deployment:
+        base, skipped = self._candidates(call)
+        pool = self._untried(call, base)
+        mix, strategy, label = self._plan(call)
+        need = self._need(call)
+        store = self._store
+        result = store.choose(call.call_id, pool, strategy, mix, self._rng, need)
+        if isinstance(result, Refused) and pool is not base:
+            again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need)
+            result = _merge(result, again)
+        if isinstance(result, Refused):
+            trial = self._trial_pool(call, result)
+            if trial is None:
+                raise self._error(skipped + list(result.refused), call)
+            result = _merge(result, store.choose(call.call_id, trial, soonest_to_reopen, mix, self._rng, need,
+                                                 force=True))
+            if isinstance(result, Refused):
+                raise self._error(skipped + list(result.refused), call)
+            self._forced = True
+            label = "trial"
+        return self._picked(result, skipped, label)
+
+    async def apick(self, call: CallView) -> Deployment:
+        """``pick`` for the async shell: a shared store answers without blocking the loop."""
+        base, skipped = self._candidates(call)
+        pool = self._untried(call, base)
+        mix, strategy, label = self._plan(call)
+        need = self._need(call)
+        store = self._store
+        result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need)
+        if isinstance(result, Refused) and pool is not base:
+            again = await store.achoose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need)
+            result = _merge(result, again)
+        if isinstance(result, Refused):
+            trial = self._trial_pool(call, result)
+            if trial is None:
+                raise self._error(skipped + list(result.refused), call)
+            result = _merge(result, await store.achoose(call.call_id, trial, soonest_to_reopen, mix, self._rng,
+                                                        need, force=True))
+            if isinstance(result, Refused):
+                raise self._error(skipped + list(result.refused), call)
+            self._forced = True
+            label = "trial"
+        return self._picked(result, skipped, label)
+
+    def _candidates(self, call: CallView) -> tuple[Pool, list[tuple[Member, str]]]:
+        """The members the call may go to (tags, context window), and who was dropped why."""
+        tags = _tags(call.request)
+        base = self.group.pool(tags)
+        skipped: list[tuple[Member, str]] = []
+        if not base.members:
+            wanted = ", ".join(sorted(tags)) if tags else "none (no deployment is tagged 'default')"
+            skipped = [(m, f"tags {sorted(m.tags)} match none of the call's ({wanted})") for m in self.group.members]
+            raise self._error(skipped, None)
+        if self.group.min_window is not None or self.group.any_max_output:
+            base, skipped = self._fitting(call, base)
+        self._fit_base = base
+        return base, skipped
+
+    @staticmethod
+    def _untried(call: CallView, base: Pool) -> Pool:
+        """``base`` without what this call already tried, unless that leaves nothing."""
+        tried = call.tried
+        if tried and any(m.id in tried for m in base.members):
+            untried = base.without(tried)
+            if untried.members:
+                return untried
+        return base
+
+    def _fitting(self, call: CallView, pool: Pool) -> tuple[Pool, list[tuple[Member, str]]]:
+        output = call.output_tokens() or 0
+        min_window = self.group.min_window
+        if not self.group.any_max_output and min_window is not None and \
+                _byte_bound(call.request) + output <= min_window:
+            return pool, []
+        kept, skipped = [], []
+        for member in pool.members:
+            if member.max_output and output > member.max_output:
+                skipped.append((member, f"max output {output} > its {member.max_output} tokens"))
+                continue
+            if member.max_input:
+                prompt = call.prompt_tokens(member.deployment)
+                if prompt + output > member.max_input:
+                    skipped.append((member, f"context window: {prompt} prompt + {output} output tokens > "
+                                            f"{member.max_input}"))
+                    continue
+            kept.append(member)
+        if not kept:
+            raise self._error(skipped, None)
+        return Pool(kept), skipped
+
+    def _plan(self, call: CallView) -> tuple[Mix, Strategy, str]:
+        request = call.request
+        mix = self._mix
+        if mix is None:
+            mix = self._mix = Mix(stream=request.stream, prompt_tokens=call.prompt_tokens,
+                                  max_output=call.output_tokens(), preference=request.router_preference)
+        if mix.preference:
+            return mix, preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
+        return mix, self.group.strategy, self.group.strategy_name
+
+    def _need(self, call: CallView) -> Any:
+        output = call.output_tokens()
+        extra = int(DEFAULT_OUTPUT) if output is None else output
+        return lambda member: call.prompt_tokens(member.deployment) + extra
+
+    def _trial_pool(self, call: CallView, result: Refused) -> Pool | None:
+        """When every candidate was refused for being open: the pool of this call's one trial."""
+        if self._forced or call.seconds_left() <= 0:
+            return None
+        if not all(why.startswith(("open ", "half-open")) for _, why in result.refused):
+            return None  # something is excluded for another reason (limits): not an all-open group
+        return Pool([m for m, _ in result.refused])
+
+    def _picked(self, result: Picked, skipped: list[tuple[Member, str]], label: str) -> Deployment:
+        why = result.why
+        passed = skipped + list(result.refused)
+        if passed:
+            listed = "; ".join(f"{m.id}: {r}" for m, r in passed[:LISTED])
+            more = f"; and {len(passed) - LISTED} more" if len(passed) > LISTED else ""
+            why = f"{why}; skipped {listed}{more}"
+        self.last = (label, why)
+        return result.member.deployment
+
+    def _error(self, refused: list[tuple[Member, str]], call: CallView | None) -> NoDeploymentAvailableError:
+        group = self.group
+        reasons = {m.id: r for m, r in refused}
+        for member in group.members:
+            reasons.setdefault(member.id, "tried by this call" if call is not None and member.id in call.tried
+                               else "not a candidate")
+        opens = [r for r in reasons.values() if r.startswith(("open ", "half-open"))]
+        if call is not None and len(opens) == len(reasons):
+            soonest = self._store.reopening(group.members)
+            when = time.strftime("%H:%M:%S", time.gmtime(soonest)) + " UTC" if soonest else "now"
+            tried = " (this call's trial of the first to reopen failed)" if self._forced else ""
+            message = f"all {len(reasons)} deployments of {group.name} are cooling down until {when}{tried}"
+            return NoDeploymentAvailableError(message, group=group.name, reasons=reasons, open_until=soonest,
+                                              model=group.name, code="no_deployment_available")
+        listed = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+        return NoDeploymentAvailableError(f"no deployment of {group.name} can take the call: {listed}",
+                                          group=group.name, reasons=reasons, model=group.name,
+                                          code="no_deployment_available")
+
+    # -- after a failure
+    def alternative(self, call: CallView, failed: Deployment, error: RouterlibError) -> bool:
+        if verdict(error) == "neutral":
+            return False
+        tried = call.tried | {failed.id}
+        base = self._fit_base if self._fit_base is not None else self.group.pool(_tags(call.request))
+        admits = self._store.admits
+        return any(m.id not in tried and admits(m) for m in base.members)
+
+
+def _tried_part(base: Pool, untried: Pool) -> Pool:
+    kept = set(map(id, untried.members))
+    return Pool([m for m in base.members if id(m) not in kept])
+
+
+def _merge(first: Refused, then: Picked | Refused) -> Picked | Refused:
+    if isinstance(then, Picked):
+        return Picked(then.member, then.why, then.trial, first.refused + then.refused)
+    return Refused(first.refused + then.refused)
+
+
+def _tags(request: ChatRequest) -> frozenset[str]:
+    metadata = request.metadata
+    if not metadata:
+        return frozenset()
+    tags = metadata.get("tags")
+    if not tags:
+        return frozenset()
+    return frozenset((tags,) if isinstance(tags, str) else tags)
+
+
+def _byte_bound(request: ChatRequest) -> int:
+    """An upper bound of the prompt's tokens (one per UTF-8 byte, plus per-message overhead)."""
+    prompt = request.prompt
+    total = 0
+    if prompt is not None:
+        total = sum(len(p.encode()) for p in ((prompt,) if isinstance(prompt, str) else prompt))
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content.encode()) + 8
+        elif content:
+            total += len(str(content).encode()) + 8
+        for tool_call in message.get("tool_calls") or ():
+            total += len(str(tool_call).encode())
+    if request.tools:
+        total += len(str(request.tools).encode())
+    return total + 8

@@ -1,0 +1,396 @@
+"""Health state: the store protocol, the in-memory store, and what ``router.health()`` returns.
+
+A store keeps, per deployment: its breaker (``breaker.py``), the calls in flight, the rolling
+60 s usage (requests and tokens, reservations included) and the peak-EWMA latencies. Picks
+and reports are atomic per decision:
+
+- ``choose`` runs the strategy over the pool and *reserves* on the member it keeps, in one
+  step: a free half-open trial slot, a ``max_parallel_requests`` slot, one request and the
+  request's estimated tokens in the usage window. Two concurrent callers can never both take
+  the last slot or overshoot rpm/tpm (LiteLLM counts after the fact and overshoots under
+  concurrency: #2994, #33032). A refused member is dropped from the pool with its reason and
+  the strategy runs again on the rest.
+- ``report`` (fed by the Router's observer at each attempt's end) settles the reservation to
+  the real usage, frees the slots and applies the outcome to the breaker and the latencies.
+- ``release`` gives back what a pick reserved when the attempt never happened.
+
+``MemoryHealth`` holds this in the process under one lock; ``redis_state.RedisHealth`` shares
+it through Redis with the same rules in Lua.
+
+Usage windows are 61 one-second buckets with running sums: a request counts for at least
+60 s (never less), so a limit holds over any 60 s interval; the sums advance in O(1)
+amortised.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from random import Random
+from typing import TYPE_CHECKING, Protocol
+
+from .breaker import Breaker, BreakerConfig, State, Verdict
+from .members import Member, Mix, Pool
+
+if TYPE_CHECKING:
+    from .strategies import Strategy
+
+#: Decay time of the peak EWMA of latency: Finagle's default for its PeakEWMA balancer.
+PEAK_EWMA_DECAY = 10.0
+#: Weight of a new answer in the EWMA of completion tokens.
+OUTPUT_ALPHA = 0.1
+USAGE_BUCKETS = 61
+#: After this many refused picks, the rest of the pool is checked in one pass.
+LAZY_REFUSALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's end, as the health store takes it."""
+
+    verdict: Verdict
+    latency: float = 0.0
+    #: Total tokens of the answer (prompt + completion), None when unknown (an error).
+    tokens: int | None = None
+    completion_tokens: int | None = None
+    stream: bool = False
+    retry_after: float | None = None
+    #: "InternalServerError 500" etc., kept as the breaker's cause.
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    member: Member
+    why: str
+    trial: bool
+    refused: tuple[tuple[Member, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    refused: tuple[tuple[Member, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentHealth:
+    """One deployment in ``router.health()``."""
+
+    id: str
+    group: str
+    state: State
+    #: Failures / calls in the breaker's window (0.0 with no calls).
+    failure_rate: float
+    calls_in_window: int
+    consecutive_failures: int
+    in_flight: int
+    #: Peak-EWMA seconds per output token, and time to first token of streams (None: no sample).
+    latency: float | None
+    ttft: float | None
+    rpm_used: int
+    tpm_used: int
+    rpm_limit: int | None
+    tpm_limit: int | None
+    #: Wall-clock time (``time.time()``) the open state ends, None when closed.
+    open_until: float | None
+    #: Why it last opened.
+    cause: str
+    #: Openings in a row (the open time doubles with each).
+    openings: int
+
+
+class HealthStore(Protocol):
+    """Where a Router keeps its routing state (``MemoryHealth``, ``RedisHealth``)."""
+
+    def bind(self, members: Sequence[Member], config: BreakerConfig, clock: Callable[[], float]) -> None:
+        """Called once by the Router with every deployment of every group."""
+        ...
+
+    def choose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
+               need: Callable[[Member], int], *, force: bool = False,
+               lease: float = 600.0) -> Picked | Refused: ...
+
+    async def achoose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
+                      need: Callable[[Member], int], *, force: bool = False,
+                      lease: float = 600.0) -> Picked | Refused: ...
+
+    def report(self, call_id: str, deployment_id: str, outcome: Outcome) -> None: ...
+
+    def release(self, call_id: str) -> None: ...
+
+    def first_token(self, deployment_id: str, seconds: float) -> None: ...
+
+    def admits(self, member: Member) -> bool:
+        """Whether ``member`` would take a call now, by the last known state (no reservation)."""
+        ...
+
+    def reopening(self, members: Sequence[Member]) -> float | None:
+        """The wall-clock time the first of ``members`` that is open reopens (None: none is open)."""
+        ...
+
+    def health(self) -> dict[str, DeploymentHealth]: ...
+
+
+class UsageWindow:
+    """Requests and tokens over the last 60 s in one-second buckets, with running sums."""
+
+    __slots__ = ("head", "requests", "tokens", "_req", "_tok")
+
+    def __init__(self) -> None:
+        self.head = -1
+        self.requests = 0
+        self.tokens = 0
+        self._req = [0] * USAGE_BUCKETS
+        self._tok = [0] * USAGE_BUCKETS
+
+    def advance(self, now: float) -> int:
+        second = int(now)
+        head = self.head
+        if second > head:
+            if second - head >= USAGE_BUCKETS:
+                self._req = [0] * USAGE_BUCKETS
+                self._tok = [0] * USAGE_BUCKETS
+                self.requests = self.tokens = 0
+            else:
+                req, tok = self._req, self._tok
+                for k in range(head + 1, second + 1):
+                    slot = k % USAGE_BUCKETS
+                    self.requests -= req[slot]
+                    self.tokens -= tok[slot]
+                    req[slot] = tok[slot] = 0
+            self.head = second
+        return second
+
+    def add(self, now: float, requests: int, tokens: int) -> int:
+        second = self.advance(now)
+        slot = second % USAGE_BUCKETS
+        self._req[slot] += requests
+        self._tok[slot] += tokens
+        self.requests += requests
+        self.tokens += tokens
+        return second
+
+    def adjust(self, second: int, requests: int, tokens: int) -> None:
+        """Change what bucket ``second`` holds, if it is still in the window."""
+        if second <= self.head - USAGE_BUCKETS:
+            return
+        slot = second % USAGE_BUCKETS
+        self._req[slot] += requests
+        self._tok[slot] += tokens
+        self.requests += requests
+        self.tokens += tokens
+
+    def totals(self, now: float) -> tuple[int, int]:
+        self.advance(now)
+        return self.requests, self.tokens
+
+
+def peak_ewma(value: float | None, stamp: float, sample: float, now: float) -> float:
+    """Finagle's peak EWMA: jump up to a larger sample at once, decay toward smaller ones."""
+    if value is None or sample > value:
+        return sample
+    w = math.exp(-max(now - stamp, 0.0) / PEAK_EWMA_DECAY)
+    return value * w + sample * (1.0 - w)
+
+
+@dataclass(slots=True)
+class _Pending:
+    index: int
+    tokens: int
+    second: int
+    trial: bool
+
+
+class MemoryHealth:
+    """Routing state in this process (the default). Thread-safe; async calls use it as is."""
+
+    #: Ranked candidates sent per decision (a Redis store sends several per round trip).
+    batch = 1
+
+    def __init__(self) -> None:
+        self._members: Sequence[Member] = ()
+        self._pending: dict[str, _Pending] = {}
+
+    def bind(self, members: Sequence[Member], config: BreakerConfig, clock: Callable[[], float]) -> None:
+        n = len(members)
+        self._members = members
+        self._by_id = {m.id: m.index for m in members}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._breakers = [Breaker(config) for _ in range(n)]
+        self._flight = [0] * n
+        self._usage = [UsageWindow() for _ in range(n)]
+        self._lat: list[float | None] = [None] * n
+        self._lat_at = [0.0] * n
+        self._ttft: list[float | None] = [None] * n
+        self._ttft_at = [0.0] * n
+        self._out: list[float | None] = [None] * n
+        self._now = clock()
+
+    # -- the Snapshot protocol (read under the lock, by strategies)
+    def in_flight(self, index: int) -> int:
+        return self._flight[index]
+
+    def latency(self, index: int, stream: bool) -> float | None:
+        return self._ttft[index] if stream else self._lat[index]
+
+    def usage(self, index: int) -> tuple[int, int]:
+        return self._usage[index].totals(self._now)
+
+    def reopens_in(self, index: int) -> float:
+        return max(self._breakers[index].open_until - self._now, 0.0)
+
+    def mean_output(self, index: int) -> float | None:
+        return self._out[index]
+
+    # -- decisions
+    def choose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
+               need: Callable[[Member], int], *, force: bool = False,
+               lease: float = 600.0) -> Picked | Refused:
+        with self._lock:
+            self._now = now = self._clock()
+            self._release_locked(call_id)
+            refused: list[tuple[Member, str]] = []
+            while pool.members:
+                if len(refused) == LAZY_REFUSALS:
+                    pool = self._filter(pool, now, force, need, refused)
+                    if not pool.members:
+                        break
+                member, why = strategy(pool, self, mix, rng)
+                reason, tokens = self._refusal(member, now, force, need)
+                if reason is None:
+                    trial = self._reserve(call_id, member, now, tokens, force)
+                    return Picked(member, why, trial, tuple(refused))
+                refused.append((member, reason))
+                pool = pool.without(member)
+            return Refused(tuple(refused))
+
+    async def achoose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
+                      need: Callable[[Member], int], *, force: bool = False,
+                      lease: float = 600.0) -> Picked | Refused:
+        return self.choose(call_id, pool, strategy, mix, rng, need, force=force, lease=lease)
+
+    def _filter(self, pool: Pool, now: float, force: bool, need: Callable[[Member], int],
+                refused: list[tuple[Member, str]]) -> Pool:
+        kept = []
+        for member in pool.members:
+            reason, _ = self._refusal(member, now, force, need)
+            if reason is None:
+                kept.append(member)
+            else:
+                refused.append((member, reason))
+        return Pool(kept)
+
+    def _refusal(self, member: Member, now: float, force: bool,
+                 need: Callable[[Member], int]) -> tuple[str | None, int]:
+        i = member.index
+        breaker = self._breakers[i]
+        if not force and not breaker.admits(now):
+            return breaker.refusal(now), 0
+        if member.max_parallel is not None and self._flight[i] >= member.max_parallel:
+            return f"max_parallel_requests {member.max_parallel} reached", 0
+        if member.rpm is None and member.tpm is None:
+            return None, 0
+        requests, tokens = self._usage[i].totals(now)
+        if member.rpm is not None and requests + 1 > member.rpm:
+            return f"rpm limit {member.rpm} reached ({requests} requests in the last 60 s)", 0
+        wanted = need(member) if member.tpm is not None else 0
+        if member.tpm is not None and tokens + wanted > member.tpm:
+            return f"tpm limit {member.tpm}: {tokens} used + {wanted} for this request", 0
+        return None, wanted
+
+    def _reserve(self, call_id: str, member: Member, now: float, tokens: int, force: bool) -> bool:
+        i = member.index
+        self._flight[i] += 1
+        second = self._usage[i].add(now, 1, tokens)
+        breaker = self._breakers[i]
+        if force:
+            breaker.force_trial()
+            trial = True
+        else:
+            trial = breaker.acquire(now)
+        self._pending[call_id] = _Pending(i, tokens, second, trial)
+        return trial
+
+    def report(self, call_id: str, deployment_id: str, outcome: Outcome) -> None:
+        with self._lock:
+            pending = self._pending.get(call_id)
+            if pending is None or self._members[pending.index].id != deployment_id:
+                return  # not an attempt this store picked (a direct fallback, a skipped one)
+            del self._pending[call_id]
+            i = pending.index
+            now = self._clock()
+            self._flight[i] = max(self._flight[i] - 1, 0)
+            if outcome.tokens is not None:
+                self._usage[i].adjust(pending.second, 0, outcome.tokens - pending.tokens)
+            self._breakers[i].record(outcome.verdict, now, trial=pending.trial,
+                                     retry_after=outcome.retry_after, detail=outcome.detail)
+            if outcome.verdict == "ok":
+                self._learn(i, outcome, now)
+
+    def _learn(self, i: int, outcome: Outcome, now: float) -> None:
+        completion = outcome.completion_tokens
+        if completion:
+            self._lat[i] = peak_ewma(self._lat[i], self._lat_at[i], outcome.latency / completion, now)
+            self._lat_at[i] = now
+            old = self._out[i]
+            self._out[i] = float(completion) if old is None else old + OUTPUT_ALPHA * (completion - old)
+
+    def release(self, call_id: str) -> None:
+        with self._lock:
+            self._release_locked(call_id)
+
+    def _release_locked(self, call_id: str) -> None:
+        pending = self._pending.pop(call_id, None)
+        if pending is None:
+            return
+        i = pending.index
+        self._flight[i] = max(self._flight[i] - 1, 0)
+        self._usage[i].adjust(pending.second, -1, -pending.tokens)
+        breaker = self._breakers[i]
+        if pending.trial and breaker.trials:
+            breaker.trials -= 1
+
+    def first_token(self, deployment_id: str, seconds: float) -> None:
+        i = self._by_id.get(deployment_id)
+        if i is None:
+            return
+        with self._lock:
+            now = self._clock()
+            self._ttft[i] = peak_ewma(self._ttft[i], self._ttft_at[i], seconds, now)
+            self._ttft_at[i] = now
+
+    def admits(self, member: Member) -> bool:
+        i = member.index
+        if not self._breakers[i].admits(self._clock()):
+            return False
+        return member.max_parallel is None or self._flight[i] < member.max_parallel
+
+    def reopening(self, members: Sequence[Member]) -> float | None:
+        now = self._clock()
+        ends = [self._breakers[m.index].open_until for m in members]
+        soonest = min((end for end in ends if end > now), default=None)
+        return None if soonest is None else time.time() + soonest - now
+
+    def health(self) -> dict[str, DeploymentHealth]:
+        with self._lock:
+            now = self._clock()
+            wall = time.time()
+            out = {}
+            for member in self._members:
+                i = member.index
+                breaker = self._breakers[i]
+                calls, fails = breaker.counts(now)
+                requests, tokens = self._usage[i].totals(now)
+                out[member.id] = DeploymentHealth(
+                    id=member.id, group=member.group, state=breaker.state(now),
+                    failure_rate=fails / calls if calls else 0.0, calls_in_window=calls,
+                    consecutive_failures=breaker.consecutive, in_flight=self._flight[i],
+                    latency=self._lat[i], ttft=self._ttft[i], rpm_used=requests, tpm_used=tokens,
+                    rpm_limit=member.rpm, tpm_limit=member.tpm,
+                    open_until=wall + breaker.open_until - now if breaker.open_until else None,
+                    cause=breaker.cause, openings=breaker.openings)
+            return out
