@@ -8,7 +8,9 @@ A callback is any object with some of these methods; each is called with one arg
 - ``on_success(response)`` / ``on_failure(error)``: once per call.
 
 A callback that raises is logged (logger ``routerlib``) and ignored: observability must
-never fail the call it observes.
+never fail the call it observes. Callbacks are one observer (``CallbacksObserver``) of the
+client's observer events (``routerlib.observe``), which carry more: call and attempt ids,
+start events and timings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+
+from .observe.events import AttemptEnd, CallEnd, Fallback, Observer, Retry
 
 logger = logging.getLogger("routerlib")
 
@@ -41,3 +45,25 @@ class Callbacks:
                 method(payload)
             except Exception:
                 logger.warning("routerlib callback %r failed on %s; ignored", method, event, exc_info=True)
+
+
+class CallbacksObserver(Observer):
+    """The ``callbacks=[...]`` of a client, fed from the observer events."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        self._callbacks = callbacks
+
+    def on_attempt_end(self, event: AttemptEnd) -> None:
+        self._callbacks.emit("on_attempt", event.record)
+
+    def on_retry(self, event: Retry) -> None:
+        self._callbacks.emit("on_retry", event.error)
+
+    def on_fallback(self, event: Fallback) -> None:
+        self._callbacks.emit("on_fallback", event.error)
+
+    def on_call_end(self, event: CallEnd) -> None:
+        if event.outcome == "ok":
+            self._callbacks.emit("on_success", event.response)
+        elif event.error is not None:
+            self._callbacks.emit("on_failure", event.error)

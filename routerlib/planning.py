@@ -7,24 +7,31 @@ an attempt of its own (the call goes on) rather than failing the whole call up f
 Inheritance (the rule LiteLLM users expect, minus its leaks): a target of the *same*
 provider as the primary inherits the primary's api_base, api_key, api_version and headers
 unless its entry sets them; a target of *another* provider never sees them and uses its
-own entry's values, else its environment variable, else its default base URL.
+own entry's values, else its environment variable, else its default base URL. A same-provider
+target with its own api_base inherits the key and headers only when that base has the
+primary's scheme, host and port: an OpenAI key never travels to ``http://my-vllm:8000``.
+
+``StaticSource`` is this plan as the core's deployment source (``routerlib._core.source``).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from ._request import ChatRequest, redacted
-from .exceptions import InvalidRequestError, MissingAPIKeyError
-from .providers.base import PRICE_FIELDS, Deployment, DeploymentOptions, Prices, ProviderSpec
+from .exceptions import ContextWindowExceededError, InvalidRequestError, MissingAPIKeyError, RouterlibError
+from .providers.base import NO_OPTIONS, PRICE_FIELDS, Deployment, DeploymentOptions, Prices, ProviderSpec
 from .providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
+    from ._core.source import CallView
     from .cost.model_map import ModelInfo
 
 
@@ -153,20 +160,35 @@ class Planner:
         entry = target.entry
         own_base = entry.get("api_base") or entry.get("base_url")
         caller_base = request.api_base if target.kind == "primary" or primary is None else None
-        provider, name = self.split(target.model, has_api_base=bool(own_base or caller_base))
-        spec = self.registry.require(provider)
-        inherit = (primary if primary is not None and primary.spec.name == spec.name
-                   and target.kind != "primary" else None)
+        provider = self.split(target.model, has_api_base=bool(own_base or caller_base))[0]
+        inherited: dict[str, Any] = {}
         if target.kind in ("primary", "deployment") and primary is None:
-            inherited: dict[str, Any] = {"api_base": request.api_base, "api_key": request.api_key,
-                                         "api_version": request.api_version, "headers": request.headers,
-                                         "azure_ad_token": request.azure_ad_token}
-        elif inherit is not None:
-            inherited = {"api_base": inherit.api_base, "api_key": inherit.api_key,
-                         "api_version": inherit.api_version, "headers": inherit.headers,
-                         "azure_ad_token": inherit.bearer_token}
-        else:
-            inherited = {}
+            inherited = {"api_base": request.api_base, "api_key": request.api_key,
+                         "api_version": request.api_version, "headers": request.headers,
+                         "azure_ad_token": request.azure_ad_token}
+        elif primary is not None and primary.spec.name == provider and target.kind != "primary":
+            inherited = {"api_base": primary.api_base, "api_version": primary.api_version}
+            if not own_base or same_origin(own_base, primary.api_base):
+                # Credentials go only where they were meant to: the same scheme, host and port.
+                inherited.update(api_key=primary.api_key, headers=primary.headers,
+                                 azure_ad_token=primary.bearer_token)
+        return self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
+                               key_optional=request.mock_response is not None)
+
+    def deployment(self, model: str, entry: Mapping[str, Any] | None = None, *, id: str = "",
+                   options: DeploymentOptions | None = None, inherited: Mapping[str, Any] | None = None,
+                   caller_base: bool = False, key_optional: bool = False) -> Deployment:
+        """One configured deployment: its provider, endpoint, key (the entry's, else inherited, else
+        the provider's environment variable), version, headers, prices and template.
+
+        ``options`` (a router's weight, rpm, tags, ...) are kept, with the entry's timeout and
+        prices filled in where they do not say.
+        """
+        entry = entry or {}
+        inherited = inherited or {}
+        own_base = entry.get("api_base") or entry.get("base_url")
+        provider, name = self.split(model, has_api_base=bool(own_base or caller_base))
+        spec = self.registry.require(provider)
         api_base = (own_base or inherited.get("api_base") or self._env_value(spec.api_base_env)
                     or spec.api_base)
         if not api_base:
@@ -174,25 +196,30 @@ class Planner:
             raise InvalidRequestError(f"provider {spec.name!r} has no default endpoint: pass api_base{where}",
                                       provider=spec.name, model=name, code="missing_api_base")
         api_key = entry.get("api_key") or inherited.get("api_key") or self._env_value(spec.api_key_env)
-        if api_key is None and spec.key_required and request.mock_response is None:
+        if api_key is None and spec.key_required and not key_optional:
             names = " or ".join(spec.api_key_env) or "api_key"
             raise MissingAPIKeyError(f"no API key for {spec.name}: pass api_key= or set {names}",
                                      provider=spec.name, model=name, code="missing_api_key")
         headers = {**(inherited.get("headers") or {}), **(entry.get("headers") or {}),
                    **(entry.get("extra_headers") or {})}
-        prices = Prices(**{k: Decimal(str(entry[k])) for k in PRICE_FIELDS if entry.get(k) is not None})
-        template = self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
-        options = DeploymentOptions(timeout=entry.get("timeout"), prices=prices if prices.given() else None,
-                                    template=template)
         bearer = entry.get("azure_ad_token") or inherited.get("azure_ad_token")
         if bearer is None and api_key is None and spec.token_env:
             bearer = self._env_value(spec.token_env)
         return Deployment(spec=spec, model=name, api_base=api_base, api_key=api_key,
                           api_version=(entry.get("api_version") or inherited.get("api_version")
                                        or self._env_value(spec.api_version_env)),
-                          headers=headers, options=options, bearer_token=bearer,
+                          headers=headers, options=self._options(spec, name, entry, options), id=id,
+                          bearer_token=bearer,
                           default_max_tokens=(self._max_output(name, spec)
                                               if "default_max_tokens" in spec.options else None))
+
+    def _options(self, spec: ProviderSpec, name: str, entry: Mapping[str, Any],
+                 options: DeploymentOptions | None) -> DeploymentOptions:
+        options = options or NO_OPTIONS
+        prices = Prices(**{k: Decimal(str(entry[k])) for k in PRICE_FIELDS if entry.get(k) is not None})
+        template = options.template or self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
+        return replace(options, timeout=options.timeout or entry.get("timeout"),
+                       prices=options.prices or (prices if prices.given() else None), template=template)
 
     def _max_output(self, name: str, spec: ProviderSpec) -> int | None:
         """For providers that need max_tokens on every request: the model's own output limit."""
@@ -216,55 +243,79 @@ class Planner:
         return None
 
 
+def same_origin(a: str, b: str) -> bool:
+    """True if two URLs share scheme, host and port (the rule for sending the same credentials)."""
+    try:
+        x, y = urlsplit(a), urlsplit(b)
+        return (x.scheme.lower(), x.hostname, x.port or _DEFAULT_PORTS.get(x.scheme.lower())) == (
+            y.scheme.lower(), y.hostname, y.port or _DEFAULT_PORTS.get(y.scheme.lower()))
+    except ValueError:
+        return False
 
-class ContextCheck:
-    """Skips a deployment, before any network call, when the request cannot fit its model.
 
-    The model map's ``max_input_tokens`` is taken as the context window (prompt plus the
-    requested output must fit in it) and ``max_output_tokens`` bounds the requested output.
-    Exact counting (tiktoken) runs only when the cheap bound, one token per UTF-8 byte at
-    most, says the prompt might not fit: most calls never tokenize.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class StaticTarget:
+    """One model of a static plan: resolved to its deployment once, on its first pick."""
+
+    __slots__ = ("_deployment", "_source", "kind", "name", "spec")
+
+    def __init__(self, spec: Target, source: StaticSource) -> None:
+        self.spec = spec
+        self.name = spec.model
+        self.kind = spec.kind
+        self._source = source
+        self._deployment: Deployment | None = None
+
+    def pick(self, call: CallView) -> Deployment:
+        if self._deployment is None:
+            self._deployment = self._source.resolve(self.spec)
+        return self._deployment
+
+    def alternative(self, call: CallView, failed: Deployment, error: RouterlibError) -> bool:
+        return False  # one deployment: a retry waits for it; another model is a fallback
+
+
+class StaticSource:
+    """Today's plan as a deployment source: primary (or model_list entries), then fallbacks.
+
+    A ``ContextWindowExceededError`` (from the provider, or a pre-check skip) goes first to
+    the model ``context_window_fallback_dict`` maps the failed one to, then on down the list.
+    Fallbacks that could never be resolved are refused here, before anything is sent.
     """
 
-    def __init__(self, planner: Planner) -> None:
+    def __init__(self, request: ChatRequest, planner: Planner) -> None:
+        self._request = request
         self._planner = planner
+        targets = targets_for(request)
+        if len(targets) > 1:
+            planner.check(targets, request)
+        self._targets: deque[Target] = deque(targets)
+        self._current: StaticTarget | None = None
+        self.primary: Deployment | None = None
 
-    def check(self, request: ChatRequest, deployment: Deployment) -> str | None:
-        """None if the request fits (or the limits are unknown), else why it does not."""
-        info = self._planner.info(deployment)
-        if info is None:
+    def next_target(self, call: CallView, error: RouterlibError | None) -> StaticTarget | None:
+        current = self._current
+        if isinstance(error, ContextWindowExceededError) and current is not None:
+            mapped = self._context_fallback(current)
+            if mapped is not None:
+                self._targets.appendleft(Target(mapped, "context_window", current.spec.entry))
+        if not self._targets:
             return None
-        output = request.max_completion_tokens or request.max_tokens or 0
-        if info.max_output_tokens and output > info.max_output_tokens:
-            return f"max output {output} > {info.max_output_tokens} tokens"
-        window = info.max_input_tokens
-        if not window or _byte_bound(request) + output <= window:
-            return None
-        from .tokens import count_messages, count_text
+        self._current = StaticTarget(self._targets.popleft(), self)
+        return self._current
 
-        if request.prompt is not None:
-            prompt = sum(count_text(deployment.model, p) for p in _prompts(request))
-        else:
-            prompt = count_messages(deployment.model, request.messages)
-        if prompt + output > window:
-            return f"{prompt} prompt + {output} output tokens > {window} context window"
-        return None
+    def resolve(self, target: Target) -> Deployment:
+        deployment = self._planner.resolve(target, self._request, self.primary)
+        if self.primary is None:
+            self.primary = deployment
+        return deployment
 
-
-def _prompts(request: ChatRequest) -> tuple[str, ...]:
-    prompt = request.prompt
-    return (prompt,) if isinstance(prompt, str) else tuple(prompt or ())
-
-
-def _byte_bound(request: ChatRequest) -> int:
-    """An upper bound of the prompt's tokens: UTF-8 bytes plus per-message overhead."""
-    total = sum(len(p.encode()) for p in _prompts(request))
-    for message in request.messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content.encode()) + 8
-        elif content:
-            total += sum(len(str(part).encode()) for part in content) + 8
-        for call in message.get("tool_calls") or ():
-            total += len(str(call).encode())
-    return total + 8
+    def _context_fallback(self, current: StaticTarget) -> str | None:
+        mapping = self._request.context_window_fallback_dict or {}
+        found = mapping.get(current.name)
+        deployment = current._deployment
+        if found is None and deployment is not None:
+            found = mapping.get(deployment.label) or mapping.get(deployment.model)
+        return found

@@ -17,8 +17,9 @@ and still prices what arrived.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .exceptions import APIError, StreamInterruptedError
 from .types import (
@@ -35,7 +36,6 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .callbacks import Callbacks
     from .providers.base import StreamParser
     from .transport import AsyncStreamResponse, StreamResponse
     from .types import Cost
@@ -227,30 +227,49 @@ class StreamAccumulator:
                               system_fingerprint=self.system_fingerprint)
 
 
-#: Called once when a stream ends: prices and records it, returns its cost.
-Finisher = Callable[[StreamAccumulator, "APIError | None"], "Cost | None"]
+class Ending(Protocol):
+    """What a stream reports to when it ends (the core's ``StreamEnding``)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def attempts(self) -> list[Attempt]: ...
+
+    def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
+                 ) -> tuple[ModelResponse | TextCompletion | None, Cost | None, APIError | None]: ...
+
+    def settle(self) -> None: ...
+
+    async def asettle(self) -> None: ...
+
+    def abandon(self) -> None:
+        """The stream was garbage-collected without being read or closed: release what it held."""
+        ...
 
 
 class _StreamBase:
     """The non-I/O half of a stream: chunk bookkeeping and the end-of-stream decision."""
 
     def __init__(self, parser: StreamParser, acc: StreamAccumulator, buffered: list[ChatCompletionChunk],
-                 outcome: Finisher, *, forward_usage: bool, provider: str, attempts: list[Attempt],
-                 model: str | None = None, dropped: tuple[str, ...] = (),
-                 callbacks: Callbacks | None = None) -> None:
-        self.provider = provider
-        self.model = model
-        self._attempts = attempts
-        self._dropped = dropped
-        self._callbacks = callbacks
+                 ending: Ending, *, forward_usage: bool) -> None:
+        self.provider = ending.provider
+        self.model: str | None = ending.model
+        self._ending = ending
         self._parser = parser
         self._acc = acc
         self._buffered = buffered
-        self._outcome = outcome
         self._forward_usage = forward_usage
         self._ended = False
+        self._closing = False
         self.response: ModelResponse | TextCompletion | None = None
         self.cost: Cost | None = None
+        # A stream dropped unread (never iterated, never closed) still gives back its budget hold
+        # and its connection when it is collected; the finalizer holds no reference to the stream.
+        self._finalizer = weakref.finalize(self, ending.abandon)
 
     @property
     def usage(self) -> Usage | None:
@@ -258,39 +277,18 @@ class _StreamBase:
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
-        return tuple(self._attempts)
+        return tuple(self._ending.attempts)
 
     def _forward(self, chunk: ChatCompletionChunk) -> bool:
         """Whether the caller sees this chunk (usage-only chunks only if they asked)."""
         return bool(chunk.choices) or self._forward_usage
 
-    def _end(self, error: APIError | None) -> None:
-        """Settle the stream once: complete, interrupted by an error, or closed by the caller."""
-        if self._ended:
-            return
+    def _conclude(self, error: APIError | None) -> APIError | None:
+        """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
-        complete = error is None and (self._parser.done or bool(self._acc.finish_reasons))
-        if error is None and not complete and not self._closing:
-            error = StreamInterruptedError("the stream ended without a finish reason or end marker",
-                                           partial_text=self._acc.text)
-        self.cost = self._outcome(self._acc, error)
-        if error is None or self._closing:
-            response = self._acc.response()
-            response.cost = self.cost
-            response.provider = self.provider
-            response.attempts = tuple(self._attempts)
-            response.dropped_params = self._dropped
-            self.response = response
-            if error is None and self._callbacks is not None:
-                self._callbacks.emit("on_success", response)
-        if error is not None and not self._closing:
-            if isinstance(error, StreamInterruptedError):
-                error.partial_text = error.partial_text or self._acc.text
-                error.usage = self._acc.usage
-                error.cost = self.cost
-            raise error
-
-    _closing = False
+        self._finalizer.detach()
+        self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
+        return error
 
     def _interrupted(self, exc: APIError) -> StreamInterruptedError:
         """A failure after content reached the caller: always a StreamInterruptedError."""
@@ -309,9 +307,9 @@ class Stream(_StreamBase):
     """An iterator of ``ChatCompletionChunk``; after the end, ``response``, ``usage``, ``cost``."""
 
     def __init__(self, http: StreamResponse, events: Iterator[Event], parser: StreamParser,
-                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], outcome: Finisher,
+                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], ending: Ending,
                  **kwargs: Any) -> None:
-        super().__init__(parser, acc, buffered, outcome, **kwargs)
+        super().__init__(parser, acc, buffered, ending, **kwargs)
         self._http = http
         self._events = events
 
@@ -339,6 +337,14 @@ class Stream(_StreamBase):
             self._http.close()
             self._end(None)
 
+    def _end(self, error: APIError | None) -> None:
+        if self._ended:
+            return
+        error = self._conclude(error)
+        self._ending.settle()
+        if error is not None:
+            raise error
+
     def close(self) -> None:
         """Stop reading: the connection is released, and what arrived is priced and recorded."""
         self._http.close()
@@ -357,9 +363,9 @@ class AsyncStream(_StreamBase):
     """The async twin of ``Stream``: ``async for chunk in stream``."""
 
     def __init__(self, http: AsyncStreamResponse, events: AsyncIterator[Event], parser: StreamParser,
-                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], outcome: Finisher,
+                 acc: StreamAccumulator, buffered: list[ChatCompletionChunk], ending: Ending,
                  **kwargs: Any) -> None:
-        super().__init__(parser, acc, buffered, outcome, **kwargs)
+        super().__init__(parser, acc, buffered, ending, **kwargs)
         self._http = http
         self._events = events
 
@@ -379,24 +385,30 @@ class AsyncStream(_StreamBase):
             finished = True
         except APIError as exc:
             await self._http.aclose()
-            self._end(self._interrupted(exc))
+            await self._aend(self._interrupted(exc))
         finally:
             if not finished and not self._ended:
                 await self.aclose()  # the caller stopped reading: release and record what arrived
         if finished:
             await self._http.aclose()
-            self._end(None)
+            await self._aend(None)
+
+    async def _aend(self, error: APIError | None) -> None:
+        if self._ended:
+            return
+        error = self._conclude(error)
+        await self._ending.asettle()
+        if error is not None:
+            raise error
 
     async def aclose(self) -> None:
         await self._http.aclose()
         if not self._ended:
             self._closing = True
-            self._end(None)
+            await self._aend(None)
 
     async def __aenter__(self) -> AsyncStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-

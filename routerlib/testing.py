@@ -20,50 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .transport import HTTPResponse
+from .transport._mock import mock_sse_response
 from .types import ModelResponse, TextCompletion
 
 __all__ = ["MockServer", "mock_sse_response"]
-
-
-def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage: bool = True) -> HTTPResponse:
-    """An OpenAI SSE body streaming ``response`` word by word, then (by default) a usage chunk, then [DONE].
-
-    A ``TextCompletion`` streams as /completions chunks (``text``), a ``ModelResponse`` as
-    chat chunks (``delta``). An estimated usage keeps its ``estimated`` flag on the wire, so
-    that a ``mock_response`` stream is priced as estimated like its non-streamed twin.
-    """
-    text_mode = isinstance(response, TextCompletion)
-    text = (response.choices[0].text if isinstance(response, TextCompletion)
-            else response.choices[0].message.content) or ""
-    pieces = re.findall(r"\s*\S+|\s+$", text)
-    if text_mode:
-        events = [_text_chunk(response, piece) for piece in pieces]
-        events.append(_text_chunk(response, "", finish="stop"))
-    else:
-        events = [_chunk(response, {"role": "assistant", "content": ""})]
-        events += [_chunk(response, {"content": piece}) for piece in pieces]
-        events.append(_chunk(response, {}, finish="stop"))
-    if include_usage and response.usage is not None:
-        usage = response.usage.model_dump(exclude_none=True)
-        if response.usage.estimated:
-            usage["estimated"] = True
-        events.append({"id": response.id, "object": "text_completion" if text_mode else "chat.completion.chunk",
-                       "created": response.created, "model": response.model, "choices": [], "usage": usage})
-    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
-    return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
-
-
-def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": response.id, "object": "chat.completion.chunk", "created": response.created,
-            "model": response.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-
-def _text_chunk(response: Any, text: str, finish: str | None = None) -> dict[str, Any]:
-    return {"id": response.id, "object": "text_completion", "created": response.created,
-            "model": response.model,
-            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}
 
 
 class MockServer:

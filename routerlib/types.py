@@ -142,8 +142,11 @@ class Attempt(BaseModel):
     model: str
     provider: str
     api_base: str | None = None
-    #: "ok", "error", or "skipped" (not sent: e.g. the prompt cannot fit the context window).
-    outcome: Literal["ok", "error", "skipped"]
+    #: The deployment's stable id (``Deployment.id``): routing state and traces are keyed by it.
+    deployment_id: str | None = None
+    #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
+    #: "cache_hit" (answered from the response cache).
+    outcome: Literal["ok", "error", "skipped", "cache_hit"]
     error: str | None = None
     status_code: int | None = None
     message: str | None = None

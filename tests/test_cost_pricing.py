@@ -219,6 +219,12 @@ def test_full_override_prices_an_unknown_model() -> None:
     assert cost.total == D("0.0012") and cost.source == "override" and cost.priced_as is None
 
 
+def test_a_zero_per_second_rate_does_not_hide_the_other() -> None:
+    override = PriceOverride.from_params(input_cost_per_second=0.0, output_cost_per_second=1.0)
+    assert compute_cost(Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2), None, override,
+                        response_seconds=0.6).total == D("0.6")
+
+
 def test_per_second_prices() -> None:
     override = PriceOverride.from_params(input_cost_per_second=0.01, output_cost_per_second="0.02")
     cost = compute_cost(usage(1000, 100), PLAIN, override, response_seconds=1.5)

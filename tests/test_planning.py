@@ -6,13 +6,14 @@ import pytest
 
 import routerlib
 from routerlib._request import build_request
-from routerlib.planning import ContextCheck, Planner, targets_for
+from routerlib.cost.model_map import ModelMap
+from routerlib.planning import Planner, targets_for
 from routerlib.providers import ProviderRegistry
 
 
 @pytest.fixture
 def planner() -> Planner:
-    return routerlib.Client(environ={})._planner
+    return Planner(ProviderRegistry.with_builtins(), ModelMap.default(), environ={})
 
 
 def request(**params: object) -> routerlib._request.ChatRequest:
@@ -70,16 +71,6 @@ def test_key_comes_from_the_given_environment() -> None:
     deployment = planner.resolve(targets_for(request())[0], request(), None)
     assert deployment.api_key == "from-env"
     assert "from-env" not in repr(deployment)
-
-
-def test_context_check_skips_only_what_cannot_fit(planner: Planner) -> None:
-    check = ContextCheck(planner)
-    deployment = planner.resolve(targets_for(request())[0], request(api_key="k"), None)
-    assert check.check(request(api_key="k"), deployment) is None
-    assert "max output" in (check.check(request(api_key="k", max_tokens=10_000_000), deployment) or "")
-    big = build_request({"model": "openai/gpt-4o-mini", "api_key": "k",
-                         "messages": [{"role": "user", "content": "token " * 130_000}]})
-    assert "context window" in (check.check(big, deployment) or "")
 
 
 def test_entry_errors_never_show_a_key() -> None:

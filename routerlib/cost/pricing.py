@@ -47,7 +47,7 @@ class PriceOverride:
     Build it from raw call parameters with ``PriceOverride.from_params(...)``, which accepts
     float, int, str or Decimal and reads floats through ``str()`` (0.1 stays 0.1).
     Per-second prices, when given, price the call by its response time alone (at the input
-    rate, else the output rate: see ``_time_cost``).
+    rate, else the output rate, a zero counting as not given: see ``_time_cost``).
     """
 
     input_cost_per_token: Decimal | None = None
@@ -227,13 +227,15 @@ def _time_cost(
 ) -> Cost:
     """Per-second pricing: one rate times the response time.
 
-    The rate is ``input_cost_per_second``, else ``output_cost_per_second``, never their sum:
-    LiteLLM's map repeats one rate in both fields on some rows (``azure_ai/whisper``), and its
-    own calculator reads them this way.
+    A call has one response time, so it is billed at one rate: the input rate, else the output
+    rate, never their sum (LiteLLM's map repeats one rate in both fields on some rows, such as
+    ``azure_ai/whisper``, and its calculator reads them this way). A zero rate counts as not
+    given, so it never hides the other: ``input_cost_per_second=0, output_cost_per_second=1``
+    bills 1 per second.
     """
     if seconds is None:
         return _unknown(model, "priced per second but the response time is not known", estimated)
-    rate = in_rate if in_rate is not None else (out_rate or _ZERO)
+    rate = in_rate or out_rate or _ZERO
     time = as_decimal(seconds, what="response_seconds") * rate
     return Cost(total=time, time=time, source="per_second", estimated=estimated, priced_as=priced_as)
 

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 class StreamParser(Protocol):
     """Turns one stream's SSE events into chunks; keeps the per-stream state."""
 
-    #: True once the provider's end marker (or final event) has been seen.
-    done: bool
+    @property
+    def done(self) -> bool:
+        """True once the provider's end marker (or final event) has been seen."""
+        ...
 
     def feed(self, event: str | None, data: bytes) -> list[ChatCompletionChunk]:
         """Chunks for one SSE event (often one, sometimes none). Raises typed errors."""

@@ -8,9 +8,15 @@ loopback servers instead; this is for fast, exact unit tests of adapters and pol
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._base import HTTPRequest, HTTPResponse, split_lines
+
+if TYPE_CHECKING:
+    from ..types import ModelResponse, TextCompletion
 
 Handler = Callable[[HTTPRequest], HTTPResponse]
 
@@ -78,3 +84,45 @@ class AsyncMockTransport(MockTransport):
 
     async def aclose(self) -> None:
         pass
+
+
+def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage: bool = True) -> HTTPResponse:
+    """An OpenAI SSE body streaming ``response`` word by word, then (by default) a usage chunk, then [DONE].
+
+    A ``TextCompletion`` streams as /completions chunks (``text``), a ``ModelResponse`` as
+    chat chunks (``delta``). An estimated usage keeps its ``estimated`` flag on the wire, so
+    that a ``mock_response`` stream is priced as estimated like its non-streamed twin.
+    """
+    from ..types import TextCompletion
+
+    text_mode = isinstance(response, TextCompletion)
+    text = (response.choices[0].text if isinstance(response, TextCompletion)
+            else response.choices[0].message.content) or ""
+    pieces = re.findall(r"\s*\S+|\s+$", text)
+    if text_mode:
+        events = [_text_chunk(response, piece) for piece in pieces]
+        events.append(_text_chunk(response, "", finish="stop"))
+    else:
+        events = [_chunk(response, {"role": "assistant", "content": ""})]
+        events += [_chunk(response, {"content": piece}) for piece in pieces]
+        events.append(_chunk(response, {}, finish="stop"))
+    if include_usage and response.usage is not None:
+        usage = response.usage.model_dump(exclude_none=True)
+        if response.usage.estimated:
+            usage["estimated"] = True
+        events.append({"id": response.id, "object": "text_completion" if text_mode else "chat.completion.chunk",
+                       "created": response.created, "model": response.model, "choices": [], "usage": usage})
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
+
+
+def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "chat.completion.chunk", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _text_chunk(response: Any, text: str, finish: str | None = None) -> dict[str, Any]:
+    return {"id": response.id, "object": "text_completion", "created": response.created,
+            "model": response.model,
+            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}

@@ -108,7 +108,8 @@ def test_provider_context_error_goes_to_fallback_without_retry(llmock_with_windo
     small_window = llmock_with_window(60)
     long = [{"role": "user", "content": "tell me a story " * 40}]
     response = client.completion("openai/gpt-4o-mini", long, api_base=small_window.openai, api_key="k",
-                                 num_retries=3, fallbacks=[{"model": "openai/gpt-4o", "api_base": llmock.openai}])
+                                 num_retries=3,  # another origin: the fallback brings its own key
+                                 fallbacks=[{"model": "openai/gpt-4o", "api_base": llmock.openai, "api_key": "k"}])
     assert isinstance(response, routerlib.ModelResponse)
     assert len(small_window.requests()) == 1
     assert response.attempts[0].error == "ContextWindowExceededError"

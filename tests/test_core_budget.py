@@ -1,4 +1,4 @@
-"""The spend side of a call (routerlib/_spend.py): reserve, settle, release, through completion()."""
+"""The spend side of a call (routerlib/_core/budget.py): reserve, settle, release, through completion()."""
 
 from __future__ import annotations
 
@@ -176,3 +176,43 @@ async def test_an_async_stream_left_early_releases_its_reservation() -> None:
             await asyncio.sleep(0)
     assert ledger.reserved() == {}
     assert len(ledger.records()) == 6
+
+
+def test_a_stream_dropped_unread_releases_its_reservation() -> None:
+    import gc
+
+    ledger = MemoryLedger()
+    client = routerlib.Client(ledger=ledger, budgets=[Budget("0.001", scope="user")], environ={})
+    for _ in range(8):  # without the release, the fifth dropped stream would exhaust the budget
+        stream = client.completion("openai/gpt-4o-mini", MESSAGES, mock_response="one two three four",
+                                   stream=True, max_tokens=100, metadata={"user": "yan"}, **PRICES)
+        del stream
+        gc.collect()
+    assert ledger.reserved() == {}
+
+
+async def test_an_async_stream_dropped_unread_releases_its_reservation() -> None:
+    import gc
+
+    ledger = MemoryLedger()
+    client = routerlib.Client(ledger=ledger, budgets=[Budget("0.001", scope="user")], environ={})
+    for _ in range(8):
+        stream = await client.acompletion("openai/gpt-4o-mini", MESSAGES, mock_response="one two three four",
+                                          stream=True, max_tokens=100, metadata={"user": "yan"}, **PRICES)
+        del stream
+        gc.collect()
+    assert ledger.reserved() == {}
+
+
+def test_a_reservation_counts_every_choice() -> None:
+    """Ten n=8 calls under a budget that fits one choice each: the worst case holds n x max tokens."""
+    ledger = MemoryLedger()
+    script = Script({"gpt-4o-mini": [ok()] * 10})
+    # One choice of 100 output tokens at $0.000002 + 10 prompt tokens: about $0.00021; n=8: about $0.0016.
+    client = make_client(script, ledger, [Budget("0.001", scope="global")])
+    with pytest.raises(routerlib.BudgetExceededError) as info:
+        client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, n=8, **PRICES)
+    assert info.value.requested is not None and info.value.requested > Decimal("0.0016")
+    assert script.seen == []
+    client.completion("openai/gpt-4o-mini", MESSAGES, api_key="k", max_tokens=100, n=1, **PRICES)
+    assert len(script.seen) == 1

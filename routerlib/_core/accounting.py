@@ -1,0 +1,171 @@
+"""One accounting path: prompt tokens, local usage estimates, prices and worst cases.
+
+Calls, streams, the context-window pre-check, budgets and routers all ask the same object,
+so a prompt is counted one way (messages, raw prompts and tool schemas alike) and priced
+one way (the call's prices, overridden by the deployment's, else the model map)::
+
+    prompt_tokens(request, model)        exact tiktoken count (tools included)
+    fits(request, deployment, count)     None, or why the request cannot fit the model
+    estimate(request, deployment, text)  Usage counted locally, marked estimated
+    price(request, deployment, usage, s) Cost (None without usage)
+    worst_case(request, deployment, n)   the most the call can be billed, for budgets
+
+Prompt counts are cached per call and tokenizer by ``Call.prompt_tokens``; this object is
+shared by every call of a client and holds no per-call state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..providers.base import PRICE_FIELDS
+
+if TYPE_CHECKING:
+    from ..cost.model_map import ModelInfo
+    from ..planning import Planner
+    from ..providers.base import Deployment
+    from ..request import ChatRequest
+    from ..types import Cost, Usage
+
+#: Content parts whose billed size cannot be known before the call (audio length, PDF pages).
+UNBOUNDED_PARTS = frozenset({"input_audio", "file"})
+
+
+class Accounting:
+    """Counting and pricing for one client (its planner knows the model map)."""
+
+    __slots__ = ("_planner",)
+
+    def __init__(self, planner: Planner) -> None:
+        self._planner = planner
+
+    def info(self, deployment: Deployment) -> ModelInfo | None:
+        return self._planner.info(deployment)
+
+    # -- tokens
+    @staticmethod
+    def prompt_tokens(request: ChatRequest, model: str) -> int:
+        """The request's prompt tokens for ``model``: messages (or raw prompts) plus tool schemas."""
+        from ..tokens import count_messages, count_text
+
+        if request.prompt is not None:
+            prompts = (request.prompt,) if isinstance(request.prompt, str) else request.prompt
+            total = sum(count_text(model, p) for p in prompts)
+        else:
+            total = count_messages(model, request.messages)
+        if request.tools:
+            total += count_text(model, json.dumps(request.tools, default=str, separators=(",", ":")))
+        return total
+
+    @staticmethod
+    def output_tokens(request: ChatRequest) -> int | None:
+        """The most output the request may be billed for: the max tokens times the choices."""
+        output = request.max_completion_tokens or request.max_tokens
+        if output is None:
+            return None
+        return output * (request.n or 1)
+
+    def fits(self, request: ChatRequest, deployment: Deployment, count: Any) -> str | None:
+        """None if the request fits the deployment's model (or its limits are unknown), else why not.
+
+        ``count()`` gives the exact prompt tokens; it is called only when the cheap bound, one
+        token per UTF-8 byte at most, says the prompt might not fit: most calls never tokenize.
+        """
+        info = self.info(deployment)
+        opts = deployment.options
+        window = opts.max_input_tokens or (info.max_input_tokens if info is not None else None)
+        max_out = opts.max_output_tokens or (info.max_output_tokens if info is not None else None)
+        output = request.max_completion_tokens or request.max_tokens or 0
+        if max_out and output > max_out:
+            return f"max output {output} > {max_out} tokens"
+        if not window or byte_bound(request) + output <= window:
+            return None
+        prompt = count()
+        if prompt + output > window:
+            return f"{prompt} prompt + {output} output tokens > {window} context window"
+        return None
+
+    def estimate(self, request: ChatRequest, deployment: Deployment, prompt: int, text: str) -> Usage:
+        """Usage counted locally (tiktoken) when the provider sent none; marked estimated."""
+        from ..tokens import count_text
+        from ..types import Usage
+
+        completion = count_text(deployment.model, text)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                     total_tokens=prompt + completion, estimated=True)
+
+    # -- money
+    def price(self, request: ChatRequest, deployment: Deployment, usage: Usage | None,
+              seconds: float) -> Cost | None:
+        from ..cost.pricing import compute_cost
+
+        if usage is None:
+            return None
+        return compute_cost(usage, self.info(deployment), self._override(request, deployment),
+                            response_seconds=seconds, estimated=usage.estimated, model=deployment.label)
+
+    def worst_case(self, request: ChatRequest, deployment: Deployment, prompt: int) -> tuple[Decimal | None, str]:
+        """The most the call can be billed on ``deployment``, or None and why it cannot be bounded.
+
+        Every prompt token at the dearest input rate, every possible output token (max tokens
+        times ``n``) at the dearest output rate. Audio and file parts are billed by their
+        decoded size, which cannot be known before the call, so they cannot be bounded.
+        """
+        from ..cost.pricing import worst_case_cost
+
+        part = unbounded_part(request)
+        if part is not None:
+            return None, f"the request has an {part!r} content part, whose billed size cannot be known in advance"
+        if request.audio is not None or (request.modalities and "audio" in request.modalities):
+            return None, "audio output is billed by its length, which cannot be known in advance"
+        info = self.info(deployment)
+        output = self.output_tokens(request)
+        if output is None and info is not None and (limit := info.max_output_tokens or info.max_tokens):
+            output = limit * (request.n or 1)
+        amount = worst_case_cost(info, self._override(request, deployment), prompt, output)
+        if amount is None:
+            return None, "no known price, or priced per second"
+        return amount, ""
+
+    @staticmethod
+    def _override(request: ChatRequest, deployment: Deployment) -> Any:
+        """Per-call prices: the call's parameters, overridden by the deployment's configuration."""
+        from ..cost.pricing import PriceOverride
+
+        values = request.__dict__
+        prices = {k: values[k] for k in PRICE_FIELDS if values[k] is not None}
+        if deployment.options.prices is not None:
+            prices.update(deployment.options.prices.given())
+        return PriceOverride.from_params(**prices) if prices else None
+
+
+def unbounded_part(request: ChatRequest) -> str | None:
+    """The first content part type whose billed size is unknown before the call, if any."""
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, list | tuple):
+            for part in content:
+                if isinstance(part, Mapping) and part.get("type") in UNBOUNDED_PARTS:
+                    return str(part["type"])
+    return None
+
+
+def byte_bound(request: ChatRequest) -> int:
+    """An upper bound of the prompt's tokens: UTF-8 bytes plus per-message overhead."""
+    prompt = request.prompt
+    prompts = (prompt,) if isinstance(prompt, str) else tuple(prompt or ())
+    total = sum(len(p.encode("utf-8", "surrogatepass")) for p in prompts)
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content.encode("utf-8", "surrogatepass")) + 8
+        elif content:
+            total += sum(len(str(part).encode("utf-8", "surrogatepass")) for part in content) + 8
+        for call in message.get("tool_calls") or ():
+            total += len(str(call).encode("utf-8", "surrogatepass"))
+    if request.tools:
+        total += len(str(request.tools).encode("utf-8", "surrogatepass"))
+    return total + 8

@@ -1,0 +1,401 @@
+"""One call in flight: the sans-I/O state the sync and async shells drive.
+
+``Call`` holds everything per call (the runtime holds what is shared): the plan (a
+deployment source and its current target), the attempt history, the deadline, the retry
+state of the current target and the budget hold. Every decision and every record is made
+here; the shells only send, sleep and do the ledger's I/O::
+
+    next_deployment()        -> the next deployment to try (skips recorded), or None
+    begin(deployment)        -> AttemptStart; the attempt's timeout
+    build / interpret        -> HTTPRequest; response or typed error
+    succeeded(...)           -> response priced and decorated, attempt recorded
+    failed(...)              -> attempt recorded
+    after_failure(...)       -> seconds to wait before the next attempt, or the error raised
+    finished(response)       -> CallEnd
+    exhausted(error)         -> the last typed error, carrying the whole history; CallEnd
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any, cast
+
+import tenacity
+
+from ..exceptions import (
+    APIError,
+    APITimeoutError,
+    ContextWindowExceededError,
+    MissingAPIKeyError,
+    RouterlibError,
+    StreamInterruptedError,
+    UnsupportedParamsError,
+)
+from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..providers.base import Deployment, select_params
+from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
+
+if TYPE_CHECKING:
+    from ..request import ChatRequest
+    from ..transport import HTTPRequest
+    from ..types import Cost, Usage
+    from .runtime import Runtime
+    from .source import Target
+
+Response = ModelResponse | TextCompletion
+
+
+class Call:
+    """One call in flight. Never shared between calls."""
+
+    def __init__(self, runtime: Runtime, request: ChatRequest) -> None:
+        self.runtime = runtime
+        self.request = request
+        self.clock = clock = runtime.clock
+        self.started = clock()
+        self.deadline_at = self.started + request.deadline if request.deadline else None
+        self.policy = request.policy or runtime.policy
+        self.num_retries = request.num_retries if request.num_retries is not None else self.policy.num_retries
+        self.attempts: list[Attempt] = []
+        self.call_id = os.urandom(16).hex()
+        self.dropped: tuple[str, ...] = ()
+        self.observers = runtime.observers
+        self._tried: set[str] = set()
+        self._tokens: dict[str, int] = {}
+        self._reason: AttemptReason = "first"
+        self._pending_wait = 0.0
+        self._retry_state: tenacity.RetryCallState | None = None
+        self._attempt_started = 0.0
+        self.source = runtime.source_factory(request)
+        self.target: Target | None = self.source.next_target(self, None)
+        self.budget = runtime.budget.start(self) if runtime.budget is not None else None
+        if self.observers.wants(CallStart):
+            self.observers.emit(CallStart(
+                self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
+                request.stream, request, self.started, time.time()))
+
+    # -- what a deployment source may read (``_core.source.CallView``)
+    @property
+    def tried(self) -> frozenset[str]:
+        return frozenset(self._tried)
+
+    def prompt_tokens(self, deployment: Deployment) -> int:
+        """The prompt's tokens for the deployment's tokenizer, counted once per call and tokenizer."""
+        from ..tokens import encoding_name_for_model
+
+        key = encoding_name_for_model(deployment.model)
+        count = self._tokens.get(key)
+        if count is None:
+            count = self._tokens[key] = self.runtime.accounting.prompt_tokens(self.request, deployment.model)
+        return count
+
+    def output_tokens(self) -> int | None:
+        return self.runtime.accounting.output_tokens(self.request)
+
+    def seconds_left(self) -> float:
+        return float("inf") if self.deadline_at is None else self.deadline_at - self.clock()
+
+    # -- planning
+    def next_deployment(self) -> Deployment | None:
+        """The deployment for the next attempt, or None when the plan is exhausted."""
+        while self.target is not None:
+            if self.seconds_left() <= 0:
+                raise self.deadline_error()
+            try:
+                deployment = self.target.pick(self)
+            except MissingAPIKeyError as error:
+                self._record_unresolved(error)
+                self._next_target(error)
+                continue
+            skip = self.runtime.accounting.fits(self.request, deployment, lambda d=deployment: self.prompt_tokens(d))
+            if skip is None:
+                return deployment
+            self._tried.add(deployment.id)
+            self._start_event(deployment)
+            self._record(deployment, "skipped", message=skip)
+            self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
+            self._reason = "context_window"
+        return None
+
+    def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
+        """Give up the current target after ``error``: move to the next, or raise ``error``."""
+        if not self.policy.should_fallback(error) and not isinstance(error, ContextWindowExceededError):
+            raise error
+        self.target = self.source.next_target(self, error)
+        self._retry_state = None
+        self._reason = "fallback"
+        if self.target is None and raise_last:
+            raise error
+
+    # -- one attempt
+    def begin(self, deployment: Deployment) -> float:
+        """Mark the attempt's start (AttemptStart) and return its timeout, never past the deadline."""
+        timeout = deployment.options.timeout or self.request.timeout or self.runtime.timeout
+        left = self.seconds_left()
+        if left <= 0:
+            raise self.deadline_error()
+        self._tried.add(deployment.id)
+        self._attempt_started = self.clock()
+        self._start_event(deployment)
+        return min(float(timeout), left)
+
+    def _start_event(self, deployment: Deployment) -> None:
+        if self.observers.wants(AttemptStart):
+            self.observers.emit(AttemptStart(
+                self.call_id, len(self.attempts) + 1, deployment.id, deployment.provider, deployment.model,
+                deployment.api_base, self._reason, self._pending_wait, self.clock()))
+
+    def elapsed(self) -> float:
+        """Seconds since the current attempt began."""
+        return self.clock() - self._attempt_started
+
+    def build(self, deployment: Deployment) -> HTTPRequest:
+        return deployment.adapter.build_request(*self.adapter_params(deployment), deployment)
+
+    def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
+        """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
+        request = self.request_for(deployment)
+        params, self.dropped = select_params(request, deployment.spec)
+        return request, params
+
+    def request_for(self, deployment: Deployment) -> ChatRequest:
+        """The request as the deployment's adapter takes it.
+
+        A text_completion() sent to a chat-only provider (Anthropic, Gemini, ...) goes as one
+        user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
+        """
+        request = self.request
+        if request.prompt is None or getattr(deployment.adapter, "accepts_prompt", False):
+            return request
+        if not isinstance(request.prompt, str):
+            raise UnsupportedParamsError(
+                f"{deployment.provider} takes no batch of prompts: send one prompt per call",
+                provider=deployment.provider, model=deployment.model, code="unsupported_params")
+        return request.model_copy(update={"prompt": None,
+                                          "messages": ({"role": "user", "content": request.prompt},)})
+
+    def interpret(self, deployment: Deployment, status: int, headers: Any, body: bytes) -> Response:
+        adapter = deployment.adapter
+        if status >= 300:
+            raise adapter.parse_error(status, headers, body, deployment)
+        request = self.request_for(deployment)
+        response = adapter.parse_response(status, headers, body, request, deployment)
+        if request is not self.request and isinstance(response, ModelResponse):
+            return as_text_completion(response)
+        return response
+
+    def mock(self, deployment: Deployment) -> Response:
+        """The response for mock_response=...: no network, usage counted locally (estimated).
+
+        The provider's parameter check still runs, so a mocked test fails (or drops) exactly
+        where the real call would.
+        """
+        from ..types import ChatCompletionMessage, Choice
+
+        self.adapter_params(deployment)
+        text = self.request.mock_response or ""
+        usage = self.runtime.accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
+        ident = "mock-" + self.call_id
+        if self.request.prompt is not None:
+            return TextCompletion(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
+                                  choices=[TextChoice(text=text, finish_reason="stop")])
+        return ModelResponse(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
+                             choices=[Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
+
+    def mock_stream(self, deployment: Deployment) -> Any:
+        """mock_response with stream=True: the mock answer as OpenAI SSE, through the real parser."""
+        from ..transport._mock import MockStreamResponse, mock_sse_response
+
+        return MockStreamResponse(mock_sse_response(self.mock(deployment)))
+
+    def mock_async_stream(self, deployment: Deployment) -> Any:
+        from ..transport._mock import MockAsyncStreamResponse, mock_sse_response
+
+        return MockAsyncStreamResponse(mock_sse_response(self.mock(deployment)))
+
+    # -- outcomes
+    def usage_and_cost(self, deployment: Deployment, usage: Usage | None, text: str | None,
+                       latency: float) -> tuple[Usage | None, Cost | None]:
+        """The attempt's usage (counted locally from ``text`` when the provider sent none) and price."""
+        accounting = self.runtime.accounting
+        if usage is None and text is not None:
+            usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
+        return usage, accounting.price(self.request, deployment, usage, latency)
+
+    def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
+        """The response priced, recorded as an attempt and decorated with the call's facts."""
+        usage, cost = self.usage_and_cost(deployment, response.usage, text_of(response), latency)
+        response.usage = usage
+        self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
+        return self.decorate(response, deployment)
+
+    def decorate(self, response: Response, deployment: Deployment) -> Response:
+        response.provider = deployment.provider
+        response.attempts = tuple(self.attempts)
+        response.cost = self.call_cost()
+        response.dropped_params = self.dropped
+        return response
+
+    def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
+        error.redact(deployment.api_key)  # some providers quote the key back in a 401
+        if error.provider is None:
+            error.provider = deployment.provider
+        if error.model is None:
+            error.model = deployment.model
+        self._record(deployment, "error", latency=latency, error=error)
+
+    def stream_ended(self, deployment: Deployment, usage: Usage | None, text: str | None,
+                     error: APIError | None) -> tuple[Usage | None, Cost | None]:
+        """Price and record a stream's attempt at its end (complete, interrupted or closed early).
+
+        ``text`` is None when no content arrived (nothing to estimate usage from)."""
+        latency = self.elapsed()
+        usage, cost = self.usage_and_cost(deployment, usage, text, latency)
+        if error is not None:
+            error.redact(deployment.api_key)
+        self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
+                     usage=usage, error=error)
+        if error is not None:
+            error.attempts = tuple(self.attempts)
+        return usage, cost
+
+    def call_cost(self) -> Cost | None:
+        """The call's cost: the sum of its attempts' costs (a stream cut off mid-way still cost)."""
+        costs = [a.cost for a in self.attempts if a.cost is not None]
+        return sum(costs[1:], costs[0]) if costs else None
+
+    def after_failure(self, deployment: Deployment, error: RouterlibError) -> float:
+        """After a failed attempt: seconds to wait before the next one (the shell sleeps, then asks
+        ``next_deployment``). Raises ``error`` when the call is over.
+
+        A target with an untried alternative (a router group) switches at once when the error
+        falls back; otherwise tenacity decides, through its sans-I/O ``iter()``, whether to retry
+        the target and after how long. The first attempt runs before any of this exists, so a
+        call that succeeds pays nothing for its policy.
+        """
+        target = self.target
+        assert target is not None
+        if self.policy.should_fallback(error) and target.alternative(self, deployment, error):
+            self._reason = "switch"
+            self._emit_fallback(deployment, error)
+            return 0.0
+        try:
+            wait = self._retry_wait(error)
+        except RouterlibError:
+            self._give_up(deployment, error)
+            return 0.0
+        self._reason = "retry"
+        self._pending_wait = wait
+        if self.observers.wants(Retry):
+            self.observers.emit(Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock()))
+        return wait
+
+    def _retry_wait(self, error: RouterlibError) -> float:
+        state = self._retry_state
+        if state is None:
+            retrying = self.policy.retrying(self.num_retries)
+            retrying.begin()
+            state = self._retry_state = tenacity.RetryCallState(
+                retrying, None, (), {"seconds_left": self.seconds_left})
+        else:
+            state.prepare_for_next_attempt()
+        state.set_exception((type(error), error, error.__traceback__))
+        action = state.retry_object.iter(state)  # raises the error when giving up
+        return float(cast(tenacity.DoSleep, action))
+
+    def _give_up(self, deployment: Deployment, error: RouterlibError) -> None:
+        self._next_target(error)
+        self._emit_fallback(deployment, error)
+
+    def _emit_fallback(self, deployment: Deployment, error: RouterlibError) -> None:
+        if self.observers.wants(Fallback):
+            self.observers.emit(Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock()))
+
+    def no_candidate_left(self) -> RouterlibError:
+        """Every target was skipped (context window) or none could be resolved."""
+        return ContextWindowExceededError(
+            "every candidate model was skipped: the request does not fit their context windows",
+            model=self.request.model, code="context_length_exceeded")
+
+    def finished(self, response: Response | None, error: RouterlibError | None = None) -> None:
+        """CallEnd: once per call (for a stream, when the stream ends)."""
+        if self.observers.wants(CallEnd):
+            now = self.clock()
+            self.observers.emit(CallEnd(
+                self.call_id, "ok" if error is None and response is not None else "error", response, error,
+                tuple(self.attempts), self.call_cost(), now - self.started, now))
+
+    def exhausted(self, error: RouterlibError) -> RouterlibError:
+        """The error to raise when the call is over: the last typed error, with the history."""
+        if not getattr(error, "attempts", None):
+            error.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
+            if isinstance(error, APIError) and self.attempts:
+                error.history = self.history()
+        self.finished(None, error)
+        return error
+
+    def history(self) -> str:
+        """E.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, anthropic/claude-3 503"."""
+        labels = Counter(a.summary() for a in self.attempts)
+        models = {f"{a.provider}/{a.model}" for a in self.attempts}
+        parts = [f"{label} x{n}" if n > 1 else label for label, n in labels.items()]
+        s = "" if len(self.attempts) == 1 else "s"
+        m = "" if len(models) == 1 else "s"
+        return f"{len(self.attempts)} attempt{s} on {len(models)} model{m}: {', '.join(parts)}"
+
+    def _record(self, deployment: Deployment, outcome: Any, *, latency: float = 0.0, cost: Cost | None = None,
+                usage: Usage | None = None, error: APIError | None = None, message: str | None = None,
+                response: Response | None = None) -> None:
+        attempt = Attempt(
+            model=deployment.model, provider=deployment.provider, api_base=deployment.api_base,
+            deployment_id=deployment.id, outcome=outcome, latency=latency, waited=self._pending_wait,
+            cost=cost, error=type(error).__name__ if error is not None else None,
+            status_code=error.status_code if error is not None else None,
+            message=message if error is None else error.message[:300],
+            retry_after=error.retry_after if error is not None else None)
+        self._pending_wait = 0.0
+        self.attempts.append(attempt)
+        if self.observers.wants(AttemptEnd):
+            self.observers.emit(AttemptEnd(
+                self.call_id, len(self.attempts), deployment.id, deployment.provider, deployment.model,
+                outcome, latency, attempt, usage, cost, response, error, self.clock()))
+
+    def _record_unresolved(self, error: MissingAPIKeyError) -> None:
+        """A target that could not even be resolved (no key): an attempt that sent nothing."""
+        attempt = Attempt(model=error.model or "?", provider=error.provider or "?", outcome="error",
+                          error=type(error).__name__, message=error.message)
+        self.attempts.append(attempt)
+        if self.observers.wants(AttemptEnd):
+            label = f"{attempt.provider}/{attempt.model}"
+            self.observers.emit(AttemptStart(self.call_id, len(self.attempts), label, attempt.provider,
+                                             attempt.model, "", self._reason, 0.0, self.clock()))
+            self.observers.emit(AttemptEnd(self.call_id, len(self.attempts), label, attempt.provider,
+                                           attempt.model, "error", 0.0, attempt, None, None, None, error,
+                                           self.clock()))
+
+    def deadline_error(self) -> APITimeoutError:
+        return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",
+                               model=self.request.model, code="deadline_exceeded")
+
+    def stream_not_started(self, has_finish: bool, done: bool) -> None:
+        """A stream that ended before any content: fine if complete, else retryable."""
+        if not done and not has_finish:
+            raise StreamInterruptedError("the stream ended before any content arrived", partial_text="")
+
+
+def text_of(response: Response) -> str:
+    """The generated text of a response (all choices), for local usage estimates."""
+    if isinstance(response, TextCompletion):
+        return "".join(c.text for c in response.choices)
+    return "".join(c.message.content or "" for c in response.choices)
+
+
+def as_text_completion(response: ModelResponse) -> TextCompletion:
+    """A chat answer to a text_completion() call, reshaped as the caller asked."""
+    choices = [TextChoice(index=c.index, text=c.message.content or "", finish_reason=c.finish_reason,
+                          logprobs=c.logprobs) for c in response.choices]
+    return TextCompletion(id=response.id, created=response.created, model=response.model,
+                          choices=choices, usage=response.usage,
+                          system_fingerprint=response.system_fingerprint)

@@ -1,0 +1,133 @@
+"""A stream's two ends, once for both shells: its start inside the policy, and its settlement.
+
+``StreamStart`` reads an opened stream up to its first content chunk while the call can
+still retry or fall back (the shells only loop over the events and feed them in);
+``StreamEnding`` prices, records and reports the stream's attempt when the caller's
+iteration ends, breaks off or is closed, exactly once::
+
+    shell: for event, data in events: if start.feed(event, data): break   (else start.at_end())
+    Stream(..., start.ending())  -> caller iterates -> ending.conclude(...) -> settle / asettle
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import APIError, StreamInterruptedError
+from ..observe.events import FirstToken, StreamEnd, StreamEndKind
+from ..streaming import StreamAccumulator
+
+logger = logging.getLogger("routerlib")
+
+if TYPE_CHECKING:
+    from ..providers.base import Deployment, StreamParser
+    from ..types import ChatCompletionChunk, Cost, Usage
+    from .call import Call, Response
+
+
+class StreamStart:
+    """The pre-content part of one streamed attempt (sans-I/O)."""
+
+    __slots__ = ("acc", "buffered", "call", "deployment", "parser")
+
+    def __init__(self, call: Call, deployment: Deployment, parser: StreamParser) -> None:
+        self.call = call
+        self.deployment = deployment
+        self.parser = parser
+        self.acc = StreamAccumulator()
+        self.buffered: list[ChatCompletionChunk] = []
+
+    def feed(self, event: str | None, data: bytes) -> bool:
+        """Buffer one event's chunks; True once content (or the finish) has arrived."""
+        started = False
+        acc = self.acc
+        for chunk in self.parser.feed(event, data):
+            self.buffered.append(chunk)
+            if acc.add(chunk):
+                started = True
+        if started or acc.finish_reasons:
+            call = self.call
+            if call.observers.wants(FirstToken):
+                call.observers.emit(FirstToken(call.call_id, len(call.attempts) + 1, self.deployment.id,
+                                               call.elapsed(), call.clock()))
+            return True
+        return False
+
+    def at_end(self) -> None:
+        """The body ended before any content: fine if complete, else a retryable interruption."""
+        self.call.stream_not_started(bool(self.acc.finish_reasons), self.parser.done)
+
+    def ending(self, http: Any) -> StreamEnding:
+        return StreamEnding(self.call, self.deployment, http)
+
+
+class StreamEnding:
+    """Settles one stream when the caller is done with it. ``conclude`` runs once."""
+
+    __slots__ = ("_call", "_deployment", "_http", "_settle")
+
+    def __init__(self, call: Call, deployment: Deployment, http: Any) -> None:
+        self._call = call
+        self._deployment = deployment
+        self._http = http
+        self._settle: tuple[Usage | None, Cost | None, float] | None = None
+
+    @property
+    def provider(self) -> str:
+        return self._deployment.provider
+
+    @property
+    def model(self) -> str:
+        return self._deployment.model
+
+    @property
+    def attempts(self) -> list[Any]:
+        return self._call.attempts
+
+    def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
+                 ) -> tuple[Response | None, Cost | None, APIError | None]:
+        """Price and record the stream; the assembled response (complete or closed early) and the
+        error to raise (an interruption, never when the caller closed it)."""
+        call, deployment = self._call, self._deployment
+        complete = error is None and (done or bool(acc.finish_reasons))
+        if error is None and not complete and not closing:
+            error = StreamInterruptedError("the stream ended without a finish reason or end marker",
+                                           partial_text=acc.text)
+        if call.observers.wants(StreamEnd):
+            kind: StreamEndKind = "closed" if closing else ("complete" if error is None else "interrupted")
+            call.observers.emit(StreamEnd(call.call_id, len(call.attempts) + 1, deployment.id, kind, call.clock()))
+        usage, cost = call.stream_ended(deployment, acc.usage, acc.text if acc.has_content else None, error)
+        acc.usage = usage
+        self._settle = (usage, cost, call.attempts[-1].latency)
+        response = None
+        if error is None or closing:
+            response = call.decorate(acc.response(), deployment)
+        if closing:
+            error = None
+        if isinstance(error, StreamInterruptedError):
+            error.partial_text = error.partial_text or acc.text
+            error.usage = acc.usage
+            error.cost = cost
+        call.finished(response, error)
+        return response, cost, error
+
+    def settle(self) -> None:
+        """Write the stream's spend record (sync shell)."""
+        if self._settle is not None and self._call.budget is not None:
+            self._call.budget.settle(self._deployment, *self._settle)
+
+    async def asettle(self) -> None:
+        if self._settle is not None and self._call.budget is not None:
+            await self._call.budget.asettle(self._deployment, *self._settle)
+
+    def abandon(self) -> None:
+        """Called by a stream's finalizer when it was dropped unread: connection and hold released."""
+        release = getattr(self._http, "release_now", None) or getattr(self._http, "close", None)
+        try:
+            if release is not None and not callable(getattr(self._http, "aclose", None)):
+                release()  # a sync connection goes back (or is dropped); async ones close with their loop
+            if self._call.budget is not None:
+                self._call.budget.release()
+        except Exception:  # a finalizer must never raise
+            logger.warning("routerlib: releasing an abandoned stream failed", exc_info=True)

@@ -1,0 +1,89 @@
+"""The one accounting path: prompt tokens, context fit, estimates, prices and worst cases."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from routerlib._core.accounting import Accounting, byte_bound, unbounded_part
+from routerlib._request import build_request
+from routerlib.cost.model_map import ModelMap
+from routerlib.planning import Planner, targets_for
+from routerlib.providers import ProviderRegistry
+from routerlib.providers.base import DeploymentOptions, Prices
+from routerlib.request import ChatRequest
+from routerlib.tokens import count_messages, count_text
+
+
+@pytest.fixture
+def planner() -> Planner:
+    return Planner(ProviderRegistry.with_builtins(), ModelMap.default(), environ={})
+
+
+def request(**params: object) -> ChatRequest:
+    return build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+                          "api_key": "k", **params})
+
+
+def test_context_check_skips_only_what_cannot_fit(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.resolve(targets_for(request())[0], request(), None)
+    never = lambda: pytest.fail("a small prompt must not be tokenized")  # noqa: E731
+    assert accounting.fits(request(), deployment, never) is None
+    assert "max output" in (accounting.fits(request(max_tokens=10_000_000), deployment, never) or "")
+    big = request(messages=[{"role": "user", "content": "token " * 130_000}])
+    assert "context window" in (accounting.fits(big, deployment, lambda: accounting.prompt_tokens(big, "gpt-4o-mini"))
+                                or "")
+
+
+def test_a_deployment_can_narrow_the_context_window(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.deployment("openai/gpt-4o-mini", {"api_key": "k"},
+                                    options=DeploymentOptions(max_input_tokens=50))
+    long = request(messages=[{"role": "user", "content": "word " * 100}])
+    assert "context window" in (accounting.fits(long, deployment, lambda: 120) or "")
+
+
+def test_prompt_tokens_count_messages_prompts_and_tool_schemas() -> None:
+    plain = request()
+    assert Accounting.prompt_tokens(plain, "gpt-4o-mini") == count_messages("gpt-4o-mini", plain.messages)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    with_tools = request(tools=tools)
+    assert Accounting.prompt_tokens(with_tools, "gpt-4o-mini") > Accounting.prompt_tokens(plain, "gpt-4o-mini")
+    text = build_request({"model": "openai/gpt-3.5-turbo-instruct", "prompt": ("ab", "cd")})
+    assert Accounting.prompt_tokens(text, "gpt-3.5-turbo-instruct") == 2 * count_text("gpt-4o", "ab")
+
+
+def test_worst_case_counts_every_choice(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.resolve(targets_for(request())[0], request(), None)
+    one, _ = accounting.worst_case(request(max_tokens=100), deployment, 10)
+    eight, _ = accounting.worst_case(request(max_tokens=100, n=8), deployment, 10)
+    assert one is not None and eight is not None
+    info = planner.info(deployment)
+    assert info is not None and info.output_cost_per_token is not None
+    assert eight - one == 7 * 100 * info.output_cost_per_token
+
+
+def test_parts_billed_by_decoded_size_cannot_be_bounded(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.resolve(targets_for(request())[0], request(), None)
+    audio = request(messages=[{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}])
+    assert unbounded_part(audio) == "input_audio"
+    amount, why = accounting.worst_case(audio, deployment, 10)
+    assert amount is None and "input_audio" in why
+
+
+def test_deployment_prices_override_the_call_and_the_map(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    priced = planner.deployment("openai/gpt-4o-mini", {"api_key": "k"}, options=DeploymentOptions(
+        prices=Prices(input_cost_per_token=Decimal("0.5"), output_cost_per_token=Decimal("1"))))
+    amount, _ = accounting.worst_case(request(max_tokens=2, input_cost_per_token=9), priced, 4)
+    assert amount == Decimal("4")  # 4 x 0.5 + 2 x 1
+
+
+def test_byte_bound_is_an_upper_bound() -> None:
+    r = request(messages=[{"role": "user", "content": "héllo wörld " * 20}])
+    assert byte_bound(r) >= Accounting.prompt_tokens(r, "gpt-4o-mini")
