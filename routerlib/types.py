@@ -156,8 +156,6 @@ class Attempt(BaseModel):
     waited: float = 0.0
     retry_after: float | None = None
     cost: Cost | None = None
-    #: The deployment's stable id (``Deployment.id``: a Router's ``model_info.id``).
-    deployment_id: str | None = None
     #: The Router strategy that picked it ("simple-shuffle", "least-busy", ...), None outside a Router.
     strategy: str | None = None
     #: Why it was picked (or skipped), e.g. "least-busy: 0 in flight; skipped eu-2: open until ...".

@@ -29,6 +29,7 @@ from ..exceptions import (
     APITimeoutError,
     ContextWindowExceededError,
     MissingAPIKeyError,
+    NoDeploymentAvailableError,
     RouterlibError,
     StreamInterruptedError,
     UnsupportedParamsError,
@@ -109,15 +110,44 @@ class Call:
                 self._record_unresolved(error)
                 self._next_target(error)
                 continue
-            skip = self.runtime.accounting.fits(self.request, deployment, lambda d=deployment: self.prompt_tokens(d))
-            if skip is None:
+            except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
+                self._next_target(error)
+                continue
+            if self._fits(deployment):
                 return deployment
-            self._tried.add(deployment.id)
-            self._start_event(deployment)
-            self._record(deployment, "skipped", message=skip)
-            self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
-            self._reason = "context_window"
         return None
+
+    async def anext_deployment(self) -> Deployment | None:
+        """``next_deployment`` for the async shell: a target with ``apick`` (a router group whose
+        state is shared through Redis) is awaited, so the event loop never blocks on a pick."""
+        while self.target is not None:
+            if self.seconds_left() <= 0:
+                raise self.deadline_error()
+            apick = getattr(self.target, "apick", None)
+            try:
+                deployment = await apick(self) if apick is not None else self.target.pick(self)
+            except MissingAPIKeyError as error:
+                self._record_unresolved(error)
+                self._next_target(error)
+                continue
+            except NoDeploymentAvailableError as error:
+                self._next_target(error)
+                continue
+            if self._fits(deployment):
+                return deployment
+        return None
+
+    def _fits(self, deployment: Deployment) -> bool:
+        """True if the request fits the deployment; else the skip is recorded and the plan moves on."""
+        skip = self.runtime.accounting.fits(self.request, deployment, lambda d=deployment: self.prompt_tokens(d))
+        if skip is None:
+            return True
+        self._tried.add(deployment.id)
+        self._start_event(deployment)
+        self._record(deployment, "skipped", message=skip)
+        self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
+        self._reason = "context_window"
+        return False
 
     def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
         """Give up the current target after ``error``: move to the next, or raise ``error``."""
@@ -157,6 +187,10 @@ class Call:
     def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
         """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
         request = self.request_for(deployment)
+        if request.router_preference is not None and getattr(self.target, "honours_preference", False) \
+                and "router_preference" in deployment.spec.unsupported:
+            # A router honoured it locally across the group; a WiseRouter deployment still gets it.
+            request = request.model_copy(update={"router_preference": None})
         params, self.dropped = select_params(request, deployment.spec)
         return request, params
 
@@ -348,9 +382,11 @@ class Call:
     def _record(self, deployment: Deployment, outcome: Any, *, latency: float = 0.0, cost: Cost | None = None,
                 usage: Usage | None = None, error: APIError | None = None, message: str | None = None,
                 response: Response | None = None) -> None:
+        routed = getattr(self.target, "last", None)  # a router's (strategy, why it picked this one)
         attempt = Attempt(
             model=deployment.model, provider=deployment.provider, api_base=deployment.api_base,
-            deployment_id=deployment.id, outcome=outcome, latency=latency, waited=self._pending_wait,
+            deployment_id=deployment.id, strategy=routed[0] if routed else None,
+            reason=routed[1] if routed else None, outcome=outcome, latency=latency, waited=self._pending_wait,
             cost=cost, error=type(error).__name__ if error is not None else None,
             status_code=error.status_code if error is not None else None,
             message=message if error is None else error.message[:300],

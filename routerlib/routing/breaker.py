@@ -131,8 +131,19 @@ def _number(value: object) -> bool:
 class Breaker:
     """One deployment's breaker. Not thread-safe by itself: the health store holds a lock."""
 
-    __slots__ = ("config", "open_until", "openings", "consecutive", "successes", "trials", "cause",
-                 "_ok", "_fail", "_stamp", "_width")
+    __slots__ = (
+        "_fail",
+        "_ok",
+        "_stamp",
+        "_width",
+        "cause",
+        "config",
+        "consecutive",
+        "open_until",
+        "openings",
+        "successes",
+        "trials",
+    )
 
     def __init__(self, config: BreakerConfig) -> None:
         self.config = config

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..exceptions import RouterConfigError
-from ..providers.base import PRICE_FIELDS, NO_OPTIONS, DeploymentOptions, Prices
+from ..providers.base import NO_OPTIONS, PRICE_FIELDS, DeploymentOptions, Prices
 
 ENV_PREFIX = "os.environ/"
 
@@ -113,7 +113,8 @@ def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
     _unknown(info, INFO_KEYS, f"{where}.model_info")
     params = {k: _env(v, f"{where}.litellm_params.{k}", environ) for k, v in params.items()}
     model = _name(params.get("model"), f"{where}.litellm_params.model")
-    entry = {k: v for k, v in params.items() if k in ENDPOINT_KEYS and k != "model" and v is not None}
+    entry: dict[str, Any] = {k: v for k, v in params.items() if k in ENDPOINT_KEYS and k != "model"
+                             and v is not None}
     if "organization" in entry:
         org = entry.pop("organization")
         entry["headers"] = {**(entry.get("headers") or {}), "OpenAI-Organization": str(org)}

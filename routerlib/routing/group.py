@@ -36,11 +36,13 @@ from .members import DEFAULT_OUTPUT, Member, Mix, Pool
 from .strategies import Strategy, preferring, soonest_to_reopen
 
 if TYPE_CHECKING:
-    from .._core.source import CallView
+    from .._core.source import CallView, TargetKind
     from ..providers.base import Deployment
     from ..request import ChatRequest
     from .health import HealthStore
 
+#: Reasons that mean "the request is too big for it" (a group of only these: context-window fallbacks).
+_TOO_BIG = ("context window", "max output")
 #: Skipped deployments listed on an attempt's reason (the error lists them all).
 LISTED = 3
 
@@ -74,7 +76,11 @@ class Group:
 class GroupTarget:
     """One call's view of a group (made per call by the Router's source)."""
 
-    def __init__(self, group: Group, store: HealthStore, rng: Random, kind: str = "group") -> None:
+    #: The call's router_preference was honoured here: the core does not send it to a
+    #: deployment that does not take it (a WiseRouter deployment still receives it).
+    honours_preference = True
+
+    def __init__(self, group: Group, store: HealthStore, rng: Random, kind: TargetKind = "group") -> None:
         self.group = group
         self._store = store
         self._rng = rng
@@ -91,7 +97,7 @@ class GroupTarget:
         return self.group.name
 
     @property
-    def kind(self) -> Any:
+    def kind(self) -> TargetKind:
         return self._kind
 
     # -- picking
@@ -234,9 +240,10 @@ class GroupTarget:
             return NoDeploymentAvailableError(message, group=group.name, reasons=reasons, open_until=soonest,
                                               model=group.name, code="no_deployment_available")
         listed = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+        too_big = bool(refused) and all(r.startswith(_TOO_BIG) for _, r in refused)
         return NoDeploymentAvailableError(f"no deployment of {group.name} can take the call: {listed}",
                                           group=group.name, reasons=reasons, model=group.name,
-                                          code="no_deployment_available")
+                                          code="context_length_exceeded" if too_big else "no_deployment_available")
 
     # -- after a failure
     def alternative(self, call: CallView, failed: Deployment, error: RouterlibError) -> bool:

@@ -137,7 +137,7 @@ class HealthStore(Protocol):
 class UsageWindow:
     """Requests and tokens over the last 60 s in one-second buckets, with running sums."""
 
-    __slots__ = ("head", "requests", "tokens", "_req", "_tok")
+    __slots__ = ("_req", "_tok", "head", "requests", "tokens")
 
     def __init__(self) -> None:
         self.head = -1

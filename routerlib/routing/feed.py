@@ -1,0 +1,47 @@
+"""The observer a Router registers on itself: attempt events in, health-store reports out.
+
+The health store steers from the same facts tracers see (``routerlib.observe``): an
+attempt's end settles its pick's reservation and feeds the breaker and the latency averages;
+a stream's first token feeds the time-to-first-token average; a skipped attempt (the core's
+own context check) or a call that ends with a pick never sent gives the reservation back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..observe.events import AttemptEnd, CallEnd, FirstToken, Observer
+from .breaker import verdict
+from .health import Outcome
+
+if TYPE_CHECKING:
+    from .health import HealthStore
+
+
+class HealthFeed(Observer):
+    def __init__(self, store: HealthStore) -> None:
+        self._store = store
+
+    def on_attempt_end(self, event: AttemptEnd) -> None:
+        if event.outcome not in ("ok", "error"):
+            self._store.release(event.call_id)
+            return
+        error = event.error
+        usage = event.usage
+        detail = ""
+        retry_after = None
+        if error is not None:
+            status = getattr(error, "status_code", None)
+            detail = f"{type(error).__name__} {status}" if status else type(error).__name__
+            retry_after = getattr(error, "retry_after", None)
+        self._store.report(event.call_id, event.deployment_id, Outcome(
+            verdict=verdict(error), latency=event.latency,
+            tokens=usage.total_tokens if usage is not None else None,
+            completion_tokens=usage.completion_tokens if usage is not None else None,
+            retry_after=retry_after, detail=detail))
+
+    def on_first_token(self, event: FirstToken) -> None:
+        self._store.first_token(event.deployment_id, event.seconds)
+
+    def on_call_end(self, event: CallEnd) -> None:
+        self._store.release(event.call_id)
