@@ -162,7 +162,7 @@ def _unknown(given: Mapping[str, Any], allowed: frozenset[str], where: str) -> N
     name = str(unknown[0])
     hint = LITELLM_HINTS.get(name)
     if hint is None:
-        close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else ""
     more = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
     raise RouterConfigError(f"{where}: unknown key {name!r}{more}{'; ' + hint if hint else ''}; allowed: "

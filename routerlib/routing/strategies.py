@@ -29,6 +29,7 @@ rested on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from random import Random
 
@@ -108,7 +109,8 @@ def _costs(members: Sequence[Member], snap: Snapshot,
 
 def _lowest(scored: list[tuple[float, Member, str]], rng: Random) -> tuple[float, Member, str]:
     low = min(s[0] for s in scored)
-    ties = [s for s in scored if s[0] <= low * (1 + 1e-12)]
+    slack = 0.0 if math.isinf(low) else abs(low) * 1e-12  # equal up to float rounding
+    ties = [s for s in scored if s[0] == low or s[0] - low <= slack]
     return ties[int(rng.random() * len(ties))] if len(ties) > 1 else ties[0]
 
 
