@@ -216,3 +216,18 @@ def test_admits_and_reopening_read_the_last_state() -> None:
     s.report("c", "d0", Outcome("failure"))
     assert not s.admits(ms[0])
     assert s.reopening(ms) is not None
+
+
+def test_an_average_nobody_refreshes_decays_so_one_bad_sample_cannot_starve() -> None:
+    clock = Clock()
+    ms = members(1)
+    s = store(ms, clock)
+    choose(s, ms)
+    s.report("c", "d0", Outcome("ok", latency=1.0, tokens=10, completion_tokens=10))
+    choose(s, ms, call="x")  # refreshes the store's notion of now
+    s.release("x")
+    assert s.latency(0, False) == pytest.approx(0.1)
+    clock.advance(10.0)
+    choose(s, ms, call="y")
+    s.release("y")
+    assert s.latency(0, False) == pytest.approx(0.1 * 0.3679, rel=1e-3)

@@ -235,7 +235,15 @@ class MemoryHealth:
         return self._flight[index]
 
     def latency(self, index: int, stream: bool) -> float | None:
-        return self._ttft[index] if stream else self._lat[index]
+        # Read through a zero sample, as Finagle's PeakEWMA does: an average nobody refreshes
+        # decays, so one bad sample cannot starve a deployment forever.
+        if stream:
+            value, stamp = self._ttft[index], self._ttft_at[index]
+        else:
+            value, stamp = self._lat[index], self._lat_at[index]
+        if value is None:
+            return None
+        return value * math.exp(-max(self._now - stamp, 0.0) / PEAK_EWMA_DECAY)
 
     def usage(self, index: int) -> tuple[int, int]:
         return self._usage[index].totals(self._now)

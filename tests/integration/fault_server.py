@@ -11,6 +11,7 @@ Profile:
 - ``code``: the error's ``code`` (``context_length_exceeded``, ``content_filter``...);
 - ``latency``: seconds before answering (for streams: before the first chunk);
 - ``break_stream``: a stream answers 200, then closes before any content;
+- ``break_after``: a stream closes the connection abruptly after that many content chunks;
 - ``text``, ``prompt_tokens``, ``completion_tokens``, ``chunks``: the answer.
 """
 
@@ -36,6 +37,7 @@ class Profile:
     code: str | None = None
     latency: float = 0.0
     break_stream: bool = False
+    break_after: int | None = None
     text: str = ""
     prompt_tokens: int = 10
     completion_tokens: int = 5
@@ -68,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         stream = bool(body.get("stream"))
         status = owner.decide()
         profile = owner.profile
-        owner.log({"time": time.monotonic(), "stream": stream, "status": status, "body": body})
+        owner.log({"time": time.monotonic(), "stream": stream, "status": status, "body": body,
+                   "headers": {k.lower(): v for k, v in self.headers.items()}})
         if profile.latency:
             time.sleep(profile.latency)
         if status != 200:
@@ -114,7 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
         events.append({**base, "choices": [], "usage": {
             "prompt_tokens": profile.prompt_tokens, "completion_tokens": profile.completion_tokens,
             "total_tokens": profile.prompt_tokens + profile.completion_tokens}})
-        for event in events:
+        for i, event in enumerate(events):
+            if profile.break_after is not None and i == profile.break_after:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.shutdown(2)  # cut mid-body: no end chunk, no [DONE]
+                return
             self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
         self._chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
