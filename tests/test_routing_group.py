@@ -149,7 +149,7 @@ def test_limits_are_not_an_all_open_group() -> None:
     group, store, _ = setup([member(0, max_parallel=1), member(1)], allowed_fails=0)
     target(group, store).pick(FakeCall(request(), call_id="busy", tried=frozenset({"d1"})))
     fail(store, group.members[1])
-    with pytest.raises(ex.NoDeploymentAvailableError, match="can take the call: .*max_parallel_requests 1"):
+    with pytest.raises(ex.NoDeploymentAvailableError, match=r"can take the call: .*max_parallel_requests 1"):
         target(group, store).pick(FakeCall(request(), call_id="x"))
 
 

@@ -124,7 +124,7 @@ def test_cost_based_ranks_unknown_prices_after_and_says_so() -> None:
 
 
 def test_cost_based_with_no_price_at_all_says_it_shuffled() -> None:
-    picked, why = st.cost_based(Pool(members(3)), FakeSnapshot(), mix(), Random(0))
+    _picked, why = st.cost_based(Pool(members(3)), FakeSnapshot(), mix(), Random(0))
     assert why.startswith("cost-based: no candidate has a known price, so simple-shuffle")
 
 

@@ -94,10 +94,10 @@ def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
     if isinstance(item, RouterDeployment):
         _name(item.model_name, f"{where}.model_name")
         _name(item.model, f"{where}.model")
-        entry = {k: v for k, v in (("api_base", item.api_base), ("api_key", item.api_key),
+        typed = {k: v for k, v in (("api_base", item.api_base), ("api_key", item.api_key),
                                    ("api_version", item.api_version), ("headers", dict(item.headers)))
                  if v}
-        return MemberConfig(item.model_name, item.model, entry, item.id, item.options, where)
+        return MemberConfig(item.model_name, item.model, typed, item.id, item.options, where)
     if not isinstance(item, Mapping):
         raise RouterConfigError(f"{where}: a deployment is a dict (model_name, litellm_params, model_info) "
                                 f"or a RouterDeployment, got {type(item).__name__}")

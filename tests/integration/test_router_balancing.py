@@ -47,7 +47,7 @@ def test_least_busy_prefers_the_idle(servers: list[FaultServer]) -> None:
     a, b, _ = servers
     r = Router([entry(a), entry(b)], routing_strategy="least-busy", environ={}, seed=3)
     held = r.completion("chat", MESSAGES, stream=True)  # one call in flight until closed
-    first = a.count() and "a" or "b"
+    first = (a.count() and "a") or "b"
     other = {"a": "b", "b": "a"}[first]
     assert shares(r, 20) == Counter({other: 20})
     held.close()
@@ -166,7 +166,7 @@ def test_the_ledger_records_the_deployment_that_answered(servers: list[FaultServ
 
 
 def test_a_model_that_names_no_group_is_called_directly(servers: list[FaultServer]) -> None:
-    a, b, c = servers
+    a, _b, c = servers
     r = Router([entry(a)], environ={})
     response = r.completion("openai/gpt-4o-mini", MESSAGES, api_base=c.url, api_key="sk-test-0123456789")
     assert response.choices[0].message.content == "c"

@@ -38,7 +38,7 @@ def calls(r: Router, n: int, **params: Any) -> list[Any]:
 
 
 def test_a_deployment_failing_every_call_gets_only_its_trial_calls_once_open(servers: list[FaultServer]) -> None:
-    a, b = servers
+    a, _b = servers
     a.set(status=500)
     clock = Clock()
     r = router(servers, clock, allowed_fails=1, cooldown_time=5.0)
@@ -59,7 +59,7 @@ def test_a_deployment_failing_every_call_gets_only_its_trial_calls_once_open(ser
 
 
 def test_recovery_through_half_open(servers: list[FaultServer]) -> None:
-    a, b = servers
+    a, _b = servers
     a.set(status=503)
     clock = Clock()
     r = router(servers, clock, allowed_fails=0, cooldown_time=5.0)
@@ -74,7 +74,7 @@ def test_recovery_through_half_open(servers: list[FaultServer]) -> None:
 
 
 def test_a_429_switches_deployment_at_once_and_opens_for_its_retry_after(servers: list[FaultServer]) -> None:
-    a, b = servers
+    a, _b = servers
     a.set(status=429, retry_after=30)
     clock = Clock()
     r = router(servers, clock)
@@ -143,7 +143,7 @@ def test_client_errors_never_open_a_deployment(servers: list[FaultServer]) -> No
 
 
 def test_authentication_errors_open_at_once(servers: list[FaultServer]) -> None:
-    a, b = servers
+    a, _b = servers
     a.set(status=401)
     r = router(servers, allowed_fails=100)
     calls(r, 20)
