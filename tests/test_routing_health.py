@@ -188,7 +188,7 @@ def test_health_reports_every_figure() -> None:
     s = store(ms, clock, allowed_fails=1)
     choose(s, ms[:1], call="a")
     s.report("a", "d0", Outcome("ok", latency=1.0, tokens=40, completion_tokens=10))
-    s.first_token("d0", 0.3)
+    s.first_token("a", "d0", 0.3)
     choose(s, ms[:1], call="b")
     s.report("b", "d0", Outcome("failure", detail="InternalServerError 500"))
     choose(s, ms[1:], call="c")

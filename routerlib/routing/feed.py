@@ -41,7 +41,7 @@ class HealthFeed(Observer):
             retry_after=retry_after, detail=detail))
 
     def on_first_token(self, event: FirstToken) -> None:
-        self._store.first_token(event.deployment_id, event.seconds)
+        self._store.first_token(event.call_id, event.deployment_id, event.seconds)
 
     def on_call_end(self, event: CallEnd) -> None:
         self._store.release(event.call_id)

@@ -121,7 +121,7 @@ class HealthStore(Protocol):
 
     def release(self, call_id: str) -> None: ...
 
-    def first_token(self, deployment_id: str, seconds: float) -> None: ...
+    def first_token(self, call_id: str, deployment_id: str, seconds: float) -> None: ...
 
     def admits(self, member: Member) -> bool:
         """Whether ``member`` would take a call now, by the last known state (no reservation)."""
@@ -362,7 +362,7 @@ class MemoryHealth:
         if pending.trial and breaker.trials:
             breaker.trials -= 1
 
-    def first_token(self, deployment_id: str, seconds: float) -> None:
+    def first_token(self, call_id: str, deployment_id: str, seconds: float) -> None:
         i = self._by_id.get(deployment_id)
         if i is None:
             return
