@@ -222,7 +222,8 @@ def run_probe(a):
 def run_pair(a):
     """Two sync clients in ONE process, calls interleaved (ABBA...): a paired ratio that is not
     swamped by the ±20% drift between separate processes on a shared machine."""
-    ca, cb = clients.SYNC[a.client](a.root), clients.SYNC[a.client2](a.root)
+    table = {**clients.SYNC, **clients.PAIR_ONLY}
+    ca, cb = table[a.client](a.root), table[a.client2](a.root)
     for _ in range(a.warmup):
         assert ca() and cb()
     la, lb = [], []
@@ -253,7 +254,8 @@ def main():
     ap.add_argument("--chunks", type=int, default=200)
     a = ap.parse_args()
     if a.mode == "list":
-        res = {"sync": list(clients.SYNC), "async": list(clients.ASYNC), "stream": list(clients.STREAM)}
+        res = {"sync": list(clients.SYNC), "async": list(clients.ASYNC), "stream": list(clients.STREAM),
+               "pair_only": list(clients.PAIR_ONLY)}
     elif a.mode == "sync":
         res = run_sync(a)
     elif a.mode == "async":

@@ -21,6 +21,8 @@ from importlib import import_module
 SYNC: dict = {}
 ASYNC: dict = {}
 STREAM: dict = {}
+#: Sync clients measured only paired against a base (never in the sync rounds): observers' overhead.
+PAIR_ONLY: dict = {}
 MODEL = "gpt-4o-mini"                 # what raw clients send
 ROUTED_MODEL = "openai/gpt-4o-mini"   # provider-prefixed form for router libraries
 FALLBACKS = ["openai/gpt-4o", "openai/gpt-4.1-mini"]  # two fallbacks, never used (nothing fails)
@@ -45,6 +47,7 @@ def _reg(table, name):
 def sync(name): return _reg(SYNC, name)
 def async_(name): return _reg(ASYNC, name)
 def stream(name): return _reg(STREAM, name)
+def pair_only(name): return _reg(PAIR_ONLY, name)
 
 
 def stream_root(root: str, n: int) -> str:
@@ -138,6 +141,76 @@ def _(root):
     import routerlib
     return lambda: routerlib.completion(GEMINI_MODEL, MESSAGES, api_base=root, api_key=KEY
                                         ).choices[0].message.content
+
+
+# ---------------------------------------------------------------------------- observers (paired only)
+# The same call on a Client without observers, and with routerlib.otel.OpenTelemetryObserver on the
+# API's no-op providers, on an SDK that samples nothing, and on an SDK that records everything (spans
+# to a batch processor with a null exporter, metrics to an in-memory reader).
+def _client_call(root, observers=()):
+    import routerlib
+    c = routerlib.Client(observers=list(observers))
+    base = root + "/v1"
+    return lambda: c.completion(ROUTED_MODEL, MESSAGES, api_base=base, api_key=KEY).choices[0].message.content
+
+
+@pair_only("routerlib Client")
+def _(root):
+    return _client_call(root)
+
+
+@pair_only("routerlib otel no-op")
+def _(root):
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from routerlib.otel import OpenTelemetryObserver
+    return _client_call(root, [OpenTelemetryObserver(NoOpTracerProvider(), NoOpMeterProvider())])
+
+
+@pair_only("routerlib otel sdk disabled")
+def _(root):  # the SDK's no-op tracer and meter: what OTEL_SDK_DISABLED=true gives
+    import os
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from routerlib.otel import OpenTelemetryObserver
+    os.environ["OTEL_SDK_DISABLED"] = "true"
+    try:
+        observer = OpenTelemetryObserver(TracerProvider(), MeterProvider())
+    finally:
+        del os.environ["OTEL_SDK_DISABLED"]
+    return _client_call(root, [observer])
+
+
+@pair_only("routerlib otel sdk sampled-out")
+def _(root):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from routerlib.otel import OpenTelemetryObserver
+    return _client_call(root, [OpenTelemetryObserver(TracerProvider(sampler=ALWAYS_OFF), MeterProvider())])
+
+
+@pair_only("routerlib otel sdk recording")
+def _(root):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from routerlib.otel import OpenTelemetryObserver
+
+    class Null(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(Null()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return _client_call(root, [OpenTelemetryObserver(tracer_provider, meter_provider)])
 
 
 sync("litellm")(_sync_openai("litellm"))

@@ -44,7 +44,10 @@ ASYNC = ["aiohttp raw", "routerlib", "litellm"]
 STREAM = ["httpx raw SSE", "httpx raw SSE anthropic", "httpx raw SSE gemini", "routerlib", "routerlib anthropic",
           "routerlib gemini", "litellm"]
 PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),
-         ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini")]
+         ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini"),
+         ("routerlib Client", "routerlib otel sdk disabled"), ("routerlib Client", "routerlib otel no-op"),
+         ("routerlib Client", "routerlib otel sdk sampled-out"),
+         ("routerlib Client", "routerlib otel sdk recording")]
 CALLS_SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
               "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
 CALLS_STREAM = ["httpx raw SSE", "routerlib", "routerlib anthropic", "routerlib gemini", "litellm"]

@@ -31,7 +31,8 @@ def targets(res):
         status = "skip" if ok == "skip" else ("n/a" if ok is None else ("pass" if ok else "**MISS**"))
         found.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
 
-    for section in (_sequential, _streaming_and_async, _imports, _memory, _cost_and_ledger, _adapters, _reuse):
+    for section in (_sequential, _streaming_and_async, _imports, _memory, _cost_and_ledger, _adapters, _observers,
+                    _reuse):
         section(res, add)
     return found
 
@@ -179,6 +180,27 @@ def _adapters(res, add):
                 f"{fmt(sx['per_chunk_us'], 1)} µs = {fmt(sx['x_floor'], 2)}× raw SSE",
                 f"≤ 2.0× raw {prov} SSE (httpx)", f"raw {fmt(at(st.get(sx['floor']), 'per_chunk_us'), 1)} µs",
                 le(sx["x_floor"], 2.0))
+
+
+def _observers(res, add):
+    """routerlib.otel.OpenTelemetryObserver: paired with the same Client without observers."""
+    p = res["pairs"]
+    for other, target, limit in (("routerlib otel sdk disabled", "≤ 1.02× the call without it (paired)", 1.02),
+                                 ("routerlib otel no-op", "≤ 1.02× the call without it (paired)", 1.02),
+                                 ("routerlib otel sdk sampled-out", "reported (no span; metrics recorded)", None),
+                                 ("routerlib otel sdk recording", "reported (spans and metrics recorded)", None)):
+        pr = p.get(f"routerlib Client vs {other}", {})
+        if "ratio" not in pr:
+            continue
+        label = {"routerlib otel sdk disabled": "OpenTelemetry observer, SDK's no-op tracer (OTEL_SDK_DISABLED)",
+                 "routerlib otel no-op": "OpenTelemetry observer, API no-op tracer and meter providers",
+                 "routerlib otel sdk sampled-out": "OpenTelemetry observer, SDK sampling nothing, metrics on",
+                 "routerlib otel sdk recording": "OpenTelemetry observer, SDK recording"}[other]
+        extra = pr["other_median_us"] - pr["base_median_us"]
+        add(label, f"{fmt(pr['other_median_us'])} µs = {fmt(pr['ratio'], 3)}× ({extra:+.1f} µs)",
+            target, f"Client() without observers {fmt(pr['base_median_us'])} µs",
+            None if limit is None else pr["ratio"] <= limit, f"p99 paired {fmt(pr['ratio_p99'], 2)}×; per round "
+            f"{pr['ratios']}")
 
 
 def _reuse(res, add):

@@ -72,8 +72,8 @@ class Client:
                       environ=environ)
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
-        self._transport = transport if transport is not None else SyncTransport()
-        self._async_transport = async_transport if async_transport is not None else AsyncTransport()
+        self._transport = _mounted(transport if transport is not None else SyncTransport())
+        self._async_transport = _amounted(async_transport if async_transport is not None else AsyncTransport())
         self._model_map_arg = model_map
         self._model_map: ModelMap | None = None
         self._registry = ProviderRegistry.with_builtins()
@@ -207,6 +207,23 @@ def _prompt(prompt: Any) -> Any:
     if isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
         return tuple(prompt)
     return prompt  # validation reports the bad value
+
+
+def _mounted(transport: TransportProtocol) -> TransportProtocol:
+    """The client's transport with the in-process schemes mounted (mock_response, the LiteLLM bridge)."""
+    from .providers.litellm_bridge import LiteLLMTransport
+    from .transport._mock import MockAnswerTransport
+    from .transport._mounts import MountedTransport
+
+    return MountedTransport(transport, {"mock": MockAnswerTransport(), "litellm": LiteLLMTransport()})
+
+
+def _amounted(transport: AsyncTransportProtocol) -> AsyncTransportProtocol:
+    from .providers.litellm_bridge import AsyncLiteLLMTransport
+    from .transport._mock import AsyncMockAnswerTransport
+    from .transport._mounts import AsyncMountedTransport
+
+    return AsyncMountedTransport(transport, {"mock": AsyncMockAnswerTransport(), "litellm": AsyncLiteLLMTransport()})
 
 
 def _budget_hooks(ledger: Ledger | None, budgets: Sequence[Budget], accounting: Accounting) -> Any:

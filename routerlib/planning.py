@@ -160,7 +160,7 @@ class Planner:
         entry = target.entry
         own_base = entry.get("api_base") or entry.get("base_url")
         caller_base = request.api_base if target.kind == "primary" or primary is None else None
-        provider = self.split(target.model, has_api_base=bool(own_base or caller_base))[0]
+        provider, name = self.split(target.model, has_api_base=bool(own_base or caller_base))
         inherited: dict[str, Any] = {}
         if target.kind in ("primary", "deployment") and primary is None:
             inherited = {"api_base": request.api_base, "api_key": request.api_key,
@@ -172,12 +172,24 @@ class Planner:
                 # Credentials go only where they were meant to: the same scheme, host and port.
                 inherited.update(api_key=primary.api_key, headers=primary.headers,
                                  azure_ad_token=primary.bearer_token)
-        return self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
-                               key_optional=request.mock_response is not None)
+        deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
+                                     key_optional=request.mock_response is not None, split=(provider, name))
+        return self.with_template(deployment, request)
+
+    def with_template(self, deployment: Deployment, request: ChatRequest) -> Deployment:
+        """For a raw-prompt server, the deployment with this call's prompt template selected now
+        (from the client's environment, before anything is sent), so its adapter only renders."""
+        if request.prompt is not None or not getattr(deployment.adapter, "renders_prompt", False):
+            return deployment
+        from .providers.text_completion import select_for
+
+        template = select_for(request, deployment, os.environ if self._environ is None else self._environ)
+        return replace(deployment, options=replace(deployment.options, template=template))
 
     def deployment(self, model: str, entry: Mapping[str, Any] | None = None, *, id: str = "",
                    options: DeploymentOptions | None = None, inherited: Mapping[str, Any] | None = None,
-                   caller_base: bool = False, key_optional: bool = False) -> Deployment:
+                   caller_base: bool = False, key_optional: bool = False,
+                   split: tuple[str, str] | None = None) -> Deployment:
         """One configured deployment: its provider, endpoint, key (the entry's, else inherited, else
         the provider's environment variable), version, headers, prices and template.
 
@@ -187,7 +199,7 @@ class Planner:
         entry = entry or {}
         inherited = inherited or {}
         own_base = entry.get("api_base") or entry.get("base_url")
-        provider, name = self.split(model, has_api_base=bool(own_base or caller_base))
+        provider, name = split or self.split(model, has_api_base=bool(own_base or caller_base))
         spec = self.registry.require(provider)
         api_base = (own_base or inherited.get("api_base") or self._env_value(spec.api_base_env)
                     or spec.api_base)
@@ -216,10 +228,13 @@ class Planner:
     def _options(self, spec: ProviderSpec, name: str, entry: Mapping[str, Any],
                  options: DeploymentOptions | None) -> DeploymentOptions:
         options = options or NO_OPTIONS
+        template = options.template or (self._templates and (self._templates.get(f"{spec.name}/{name}")
+                                                             or self._templates.get(name)))
+        if not entry and not template:
+            return options  # the common case: nothing to fill in
         prices = Prices(**{k: Decimal(str(entry[k])) for k in PRICE_FIELDS if entry.get(k) is not None})
-        template = options.template or self._templates.get(f"{spec.name}/{name}") or self._templates.get(name)
         return replace(options, timeout=options.timeout or entry.get("timeout"),
-                       prices=options.prices or (prices if prices.given() else None), template=template)
+                       prices=options.prices or (prices if prices.given() else None), template=template or None)
 
     def _max_output(self, name: str, spec: ProviderSpec) -> int | None:
         """For providers that need max_tokens on every request: the model's own output limit."""

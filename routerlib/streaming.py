@@ -283,6 +283,13 @@ class _StreamBase:
         """Whether the caller sees this chunk (usage-only chunks only if they asked)."""
         return bool(chunk.choices) or self._forward_usage
 
+    def _usage_chunk(self) -> Any:
+        """A final usage-only chunk carrying the locally counted (estimated) usage."""
+        acc = self._acc
+        kind = TextCompletion if acc.text_completion else ChatCompletionChunk
+        return kind(id=acc.id or "stream", created=acc.created or int(time.time()), model=acc.model,
+                    choices=[], usage=self.usage)
+
     def _conclude(self, error: APIError | None) -> APIError | None:
         """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
@@ -335,7 +342,10 @@ class Stream(_StreamBase):
                 self.close()  # the caller stopped reading (break): release and record what arrived
         if finished:
             self._http.close()
+            counted = self._acc.usage is None
             self._end(None)
+            if counted and self._forward_usage and self.usage is not None:
+                yield self._usage_chunk()  # the caller asked for usage; the provider sent none
 
     def _end(self, error: APIError | None) -> None:
         if self._ended:
@@ -391,7 +401,10 @@ class AsyncStream(_StreamBase):
                 await self.aclose()  # the caller stopped reading: release and record what arrived
         if finished:
             await self._http.aclose()
+            counted = self._acc.usage is None
             await self._aend(None)
+            if counted and self._forward_usage and self.usage is not None:
+                yield self._usage_chunk()  # the caller asked for usage; the provider sent none
 
     async def _aend(self, error: APIError | None) -> None:
         if self._ended:

@@ -30,11 +30,12 @@ def test_context_check_skips_only_what_cannot_fit(planner: Planner) -> None:
     accounting = Accounting(planner)
     deployment = planner.resolve(targets_for(request())[0], request(), None)
     never = lambda: pytest.fail("a small prompt must not be tokenized")  # noqa: E731
-    assert accounting.fits(request(), deployment, never) is None
-    assert "max output" in (accounting.fits(request(max_tokens=10_000_000), deployment, never) or "")
+    info = accounting.info(deployment)
+    assert accounting.fits(request(), deployment, info, never) is None
+    assert "max output" in (accounting.fits(request(max_tokens=10_000_000), deployment, info, never) or "")
     big = request(messages=[{"role": "user", "content": "token " * 130_000}])
-    assert "context window" in (accounting.fits(big, deployment, lambda: accounting.prompt_tokens(big, "gpt-4o-mini"))
-                                or "")
+    exact = lambda: accounting.prompt_tokens(big, "gpt-4o-mini")  # noqa: E731
+    assert "context window" in (accounting.fits(big, deployment, info, exact) or "")
 
 
 def test_a_deployment_can_narrow_the_context_window(planner: Planner) -> None:
@@ -42,7 +43,7 @@ def test_a_deployment_can_narrow_the_context_window(planner: Planner) -> None:
     deployment = planner.deployment("openai/gpt-4o-mini", {"api_key": "k"},
                                     options=DeploymentOptions(max_input_tokens=50))
     long = request(messages=[{"role": "user", "content": "word " * 100}])
-    assert "context window" in (accounting.fits(long, deployment, lambda: 120) or "")
+    assert "context window" in (accounting.fits(long, deployment, accounting.info(deployment), lambda: 120) or "")
 
 
 def test_prompt_tokens_count_messages_prompts_and_tool_schemas() -> None:

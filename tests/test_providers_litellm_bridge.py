@@ -7,6 +7,7 @@ the import (test-only: routerlib itself never sets it).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -71,9 +72,12 @@ def _snapshot(module: ModuleType) -> dict[str, Any]:
 
 
 def test_spec_is_in_process() -> None:
+    """The adapter describes the LiteLLM call as a litellm:// request; nothing goes to the network."""
     assert SPEC.options["in_process"] is True and not SPEC.key_required
-    with pytest.raises(RouterlibError, match="in process"):
-        SPEC.adapter.build_request(_request(), {}, _deployment())
+    request = SPEC.adapter.build_request(_request(temperature=0.5), {"temperature": 0.5}, _deployment())
+    assert request.url.startswith("litellm://")
+    payload = json.loads(request.body)
+    assert payload["kwargs"]["temperature"] == 0.5 and payload["kwargs"]["num_retries"] == 0
 
 
 def test_kwargs_own_the_retries_and_pass_the_endpoint() -> None:

@@ -5,9 +5,9 @@ so a prompt is counted one way (messages, raw prompts and tool schemas alike) an
 one way (the call's prices, overridden by the deployment's, else the model map)::
 
     prompt_tokens(request, model)        exact tiktoken count (tools included)
-    fits(request, deployment, count)     None, or why the request cannot fit the model
+    fits(request, deployment, info, n)   None, or why the request cannot fit the model
     estimate(request, deployment, text)  Usage counted locally, marked estimated
-    price(request, deployment, usage, s) Cost (None without usage)
+    price(request, deployment, info, ...) Cost (None without usage)
     worst_case(request, deployment, n)   the most the call can be billed, for budgets
 
 Prompt counts are cached per call and tokenizer by ``Call.prompt_tokens``; this object is
@@ -68,13 +68,12 @@ class Accounting:
             return None
         return output * (request.n or 1)
 
-    def fits(self, request: ChatRequest, deployment: Deployment, count: Any) -> str | None:
+    def fits(self, request: ChatRequest, deployment: Deployment, info: ModelInfo | None, count: Any) -> str | None:
         """None if the request fits the deployment's model (or its limits are unknown), else why not.
 
         ``count()`` gives the exact prompt tokens; it is called only when the cheap bound, one
         token per UTF-8 byte at most, says the prompt might not fit: most calls never tokenize.
         """
-        info = self.info(deployment)
         opts = deployment.options
         window = opts.max_input_tokens or (info.max_input_tokens if info is not None else None)
         max_out = opts.max_output_tokens or (info.max_output_tokens if info is not None else None)
@@ -98,13 +97,13 @@ class Accounting:
                      total_tokens=prompt + completion, estimated=True)
 
     # -- money
-    def price(self, request: ChatRequest, deployment: Deployment, usage: Usage | None,
+    def price(self, request: ChatRequest, deployment: Deployment, info: ModelInfo | None, usage: Usage | None,
               seconds: float) -> Cost | None:
         from ..cost.pricing import compute_cost
 
         if usage is None:
             return None
-        return compute_cost(usage, self.info(deployment), self._override(request, deployment),
+        return compute_cost(usage, info, self._override(request, deployment),
                             response_seconds=seconds, estimated=usage.estimated, model=deployment.label)
 
     def worst_case(self, request: ChatRequest, deployment: Deployment, prompt: int) -> tuple[Decimal | None, str]:

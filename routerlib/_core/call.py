@@ -17,6 +17,7 @@ here; the shells only send, sleep and do the ledger's I/O::
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -35,10 +36,13 @@ from ..exceptions import (
     UnsupportedParamsError,
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers.base import Deployment, select_params
+from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
 
 if TYPE_CHECKING:
+    from ..cost.model_map import ModelInfo
     from ..request import ChatRequest
     from ..transport import HTTPRequest
     from ..types import Cost, Usage
@@ -62,7 +66,10 @@ class Call:
         self.attempts: list[Attempt] = []
         self.call_id = os.urandom(16).hex()
         self.dropped: tuple[str, ...] = ()
-        self.observers = runtime.observers
+        self.observers = observers = runtime.observers
+        #: False for a client without observers: then no event is ever built.
+        self._watch = self.watched = bool(observers)
+        self._info: dict[str, ModelInfo | None] = {}
         self._tried: set[str] = set()
         self._tokens: dict[str, int] = {}
         self._reason: AttemptReason = "first"
@@ -72,7 +79,7 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
-        if self.observers.wants(CallStart):
+        if self._watch and observers.wants(CallStart):
             self.observers.emit(CallStart(
                 self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
                 request.stream, request, self.started, time.time()))
@@ -98,11 +105,18 @@ class Call:
     def seconds_left(self) -> float:
         return float("inf") if self.deadline_at is None else self.deadline_at - self.clock()
 
+    def info(self, deployment: Deployment) -> ModelInfo | None:
+        """The model map's entry for the deployment (prices, limits), looked up once per call."""
+        key = deployment.id
+        if key not in self._info:
+            self._info[key] = self.runtime.accounting.info(deployment)
+        return self._info[key]
+
     # -- planning
     def next_deployment(self) -> Deployment | None:
         """The deployment for the next attempt, or None when the plan is exhausted."""
         while self.target is not None:
-            if self.seconds_left() <= 0:
+            if self.deadline_at is not None and self.seconds_left() <= 0:
                 raise self.deadline_error()
             try:
                 deployment = self.target.pick(self)
@@ -113,15 +127,15 @@ class Call:
             except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
                 self._next_target(error)
                 continue
-            if self._fits(deployment):
-                return deployment
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
         return None
 
     async def anext_deployment(self) -> Deployment | None:
         """``next_deployment`` for the async shell: a target with ``apick`` (a router group whose
         state is shared through Redis) is awaited, so the event loop never blocks on a pick."""
         while self.target is not None:
-            if self.seconds_left() <= 0:
+            if self.deadline_at is not None and self.seconds_left() <= 0:
                 raise self.deadline_error()
             apick = getattr(self.target, "apick", None)
             try:
@@ -133,21 +147,25 @@ class Call:
             except NoDeploymentAvailableError as error:
                 self._next_target(error)
                 continue
-            if self._fits(deployment):
-                return deployment
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
         return None
 
-    def _fits(self, deployment: Deployment) -> bool:
-        """True if the request fits the deployment; else the skip is recorded and the plan moves on."""
-        skip = self.runtime.accounting.fits(self.request, deployment, lambda d=deployment: self.prompt_tokens(d))
+    def _fits(self, deployment: Deployment) -> Deployment | None:
+        """The deployment if the request fits it; else None, the skip recorded and the plan moved on."""
+        if self.request.mock_response is not None:
+            deployment = mocked(deployment)  # the same deployment, answered in memory
+        skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
+                                            lambda d=deployment: self.prompt_tokens(d))
         if skip is None:
-            return True
+            return deployment
         self._tried.add(deployment.id)
-        self._start_event(deployment)
+        if self._watch:
+            self._start_event(deployment)
         self._record(deployment, "skipped", message=skip)
         self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
         self._reason = "context_window"
-        return False
+        return None
 
     def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
         """Give up the current target after ``error``: move to the next, or raise ``error``."""
@@ -162,14 +180,17 @@ class Call:
     # -- one attempt
     def begin(self, deployment: Deployment) -> float:
         """Mark the attempt's start (AttemptStart) and return its timeout, never past the deadline."""
-        timeout = deployment.options.timeout or self.request.timeout or self.runtime.timeout
-        left = self.seconds_left()
-        if left <= 0:
-            raise self.deadline_error()
+        timeout = float(deployment.options.timeout or self.request.timeout or self.runtime.timeout)
+        if self.deadline_at is not None:
+            left = self.seconds_left()
+            if left <= 0:
+                raise self.deadline_error()
+            timeout = min(timeout, left)
         self._tried.add(deployment.id)
         self._attempt_started = self.clock()
-        self._start_event(deployment)
-        return min(float(timeout), left)
+        if self._watch:
+            self._start_event(deployment)
+        return timeout
 
     def _start_event(self, deployment: Deployment) -> None:
         if self.observers.wants(AttemptStart):
@@ -182,11 +203,11 @@ class Call:
         return self.clock() - self._attempt_started
 
     def build(self, deployment: Deployment) -> HTTPRequest:
-        return deployment.adapter.build_request(*self.adapter_params(deployment), deployment)
+        return deployment.spec.adapter.build_request(*self.adapter_params(deployment), deployment)
 
     def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
         """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
-        request = self.request_for(deployment)
+        request = self.request if self.request.prompt is None else self.request_for(deployment)
         if request.router_preference is not None and getattr(self.target, "honours_preference", False) \
                 and "router_preference" in deployment.spec.unsupported:
             # A router honoured it locally across the group; a WiseRouter deployment still gets it.
@@ -211,43 +232,14 @@ class Call:
                                           "messages": ({"role": "user", "content": request.prompt},)})
 
     def interpret(self, deployment: Deployment, status: int, headers: Any, body: bytes) -> Response:
-        adapter = deployment.adapter
+        adapter = deployment.spec.adapter
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
-        request = self.request_for(deployment)
+        request = self.request if self.request.prompt is None else self.request_for(deployment)
         response = adapter.parse_response(status, headers, body, request, deployment)
         if request is not self.request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response
-
-    def mock(self, deployment: Deployment) -> Response:
-        """The response for mock_response=...: no network, usage counted locally (estimated).
-
-        The provider's parameter check still runs, so a mocked test fails (or drops) exactly
-        where the real call would.
-        """
-        from ..types import ChatCompletionMessage, Choice
-
-        self.adapter_params(deployment)
-        text = self.request.mock_response or ""
-        usage = self.runtime.accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
-        ident = "mock-" + self.call_id
-        if self.request.prompt is not None:
-            return TextCompletion(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
-                                  choices=[TextChoice(text=text, finish_reason="stop")])
-        return ModelResponse(id=ident, created=int(time.time()), model=deployment.model, usage=usage,
-                             choices=[Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
-
-    def mock_stream(self, deployment: Deployment) -> Any:
-        """mock_response with stream=True: the mock answer as OpenAI SSE, through the real parser."""
-        from ..transport._mock import MockStreamResponse, mock_sse_response
-
-        return MockStreamResponse(mock_sse_response(self.mock(deployment)))
-
-    def mock_async_stream(self, deployment: Deployment) -> Any:
-        from ..transport._mock import MockAsyncStreamResponse, mock_sse_response
-
-        return MockAsyncStreamResponse(mock_sse_response(self.mock(deployment)))
 
     # -- outcomes
     def usage_and_cost(self, deployment: Deployment, usage: Usage | None, text: str | None,
@@ -256,17 +248,20 @@ class Call:
         accounting = self.runtime.accounting
         if usage is None and text is not None:
             usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
-        return usage, accounting.price(self.request, deployment, usage, latency)
+        return usage, accounting.price(self.request, deployment, self.info(deployment), usage, latency)
 
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
         """The response priced, recorded as an attempt and decorated with the call's facts."""
-        usage, cost = self.usage_and_cost(deployment, response.usage, text_of(response), latency)
-        response.usage = usage
+        usage = response.usage
+        if usage is None:
+            usage = response.usage = self.runtime.accounting.estimate(
+                self.request, deployment, self.prompt_tokens(deployment), text_of(response))
+        cost = self.runtime.accounting.price(self.request, deployment, self.info(deployment), usage, latency)
         self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
         return self.decorate(response, deployment)
 
     def decorate(self, response: Response, deployment: Deployment) -> Response:
-        response.provider = deployment.provider
+        response.provider = deployment.spec.name
         response.attempts = tuple(self.attempts)
         response.cost = self.call_cost()
         response.dropped_params = self.dropped
@@ -281,7 +276,7 @@ class Call:
         self._record(deployment, "error", latency=latency, error=error)
 
     def stream_ended(self, deployment: Deployment, usage: Usage | None, text: str | None,
-                     error: APIError | None) -> tuple[Usage | None, Cost | None]:
+                     error: APIError | None, response: Response | None = None) -> tuple[Usage | None, Cost | None]:
         """Price and record a stream's attempt at its end (complete, interrupted or closed early).
 
         ``text`` is None when no content arrived (nothing to estimate usage from)."""
@@ -290,14 +285,17 @@ class Call:
         if error is not None:
             error.redact(deployment.api_key)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
-                     usage=usage, error=error)
+                     usage=usage, error=error, response=response)
         if error is not None:
             error.attempts = tuple(self.attempts)
         return usage, cost
 
     def call_cost(self) -> Cost | None:
         """The call's cost: the sum of its attempts' costs (a stream cut off mid-way still cost)."""
-        costs = [a.cost for a in self.attempts if a.cost is not None]
+        attempts = self.attempts
+        if len(attempts) == 1:
+            return attempts[0].cost
+        costs = [a.cost for a in attempts if a.cost is not None]
         return sum(costs[1:], costs[0]) if costs else None
 
     def after_failure(self, deployment: Deployment, error: RouterlibError) -> float:
@@ -322,8 +320,12 @@ class Call:
             return 0.0
         self._reason = "retry"
         self._pending_wait = wait
-        if self.observers.wants(Retry):
-            self.observers.emit(Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock()))
+        watched = self._watch and self.observers.wants(Retry)
+        if watched or LOGGER.isEnabledFor(logging.INFO):
+            event = Retry(self.call_id, len(self.attempts), deployment.id, error, wait, self.clock())
+            log_retry(event)
+            if watched:
+                self.observers.emit(event)
         return wait
 
     def _retry_wait(self, error: RouterlibError) -> float:
@@ -344,8 +346,12 @@ class Call:
         self._emit_fallback(deployment, error)
 
     def _emit_fallback(self, deployment: Deployment, error: RouterlibError) -> None:
-        if self.observers.wants(Fallback):
-            self.observers.emit(Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock()))
+        watched = self._watch and self.observers.wants(Fallback)
+        if watched or LOGGER.isEnabledFor(logging.WARNING):
+            event = Fallback(self.call_id, len(self.attempts), deployment.id, error, self.clock())
+            log_fallback(event)
+            if watched:
+                self.observers.emit(event)
 
     def no_candidate_left(self) -> RouterlibError:
         """Every target was skipped (context window) or none could be resolved."""
@@ -354,12 +360,18 @@ class Call:
             model=self.request.model, code="context_length_exceeded")
 
     def finished(self, response: Response | None, error: RouterlibError | None = None) -> None:
-        """CallEnd: once per call (for a stream, when the stream ends)."""
-        if self.observers.wants(CallEnd):
+        """CallEnd: once per call (for a stream, when the stream ends), and the ``routerlib`` log
+        line of a failed call. On success the shells call it only when ``watched``: a client
+        without observers pays nothing."""
+        watched = self._watch and self.observers.wants(CallEnd)
+        failed = response is None
+        if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
-            self.observers.emit(CallEnd(
-                self.call_id, "ok" if error is None and response is not None else "error", response, error,
-                tuple(self.attempts), self.call_cost(), now - self.started, now))
+            event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,
+                            tuple(self.attempts), self.call_cost(), now - self.started, now)
+            log_call_failed(event)
+            if watched:
+                self.observers.emit(event)
 
     def exhausted(self, error: RouterlibError) -> RouterlibError:
         """The error to raise when the call is over: the last typed error, with the history."""
@@ -384,7 +396,7 @@ class Call:
                 response: Response | None = None) -> None:
         routed = getattr(self.target, "last", None)  # a router's (strategy, why it picked this one)
         attempt = Attempt(
-            model=deployment.model, provider=deployment.provider, api_base=deployment.api_base,
+            model=deployment.model, provider=deployment.spec.name, api_base=deployment.api_base,
             deployment_id=deployment.id, strategy=routed[0] if routed else None,
             reason=routed[1] if routed else None, outcome=outcome, latency=latency, waited=self._pending_wait,
             cost=cost, error=type(error).__name__ if error is not None else None,
@@ -393,7 +405,7 @@ class Call:
             retry_after=error.retry_after if error is not None else None)
         self._pending_wait = 0.0
         self.attempts.append(attempt)
-        if self.observers.wants(AttemptEnd):
+        if self._watch and self.observers.wants(AttemptEnd):
             self.observers.emit(AttemptEnd(
                 self.call_id, len(self.attempts), deployment.id, deployment.provider, deployment.model,
                 outcome, latency, attempt, usage, cost, response, error, self.clock()))
@@ -403,7 +415,7 @@ class Call:
         attempt = Attempt(model=error.model or "?", provider=error.provider or "?", outcome="error",
                           error=type(error).__name__, message=error.message)
         self.attempts.append(attempt)
-        if self.observers.wants(AttemptEnd):
+        if self._watch and self.observers.wants(AttemptEnd):
             label = f"{attempt.provider}/{attempt.model}"
             self.observers.emit(AttemptStart(self.call_id, len(self.attempts), label, attempt.provider,
                                              attempt.model, "", self._reason, 0.0, self.clock()))

@@ -64,28 +64,17 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     if call.budget is not None:
         last = call.attempts[-1]
         call.budget.settle(deployment, response.usage, last.cost, last.latency)
-    call.finished(response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
 def _send(call: Call, deployment: Deployment, timeout: float) -> Response:
-    if call.request.mock_response is not None:
-        return call.mock(deployment)
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return litellm_bridge.call_litellm(*call.adapter_params(deployment), deployment, timeout)
     raw = call.runtime.transport.send(call.build(deployment), timeout)
     return call.interpret(deployment, raw.status, raw.headers, raw.body)
 
 
 def _open(call: Call, deployment: Deployment, timeout: float) -> StreamResponse:
-    if call.request.mock_response is not None:
-        return call.mock_stream(deployment)  # type: ignore[no-any-return]
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return litellm_bridge.open_stream(*call.adapter_params(deployment), deployment, timeout)
     return call.runtime.transport.stream(call.build(deployment), timeout)
 
 
@@ -148,28 +137,17 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     if call.budget is not None:
         last = call.attempts[-1]
         await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
-    call.finished(response)
+    if call.watched:
+        call.finished(response)
     return response
 
 
 async def _asend(call: Call, deployment: Deployment, timeout: float) -> Response:
-    if call.request.mock_response is not None:
-        return call.mock(deployment)
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return await litellm_bridge.acall_litellm(*call.adapter_params(deployment), deployment, timeout)
     raw = await call.runtime.async_transport.send(call.build(deployment), timeout)
     return call.interpret(deployment, raw.status, raw.headers, raw.body)
 
 
 async def _aopen(call: Call, deployment: Deployment, timeout: float) -> AsyncStreamResponse:
-    if call.request.mock_response is not None:
-        return call.mock_async_stream(deployment)  # type: ignore[no-any-return]
-    if deployment.spec.options.get("in_process"):
-        from ..providers import litellm_bridge
-
-        return await litellm_bridge.aopen_stream(*call.adapter_params(deployment), deployment, timeout)
     return await call.runtime.async_transport.stream(call.build(deployment), timeout)
 
 
@@ -196,10 +174,6 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
 
 # -- shared
 def _stream_parser(call: Call, deployment: Deployment) -> StreamParser | ChatToTextParser:
-    if call.request.mock_response is not None:  # mock streams are OpenAI SSE whatever the provider
-        from ..providers.openai_compat import OpenAIStreamParser
-
-        return OpenAIStreamParser(deployment, text=call.request.prompt is not None)
     request = call.request_for(deployment)
     parser = deployment.adapter.stream_parser(request, deployment)
     return parser if request is call.request else ChatToTextParser(parser)

@@ -59,18 +59,21 @@ class StreamStart:
         self.call.stream_not_started(bool(self.acc.finish_reasons), self.parser.done)
 
     def ending(self, http: Any) -> StreamEnding:
-        return StreamEnding(self.call, self.deployment, http)
+        return StreamEnding(self.call, self.deployment, http, self.acc, self.parser)
 
 
 class StreamEnding:
     """Settles one stream when the caller is done with it. ``conclude`` runs once."""
 
-    __slots__ = ("_call", "_deployment", "_http", "_settle")
+    __slots__ = ("_acc", "_call", "_deployment", "_http", "_parser", "_settle")
 
-    def __init__(self, call: Call, deployment: Deployment, http: Any) -> None:
+    def __init__(self, call: Call, deployment: Deployment, http: Any, acc: StreamAccumulator,
+                 parser: StreamParser) -> None:
         self._call = call
         self._deployment = deployment
         self._http = http
+        self._acc = acc
+        self._parser = parser
         self._settle: tuple[Usage | None, Cost | None, float] | None = None
 
     @property
@@ -85,8 +88,8 @@ class StreamEnding:
     def attempts(self) -> list[Any]:
         return self._call.attempts
 
-    def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
-                 ) -> tuple[Response | None, Cost | None, APIError | None]:
+    def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool,
+                 abandoned: bool = False) -> tuple[Response | None, Cost | None, APIError | None]:
         """Price and record the stream; the assembled response (complete or closed early) and the
         error to raise (an interruption, never when the caller closed it)."""
         call, deployment = self._call, self._deployment
@@ -94,22 +97,26 @@ class StreamEnding:
         if error is None and not complete and not closing:
             error = StreamInterruptedError("the stream ended without a finish reason or end marker",
                                            partial_text=acc.text)
-        if call.observers.wants(StreamEnd):
-            kind: StreamEndKind = "closed" if closing else ("complete" if error is None else "interrupted")
+        if call.watched and call.observers.wants(StreamEnd):
+            kind: StreamEndKind = ("abandoned" if abandoned else "closed" if closing
+                                   else "complete" if error is None else "interrupted")
             call.observers.emit(StreamEnd(call.call_id, len(call.attempts) + 1, deployment.id, kind, call.clock()))
-        usage, cost = call.stream_ended(deployment, acc.usage, acc.text if acc.has_content else None, error)
+        response = acc.response() if error is None or closing else None
+        usage, cost = call.stream_ended(deployment, acc.usage, acc.text if acc.has_content else None, error,
+                                        response)
         acc.usage = usage
         self._settle = (usage, cost, call.attempts[-1].latency)
-        response = None
-        if error is None or closing:
-            response = call.decorate(acc.response(), deployment)
+        if response is not None:
+            response.usage = usage
+            call.decorate(response, deployment)
         if closing:
             error = None
         if isinstance(error, StreamInterruptedError):
             error.partial_text = error.partial_text or acc.text
             error.usage = acc.usage
             error.cost = cost
-        call.finished(response, error)
+        if call.watched or error is not None:
+            call.finished(response, error)
         return response, cost, error
 
     def settle(self) -> None:
@@ -122,12 +129,12 @@ class StreamEnding:
             await self._call.budget.asettle(self._deployment, *self._settle)
 
     def abandon(self) -> None:
-        """Called by a stream's finalizer when it was dropped unread: connection and hold released."""
-        release = getattr(self._http, "release_now", None) or getattr(self._http, "close", None)
+        """Called by a stream's finalizer when it was dropped unread: its connection is released, and
+        what arrived before (the first content) is priced, recorded and reported, as for a close."""
         try:
-            if release is not None and not callable(getattr(self._http, "aclose", None)):
-                release()  # a sync connection goes back (or is dropped); async ones close with their loop
-            if self._call.budget is not None:
-                self._call.budget.release()
+            if not callable(getattr(self._http, "aclose", None)):
+                self._http.close()  # a sync connection goes back (or is dropped); async ones close with their loop
+            self.conclude(self._acc, self._parser.done, None, closing=True, abandoned=True)
+            self.settle()
         except Exception:  # a finalizer must never raise
-            logger.warning("routerlib: releasing an abandoned stream failed", exc_info=True)
+            logger.warning("routerlib: settling an abandoned stream failed", exc_info=True)

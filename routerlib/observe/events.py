@@ -17,6 +17,9 @@ and the timings, so a tracer can build spans and a router's health store can cou
 failures, latency and in-flight calls from the same stream of facts. Observers watch; they
 cannot change a call. One that raises is logged (logger ``routerlib``) and ignored.
 
+Events are plain slotted dataclasses (not frozen: building one must cost next to nothing on
+the hot path); treat them as read-only.
+
 Times are the client's clock (``time.monotonic`` unless injected): use them for durations,
 not as wall-clock timestamps (``CallStart.wall_time`` is the wall clock).
 """
@@ -40,10 +43,11 @@ Operation = Literal["chat", "text_completion", "embeddings"]
 #: sibling deployment of a group, a fallback target, or the context-window mapping.
 AttemptReason = Literal["first", "retry", "switch", "fallback", "context_window"]
 AttemptOutcome = Literal["ok", "error", "skipped", "cache_hit"]
-StreamEndKind = Literal["complete", "interrupted", "closed"]
+#: "abandoned": the stream was garbage-collected without being read to its end or closed.
+StreamEndKind = Literal["complete", "interrupted", "closed", "abandoned"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallStart:
     call_id: str
     operation: Operation
@@ -55,7 +59,7 @@ class CallStart:
     wall_time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptStart:
     call_id: str
     attempt: int
@@ -69,7 +73,7 @@ class AttemptStart:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FirstToken:
     call_id: str
     attempt: int
@@ -79,7 +83,7 @@ class FirstToken:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StreamEnd:
     call_id: str
     attempt: int
@@ -88,7 +92,7 @@ class StreamEnd:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptEnd:
     call_id: str
     attempt: int
@@ -106,7 +110,7 @@ class AttemptEnd:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Retry:
     call_id: str
     attempt: int
@@ -117,7 +121,7 @@ class Retry:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fallback:
     call_id: str
     attempt: int
@@ -126,7 +130,7 @@ class Fallback:
     time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallEnd:
     call_id: str
     outcome: Literal["ok", "error"]

@@ -6,7 +6,7 @@ for callers that build or inspect templates themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from routerlib.exceptions import PromptTemplateError
 from routerlib.prompts.hf import (
@@ -37,8 +37,56 @@ __all__ = [
     "message_text",
     "render",
     "resolve_prompt",
+    "select_template",
     "template_for_model",
 ]
+
+
+def select_template(
+    model: str,
+    *,
+    template: PromptTemplate | HFChatTemplate | None = None,
+    hf_model_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PromptTemplate | HFChatTemplate:
+    """The template ``model``'s chat messages are rendered with.
+
+    Precedence, first match wins:
+
+    1. ``template`` -- an explicit template (per-call prompt params, or one registered on the
+       client) is the caller saying exactly what the model wants.
+    2. The ``chat_template`` of ``hf_model_name`` found locally (HF cache or a path; the
+       cache is located from ``environ``, the client's environment): the model's own template
+       is more faithful than any family guess.
+    3. A built-in family template matched on ``hf_model_name``, then ``model``.
+    4. :data:`DEFAULT_TEMPLATE` ("role: content" lines) -- only when no ``hf_model_name`` was
+       given. Naming an HF model whose format cannot be found raises
+       :class:`PromptTemplateError` instead, because silently sending a generic transcript to
+       a chat-tuned model degrades every answer.
+
+    Nothing is fetched over the network. Planning calls this before anything is sent, so
+    the text-completion adapter only renders.
+    """
+    if template is not None:
+        return template
+    if hf_model_name:
+        hf_template = load_hf_chat_template(hf_model_name, environ)
+        if hf_template is not None:
+            return hf_template
+    family = template_for_model(model, hf_model_name)
+    if family is not None:
+        return family
+    if hf_model_name:
+        raise PromptTemplateError(_not_found_message(model, hf_model_name, environ))
+    return DEFAULT_TEMPLATE
+
+
+def render_with(template: PromptTemplate | HFChatTemplate, messages: Iterable[Message]) -> str:
+    """``messages`` rendered by a template of either kind."""
+    messages = list(messages)
+    if isinstance(template, HFChatTemplate):
+        return template.render(messages)
+    return render(template, messages)
 
 
 def resolve_prompt(
@@ -47,44 +95,19 @@ def resolve_prompt(
     model: str,
     template: PromptTemplate | None = None,
     hf_model_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> str:
-    """Render ``messages`` into one prompt string for ``model``.
-
-    Precedence, first match wins:
-
-    1. ``template`` -- an explicit template (per-call prompt params) is the
-       caller saying exactly what the model wants.
-    2. The ``chat_template`` of ``hf_model_name`` found locally (HF cache or a
-       path): the model's own template is more faithful than any family guess.
-    3. A built-in family template matched on ``hf_model_name``, then ``model``.
-    4. :data:`DEFAULT_TEMPLATE` ("role: content" lines) -- only when no
-       ``hf_model_name`` was given. Naming an HF model whose format cannot be
-       found raises :class:`PromptTemplateError` instead, because silently
-       sending a generic transcript to a chat-tuned model degrades every answer.
-
-    Nothing is fetched over the network.
-    """
-    messages = list(messages)
-    if template is not None:
-        return render(template, messages)
-    if hf_model_name:
-        hf_template = load_hf_chat_template(hf_model_name)
-        if hf_template is not None:
-            return hf_template.render(messages)
-    family = template_for_model(model, hf_model_name)
-    if family is not None:
-        return render(family, messages)
-    if hf_model_name:
-        raise PromptTemplateError(_not_found_message(model, hf_model_name))
-    return render(DEFAULT_TEMPLATE, messages)
+    """Render ``messages`` into one prompt string for ``model`` (see :func:`select_template`)."""
+    chosen = select_template(model, template=template, hf_model_name=hf_model_name, environ=environ)
+    return render_with(chosen, messages)
 
 
-def _not_found_message(model: str, hf_model_name: str) -> str:
-    looked = "; ".join(hf_search_locations(hf_model_name))
+def _not_found_message(model: str, hf_model_name: str, environ: Mapping[str, str] | None) -> str:
+    looked = "; ".join(hf_search_locations(hf_model_name, environ))
     families = ", ".join(sorted(BUILTIN_TEMPLATES))
     return (
         f"no prompt template for hf_model_name={hf_model_name!r} (model={model!r}): no chat_template "
-        f"found at {looked} (HF cache: {hf_hub_cache()}; nothing is downloaded), and no built-in "
+        f"found at {looked} (HF cache: {hf_hub_cache(environ)}; nothing is downloaded), and no built-in "
         f"family matches either name. Options: pass a template (PromptTemplate / per-call "
         f"initial_prompt_value, roles, final_prompt_value, bos_token, eos_token); pass hf_model_name "
         f"as a path to a directory containing tokenizer_config.json or to the file itself; or use "

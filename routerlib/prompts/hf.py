@@ -118,11 +118,16 @@ def _compile(source: str) -> jinja2.Template:
     return env.from_string(source)
 
 
-def hf_hub_cache() -> Path:
-    """The hub cache directory: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub."""
-    if hub := os.environ.get("HF_HUB_CACHE"):
+def hf_hub_cache(environ: Mapping[str, str] | None = None) -> Path:
+    """The hub cache directory: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.
+
+    ``environ`` is the calling client's environment (``Client(environ=...)``); None reads the
+    process's.
+    """
+    environ = os.environ if environ is None else environ
+    if hub := environ.get("HF_HUB_CACHE"):
         return Path(hub).expanduser()
-    if home := os.environ.get("HF_HOME"):
+    if home := environ.get("HF_HOME"):
         return Path(home).expanduser() / "hub"
     return Path.home() / ".cache" / "huggingface" / "hub"
 
@@ -135,9 +140,9 @@ def _explicit_path(name_or_path: str) -> Path | None:
     return None
 
 
-def _snapshot_dirs(repo_id: str) -> list[Path]:
+def _snapshot_dirs(repo_id: str, environ: Mapping[str, str] | None) -> list[Path]:
     """Cached snapshots of a repo, the one ``refs/main`` points at first, then newest first."""
-    repo_dir = hf_hub_cache() / ("models--" + repo_id.replace("/", "--"))
+    repo_dir = hf_hub_cache(environ) / ("models--" + repo_id.replace("/", "--"))
     try:
         snapshots = [p for p in (repo_dir / "snapshots").iterdir() if p.is_dir()]
     except OSError:
@@ -149,28 +154,28 @@ def _snapshot_dirs(repo_id: str) -> list[Path]:
     return sorted(snapshots, key=lambda p: (p.name != main, -p.stat().st_mtime))
 
 
-def _candidates(name_or_path: str) -> list[tuple[Path, Path]]:
+def _candidates(name_or_path: str, environ: Mapping[str, str] | None) -> list[tuple[Path, Path]]:
     """(directory, tokenizer_config.json path) pairs that may hold the template, in lookup order."""
     path = _explicit_path(name_or_path)
     if path is not None:
         return [(path.parent, path)] if path.is_file() else [(path, path / _CONFIG)]
     if not _REPO_ID.match(name_or_path) or ".." in name_or_path:
         return []
-    return [(snapshot, snapshot / _CONFIG) for snapshot in _snapshot_dirs(name_or_path)]
+    return [(snapshot, snapshot / _CONFIG) for snapshot in _snapshot_dirs(name_or_path, environ)]
 
 
-def hf_search_locations(name_or_path: str) -> list[str]:
+def hf_search_locations(name_or_path: str, environ: Mapping[str, str] | None = None) -> list[str]:
     """Human-readable places :func:`load_hf_chat_template` looks, for error messages."""
     path = _explicit_path(name_or_path)
     if path is not None:
         return [str(path if path.suffix == ".json" else path / _CONFIG)]
     if not _REPO_ID.match(name_or_path) or ".." in name_or_path:
         return [f"(not a Hugging Face repo id or an existing path: {name_or_path!r})"]
-    repo_dir = hf_hub_cache() / ("models--" + name_or_path.replace("/", "--"))
+    repo_dir = hf_hub_cache(environ) / ("models--" + name_or_path.replace("/", "--"))
     return [str(repo_dir / "snapshots" / "*" / _CONFIG)]
 
 
-def load_hf_chat_template(name_or_path: str) -> HFChatTemplate | None:
+def load_hf_chat_template(name_or_path: str, environ: Mapping[str, str] | None = None) -> HFChatTemplate | None:
     """The chat template for a repo id in the local HF cache, or at a path; None if absent.
 
     ``name_or_path`` is a directory holding tokenizer_config.json, the file
@@ -178,7 +183,7 @@ def load_hf_chat_template(name_or_path: str) -> HFChatTemplate | None:
     template in a sibling ``chat_template.jinja`` (newer transformers saves it
     there) is used when the config has none. Nothing is downloaded.
     """
-    for directory, config_path in _candidates(name_or_path):
+    for directory, config_path in _candidates(name_or_path, environ):
         found = _load_from(directory, config_path)
         if found is not None:
             return found

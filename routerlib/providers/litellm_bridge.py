@@ -1,13 +1,16 @@
 """``model="litellm/<provider>/<model>"``: delegate one attempt to LiteLLM, in process.
 
-LiteLLM does its own I/O, so this provider is not an HTTP adapter. Its spec carries
-``options={"in_process": True}``, and the client's attempt calls, instead of building a
-request for the transport::
+LiteLLM does its own I/O, so this provider's "server" is LiteLLM itself, behind the same
+seams as every HTTP provider: the adapter describes the LiteLLM call as a request to
+``litellm://<model>`` (the call's keyword arguments as its JSON body), and the transports
+mounted on that scheme make the call in process::
 
-    call_litellm(request, params, deployment, timeout)         -> ModelResponse | TextCompletion
-    await acall_litellm(request, params, deployment, timeout)  (the async twin)
-    open_stream / aopen_stream(...)  -> a StreamResponse-like object whose lines() are OpenAI SSE,
-                                        read by OpenAIStreamParser like any HTTP stream
+    LiteLLMAdapter.build_request  -> HTTPRequest("POST", "litellm://...", body=kwargs)
+    LiteLLMTransport.send         -> litellm.completion(**kwargs), answered as OpenAI JSON
+    LiteLLMTransport.stream       -> its chunks as OpenAI SSE lines, read by OpenAIStreamParser
+    AsyncLiteLLMTransport         -> the async twins (acompletion / atext_completion)
+
+``call_litellm`` / ``open_stream`` (and their async twins) compose the two for one attempt.
 
 Rules kept here:
 
@@ -39,6 +42,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
+from pydantic import ValidationError
+
 from .._request import ChatRequest
 from ..exceptions import (
     APIConnectionError,
@@ -51,7 +56,7 @@ from ..exceptions import (
     UnsupportedParamsError,
     parse_retry_after,
 )
-from ..transport import HTTPRequest
+from ..transport import HTTPRequest, HTTPResponse
 from ..types import ModelResponse, TextCompletion
 from ._errors import build_error, classify
 from .base import Deployment, ProviderSpec
@@ -60,9 +65,11 @@ from .openai_compat import OpenAIStreamParser
 __all__ = [
     "DEFAULT_API_BASE",
     "AsyncLiteLLMStream",
+    "AsyncLiteLLMTransport",
     "LiteLLMAdapter",
     "LiteLLMNotInstalledError",
     "LiteLLMStream",
+    "LiteLLMTransport",
     "acall_litellm",
     "aopen_stream",
     "call_litellm",
@@ -123,49 +130,97 @@ def call_litellm(request: ChatRequest, params: Mapping[str, Any], deployment: De
                  timeout: float | None = None) -> ModelResponse | TextCompletion:
     """One non-streamed attempt through ``litellm.completion`` (or ``text_completion``)."""
     _refuse_stream(request, deployment)
-    litellm = _litellm()
-    function = litellm.text_completion if request.prompt is not None else litellm.completion
-    try:
-        result = function(**litellm_kwargs(request, params, deployment, timeout))
-    except Exception as exc:
-        raise _converted(exc, deployment) from exc
-    return _response(result, request, deployment)
+    raw = LiteLLMTransport().send(_ADAPTER.build_request(request, dict(params), deployment), timeout)
+    return _ADAPTER.parse_response(raw.status, raw.headers, raw.body, request, deployment)
 
 
 async def acall_litellm(request: ChatRequest, params: Mapping[str, Any], deployment: Deployment,
                         timeout: float | None = None) -> ModelResponse | TextCompletion:
     """The async twin of ``call_litellm`` (``litellm.acompletion`` / ``atext_completion``)."""
     _refuse_stream(request, deployment)
-    litellm = _litellm()
-    function = litellm.atext_completion if request.prompt is not None else litellm.acompletion
-    try:
-        result = await function(**litellm_kwargs(request, params, deployment, timeout))
-    except Exception as exc:
-        raise _converted(exc, deployment) from exc
-    return _response(result, request, deployment)
+    raw = await AsyncLiteLLMTransport().send(_ADAPTER.build_request(request, dict(params), deployment), timeout)
+    return _ADAPTER.parse_response(raw.status, raw.headers, raw.body, request, deployment)
 
 
 def open_stream(request: ChatRequest, params: Mapping[str, Any], deployment: Deployment,
                 timeout: float | None = None) -> LiteLLMStream:
     """A streamed chat attempt: errors before the first chunk raise here, typed."""
-    _refuse_text_stream(request, deployment)
-    litellm = _litellm()
-    try:
-        wrapper = litellm.completion(**litellm_kwargs(request, params, deployment, timeout))
-    except Exception as exc:
-        raise _converted(exc, deployment) from exc
-    return LiteLLMStream(wrapper, deployment)
+    return LiteLLMTransport().stream(_ADAPTER.build_request(request, dict(params), deployment), timeout)
 
 
 async def aopen_stream(request: ChatRequest, params: Mapping[str, Any], deployment: Deployment,
                        timeout: float | None = None) -> AsyncLiteLLMStream:
-    _refuse_text_stream(request, deployment)
-    litellm = _litellm()
-    try:
-        wrapper = await litellm.acompletion(**litellm_kwargs(request, params, deployment, timeout))
-    except Exception as exc:
-        raise _converted(exc, deployment) from exc
-    return AsyncLiteLLMStream(wrapper, deployment)
+    return await AsyncLiteLLMTransport().stream(_ADAPTER.build_request(request, dict(params), deployment), timeout)
+
+
+class _Call:
+    """One LiteLLM call as its ``litellm://`` request describes it."""
+
+    __slots__ = ("kwargs", "model", "provider", "text")
+
+    def __init__(self, request: HTTPRequest, timeout: float | None) -> None:
+        payload = json.loads(request.body)
+        self.kwargs: dict[str, Any] = payload["kwargs"]
+        if timeout is not None:
+            self.kwargs["timeout"] = timeout
+        self.provider: str = payload["provider"]
+        self.model: str = payload["model"]
+        self.text: bool = payload["text"]
+
+    def function(self, prefix: str = "") -> Any:
+        return getattr(_litellm(), prefix + ("text_completion" if self.text else "completion"))
+
+    def converted(self, exc: Exception) -> Exception:
+        return _converted(exc, self.provider, self.model)
+
+
+def _answer(result: Any) -> HTTPResponse:
+    data = result.model_dump() if hasattr(result, "model_dump") else result
+    return HTTPResponse(200, {"content-type": "application/json"}, json.dumps(data, default=str).encode())
+
+
+class LiteLLMTransport:
+    """Makes ``litellm://`` calls in process (mounted on every client; LiteLLM imported on first use)."""
+
+    def send(self, request: HTTPRequest, timeout: float | None, **_: Any) -> HTTPResponse:
+        call = _Call(request, timeout)
+        try:
+            return _answer(call.function()(**call.kwargs))
+        except Exception as exc:
+            raise call.converted(exc) from exc
+
+    def stream(self, request: HTTPRequest, timeout: float | None, **_: Any) -> LiteLLMStream:
+        call = _Call(request, timeout)
+        try:
+            wrapper = call.function()(**call.kwargs)
+        except Exception as exc:
+            raise call.converted(exc) from exc
+        return LiteLLMStream(wrapper, call.provider, call.model)
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncLiteLLMTransport:
+    """The async twin of ``LiteLLMTransport``."""
+
+    async def send(self, request: HTTPRequest, timeout: float | None, **_: Any) -> HTTPResponse:
+        call = _Call(request, timeout)
+        try:
+            return _answer(await call.function("a")(**call.kwargs))
+        except Exception as exc:
+            raise call.converted(exc) from exc
+
+    async def stream(self, request: HTTPRequest, timeout: float | None, **_: Any) -> AsyncLiteLLMStream:
+        call = _Call(request, timeout)
+        try:
+            wrapper = await call.function("a")(**call.kwargs)
+        except Exception as exc:
+            raise call.converted(exc) from exc
+        return AsyncLiteLLMStream(wrapper, call.provider, call.model)
+
+    async def aclose(self) -> None:
+        pass
 
 
 class _WrappedStream:
@@ -173,10 +228,11 @@ class _WrappedStream:
 
     status = 200
 
-    def __init__(self, wrapper: Any, deployment: Deployment) -> None:
+    def __init__(self, wrapper: Any, provider: str, model: str) -> None:
         self.headers: Mapping[str, str] = {}
         self._wrapper = wrapper
-        self._deployment = deployment
+        self._provider = provider
+        self._model = model
 
 
 class LiteLLMStream(_WrappedStream):
@@ -188,7 +244,7 @@ class LiteLLMStream(_WrappedStream):
                 yield _sse(chunk)
                 yield b""
         except Exception as exc:
-            raise _converted(exc, self._deployment) from exc
+            raise _converted(exc, self._provider, self._model) from exc
         yield b"data: [DONE]"
         yield b""
 
@@ -210,7 +266,7 @@ class AsyncLiteLLMStream(_WrappedStream):
                 yield _sse(chunk)
                 yield b""
         except Exception as exc:
-            raise _converted(exc, self._deployment) from exc
+            raise _converted(exc, self._provider, self._model) from exc
         yield b"data: [DONE]"
         yield b""
 
@@ -225,12 +281,16 @@ class AsyncLiteLLMStream(_WrappedStream):
 
 def to_routerlib_error(exc: BaseException, deployment: Deployment) -> APIError:
     """routerlib's typed error for a LiteLLM exception: its class first, then its status code."""
+    return _typed(exc, deployment.provider, deployment.model)
+
+
+def _typed(exc: BaseException, provider: str, model: str) -> APIError:
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) and 100 <= status < 600 else None
     message = str(getattr(exc, "message", None) or exc)
     cls = _error_class(exc, status, message)
     body = {"llm_provider": getattr(exc, "llm_provider", None), "litellm_error": type(exc).__name__}
-    return cls(message, status_code=status, provider=deployment.provider, model=deployment.model,
+    return cls(message, status_code=status, provider=provider, model=model,
                retry_after=_retry_after(exc), body=body)
 
 
@@ -269,26 +329,17 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def _converted(exc: Exception, deployment: Deployment) -> Exception:
+def _converted(exc: Exception, provider: str, model: str) -> Exception:
     """The error to raise for ``exc``: LiteLLM/openai errors typed, routerlib's and others as they are."""
     if isinstance(exc, RouterlibError):
         return exc
     if _is_provider_error(exc):
-        return to_routerlib_error(exc, deployment)
+        return _typed(exc, provider, model)
     return exc
 
 
 def _is_provider_error(exc: BaseException) -> bool:
     return any(klass.__module__.split(".")[0] in _ERROR_MODULES for klass in type(exc).__mro__)
-
-
-def _response(result: Any, request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
-    model = TextCompletion if request.prompt is not None else ModelResponse
-    try:
-        return model.model_validate(result.model_dump())
-    except Exception as exc:  # a shape LiteLLM should never return: retryable, never an AttributeError
-        raise APIResponseValidationError(f"LiteLLM returned an unusable {type(result).__name__}: {exc}",
-                                         provider=deployment.provider, model=deployment.model) from exc
 
 
 def _sse(chunk: Any) -> bytes:
@@ -311,16 +362,24 @@ def _refuse_text_stream(request: ChatRequest, deployment: Deployment) -> None:
 
 
 class LiteLLMAdapter:
-    """The litellm row's adapter: only streams are parsed here; requests never go to a transport."""
+    """The litellm row's adapter: a LiteLLM call described as a ``litellm://`` request (see above)."""
 
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
-        raise RouterlibError("the litellm provider runs in process (spec.options['in_process']): the "
-                             "client must call litellm_bridge.call_litellm instead of a transport")
+        if request.stream:
+            _refuse_text_stream(request, deployment)
+        payload = {"kwargs": litellm_kwargs(request, params, deployment), "provider": deployment.provider,
+                   "model": deployment.model, "text": request.prompt is not None}
+        return HTTPRequest("POST", "litellm://" + deployment.model, {}, json.dumps(payload, default=str).encode())
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
                        request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
-        raise RouterlibError("the litellm provider has no HTTP responses to parse")
+        model = TextCompletion if request.prompt is not None else ModelResponse
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:  # a shape LiteLLM should never return: retryable, never an AttributeError
+            raise APIResponseValidationError(f"LiteLLM returned an unusable answer: {exc}",
+                                             provider=deployment.provider, model=deployment.model) from exc
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
                     deployment: Deployment) -> APIError:
@@ -328,6 +387,9 @@ class LiteLLMAdapter:
 
     def stream_parser(self, request: ChatRequest, deployment: Deployment) -> OpenAIStreamParser:
         return OpenAIStreamParser(deployment, text=request.prompt is not None)
+
+
+_ADAPTER = LiteLLMAdapter()
 
 
 def specs() -> list[ProviderSpec]:
@@ -338,8 +400,8 @@ def specs() -> list[ProviderSpec]:
         key_required=False,
         options={"in_process": True},
         quirks={
-            "in_process": "LiteLLM does its own I/O: the client calls call_litellm/open_stream, not a "
-                          "transport",
+            "in_process": "LiteLLM does its own I/O: requests go to litellm:// and the transport mounted "
+                          "there calls LiteLLM in process",
             "keys": "LiteLLM reads its own provider variables (OPENAI_API_KEY, ANTHROPIC_API_KEY...) when "
                     "no api_key is given",
             "params": "parameters are LiteLLM's to map or refuse per provider; its UnsupportedParamsError "

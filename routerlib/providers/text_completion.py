@@ -3,7 +3,7 @@
 vLLM, TGI and llama.cpp serve base models on ``POST {api_base}/completions``, which takes one
 ``prompt`` string. A chat call to such a server is translated both ways::
 
-    messages --resolve_prompt(template)--> prompt --POST /completions--> text_completion
+    messages --render(template)--> prompt --POST /completions--> text_completion
     text_completion --choices[].text--> ModelResponse.choices[].message.content
     stream: text_completion chunks --> a role chunk per choice, then content deltas
 
@@ -11,7 +11,9 @@ The template comes from, first match wins: the per-call parameters (``initial_pr
 ``roles``, ``final_prompt_value``, ``bos_token``, ``eos_token``); the deployment's
 ``options.template`` (a ``PromptTemplate``, registered per model on a client, or from a
 model_list entry); the provider row's ``options["prompt_template"]``; then
-``routerlib.prompts.resolve_prompt``'s own lookup by ``hf_model_name`` and model name.
+``routerlib.prompts.select_template``'s own lookup by ``hf_model_name`` and model name.
+Planning selects the template before anything is sent (reading the HF cache from the client's
+environment); the adapter only renders it.
 
 A ``text_completion()`` call (``request.prompt`` set) passes through unchanged.
 
@@ -31,7 +33,7 @@ from pydantic import ValidationError
 
 from .._request import ChatRequest
 from ..exceptions import UnsupportedParamsError
-from ..prompts import PromptTemplate, resolve_prompt
+from ..prompts import HFChatTemplate, PromptTemplate, render_with, select_template
 from ..transport import HTTPRequest
 from ..types import (
     ChatCompletionChunk,
@@ -54,6 +56,7 @@ __all__ = [
     "chat_response",
     "prompt_template",
     "render_prompt",
+    "select_for",
     "specs",
 ]
 
@@ -67,6 +70,9 @@ _TEMPLATE_PARAMS = ("initial_prompt_value", "roles", "final_prompt_value", "bos_
 
 class TextCompletionAdapter(QuirksAdapter):
     """Sends chat calls as text completions (rendered prompt); text_completion calls as they are."""
+
+    #: Planning selects this adapter's prompt template before the call (``select_for``).
+    renders_prompt = True
 
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
@@ -94,7 +100,7 @@ class TextCompletionAdapter(QuirksAdapter):
         return TextToChatStreamParser(OpenAIStreamParser(deployment, text=True))
 
 
-def prompt_template(request: ChatRequest, deployment: Deployment) -> PromptTemplate | None:
+def prompt_template(request: ChatRequest, deployment: Deployment) -> PromptTemplate | HFChatTemplate | None:
     """The explicit template for this call, or None to let ``resolve_prompt`` choose one."""
     values = {name: getattr(request, name) for name in _TEMPLATE_PARAMS if getattr(request, name) is not None}
     if values:
@@ -103,15 +109,25 @@ def prompt_template(request: ChatRequest, deployment: Deployment) -> PromptTempl
     if found is None:
         found = deployment.spec.options.get("prompt_template")
     if found is not None:
-        return found if isinstance(found, PromptTemplate) else PromptTemplate.from_params(**found)
+        return found if isinstance(found, PromptTemplate | HFChatTemplate) else PromptTemplate.from_params(**found)
     return None
 
 
-def render_prompt(request: ChatRequest, deployment: Deployment) -> str:
-    """The one prompt string a raw-prompt server receives for ``request.messages``."""
+def select_for(request: ChatRequest, deployment: Deployment,
+               environ: Mapping[str, str] | None = None) -> PromptTemplate | HFChatTemplate:
+    """The template a call to ``deployment`` renders with (planning resolves it before sending)."""
     hf_model_name = request.hf_model_name or deployment.spec.options.get("hf_model_name")
-    return resolve_prompt(request.messages, model=deployment.model,
-                          template=prompt_template(request, deployment), hf_model_name=hf_model_name)
+    return select_template(deployment.model, template=prompt_template(request, deployment),
+                           hf_model_name=hf_model_name, environ=environ)
+
+
+def render_prompt(request: ChatRequest, deployment: Deployment) -> str:
+    """The one prompt string a raw-prompt server receives for ``request.messages``.
+
+    Pure in a call: planning has already selected the template into the deployment, from the
+    client's environment (``Planner.resolve``); only a deployment built by hand is looked up here.
+    """
+    return render_with(select_for(request, deployment), request.messages)
 
 
 def chat_response(completion: TextCompletion) -> ModelResponse:

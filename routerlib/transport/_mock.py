@@ -53,6 +53,54 @@ class MockAsyncStreamResponse(MockStreamResponse):
         self.closed = True
 
 
+class MockAnswerTransport:
+    """Answers ``mock://`` requests (``routerlib.providers.mock``) in the OpenAI format, in memory.
+
+    Mounted on every client; the answer carries no usage, so the call counts it locally and
+    marks it estimated, exactly as for a provider that reports none.
+    """
+
+    def _answer(self, request: HTTPRequest) -> tuple[Any, bool]:
+        import os
+        import time
+
+        from ..types import ChatCompletionMessage, Choice, ModelResponse, TextChoice, TextCompletion
+
+        spec = json.loads(request.body)
+        ident, now, model, text = "mock-" + os.urandom(8).hex(), int(time.time()), spec["model"], spec["text"]
+        if spec["prompt"]:
+            answer: Any = TextCompletion(id=ident, created=now, model=model,
+                                         choices=[TextChoice(text=text, finish_reason="stop")])
+        else:
+            answer = ModelResponse(id=ident, created=now, model=model, choices=[
+                Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
+        return answer, bool(spec["stream"])
+
+    def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:
+        answer, _ = self._answer(request)
+        return HTTPResponse(200, {"content-type": "application/json"}, answer.model_dump_json().encode())
+
+    def stream(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> MockStreamResponse:
+        answer, _ = self._answer(request)
+        return MockStreamResponse(mock_sse_response(answer))
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncMockAnswerTransport(MockAnswerTransport):
+    async def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:  # type: ignore[override]
+        return MockAnswerTransport.send(self, request, timeout)
+
+    async def stream(self, request: HTTPRequest, timeout: float,  # type: ignore[override]
+                     **kwargs: Any) -> MockAsyncStreamResponse:
+        answer, _ = self._answer(request)
+        return MockAsyncStreamResponse(mock_sse_response(answer))
+
+    async def aclose(self) -> None:
+        pass
+
+
 class MockTransport:
     """Answers every request with ``handler(request)``; records what was sent in ``requests``."""
 

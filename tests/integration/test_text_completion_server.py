@@ -149,3 +149,20 @@ def test_unknown_hf_model_name_is_a_clear_error_before_sending(server: Recording
         client.completion("text-completion-openai/x", [{"role": "user", "content": "hi"}], api_base=server.url,
                           hf_model_name="no-such-org/no-such-model")
     assert server.requests == []
+
+
+def test_the_hf_cache_is_found_through_the_clients_environment(server: RecordingServer, tmp_path: Any,
+                                                                monkeypatch: Any) -> None:
+    """Client(environ={"HF_HOME": ...}) locates the chat template; the process environment is not read."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "process-env-hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    snapshot = tmp_path / "hf" / "hub" / "models--acme--chat-7b" / "snapshots" / "r1"
+    snapshot.mkdir(parents=True)
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({"chat_template": "ENV:{{ messages[0]['content'] }}"}))
+    client = routerlib.Client(environ={"HF_HOME": str(tmp_path / "hf")})
+    client.completion("text-completion-openai/m", [{"role": "user", "content": "hi"}], api_base=server.url,
+                      hf_model_name="acme/chat-7b")
+    assert server.requests[0]["body"]["prompt"] == "ENV:hi"
+    with pytest.raises(routerlib.PromptTemplateError):  # the same name, looked up in the process's environment
+        routerlib.Client().completion("text-completion-openai/m", [{"role": "user", "content": "hi"}],
+                                      api_base=server.url, hf_model_name="acme/chat-7b")
