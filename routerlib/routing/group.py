@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 #: Reasons that mean "the request is too big for it" (a group of only these: context-window fallbacks).
 _TOO_BIG = ("context window", "max output")
+#: Seconds a pick's slot outlives its attempt's timeout before it lapses (a process that died
+#: mid-call holds nothing for longer than this in a shared store).
+LEASE_SLACK = 2.0
 #: Skipped deployments listed on an attempt's reason (the error lists them all).
 LISTED = 3
 
@@ -50,8 +53,11 @@ LISTED = 3
 class Group:
     """One model group, fixed at construction."""
 
-    def __init__(self, name: str, members: Sequence[Member], strategy_name: str, strategy: Strategy) -> None:
+    def __init__(self, name: str, members: Sequence[Member], strategy_name: str, strategy: Strategy,
+                 timeout: float = 600.0) -> None:
         self.name = name
+        #: The longest an attempt in this group may last (the Router's timeout or a deployment's own).
+        self.timeout = max([timeout, *(m.deployment.options.timeout or 0.0 for m in members)])
         self.members = tuple(members)
         self.strategy_name = strategy_name
         self.strategy = strategy
@@ -107,16 +113,17 @@ class GroupTarget:
         mix, strategy, label = self._plan(call)
         need = self._need(call)
         store = self._store
-        result = store.choose(call.call_id, pool, strategy, mix, self._rng, need)
+        result = store.choose(call.call_id, pool, strategy, mix, self._rng, need, lease=self._lease(call))
         if isinstance(result, Refused) and pool is not base:
-            again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need)
+            again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need,
+                                 lease=self._lease(call))
             result = _merge(result, again)
         if isinstance(result, Refused):
             trial = self._trial_pool(call, result)
             if trial is None:
                 raise self._error(skipped + list(result.refused), call)
             result = _merge(result, store.choose(call.call_id, trial, soonest_to_reopen, mix, self._rng, need,
-                                                 force=True))
+                                                 force=True, lease=self._lease(call)))
             if isinstance(result, Refused):
                 raise self._error(skipped + list(result.refused), call)
             self._forced = True
@@ -130,16 +137,17 @@ class GroupTarget:
         mix, strategy, label = self._plan(call)
         need = self._need(call)
         store = self._store
-        result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need)
+        result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need, lease=self._lease(call))
         if isinstance(result, Refused) and pool is not base:
-            again = await store.achoose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need)
+            again = await store.achoose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need,
+                                        lease=self._lease(call))
             result = _merge(result, again)
         if isinstance(result, Refused):
             trial = self._trial_pool(call, result)
             if trial is None:
                 raise self._error(skipped + list(result.refused), call)
             result = _merge(result, await store.achoose(call.call_id, trial, soonest_to_reopen, mix, self._rng,
-                                                        need, force=True))
+                                                        need, force=True, lease=self._lease(call)))
             if isinstance(result, Refused):
                 raise self._error(skipped + list(result.refused), call)
             self._forced = True
@@ -201,6 +209,10 @@ class GroupTarget:
         if mix.preference:
             return mix, preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
         return mix, self.group.strategy, self.group.strategy_name
+
+    def _lease(self, call: CallView) -> float:
+        timeout = max(call.request.timeout or 0.0, self.group.timeout)
+        return min(timeout, call.seconds_left()) + LEASE_SLACK
 
     def _need(self, call: CallView) -> Any:
         output = call.output_tokens()

@@ -120,7 +120,7 @@ class Router(Client):
 
         env = _os.environ if environ is None else environ
         members = self._members(parse_model_list(model_list, env))
-        self._groups = _groups(members, strategy)
+        self._groups = _groups(members, strategy, self.timeout)
         names = list(self._groups)
         self._aliases = parse_aliases(model_group_alias, names)
         check = self._direct_problem
@@ -245,11 +245,11 @@ class Router(Client):
         return self._store.health()
 
 
-def _groups(members: list[Member], strategy: str) -> dict[str, Group]:
+def _groups(members: list[Member], strategy: str, timeout: float) -> dict[str, Group]:
     by_group: dict[str, list[Member]] = {}
     for member in members:
         by_group.setdefault(member.group, []).append(member)
-    return {name: Group(name, group, strategy, STRATEGIES[strategy]) for name, group in by_group.items()}
+    return {name: Group(name, group, strategy, STRATEGIES[strategy], timeout) for name, group in by_group.items()}
 
 
 def _breaker_config(breaker: BreakerConfig | None, allowed_fails: int | None,
