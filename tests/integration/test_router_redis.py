@@ -91,10 +91,11 @@ def test_a_cooldown_set_in_one_process_is_honoured_by_another(servers: list[Faul
 
 def test_redis_killed_mid_run_and_restarted(servers: list[FaultServer], redis_process: Any) -> None:
     a, b = servers
+    start = time.time() + 3.0  # both processes started and calling before the outage
     job = {"redis_url": redis_process.url, "model_list": [entry(a), entry(b)], "seconds": 3.0,
-           "pause": 0.01, "options": {"timeout": 5}}
+           "pause": 0.01, "options": {"timeout": 5}, "start_at": start}
     procs = [spawn(job) for _ in range(2)]
-    time.sleep(1.0)
+    time.sleep(max(start + 0.8 - time.time(), 0.0))
     redis_process.kill()
     time.sleep(1.0)
     redis_process.start()
