@@ -5,8 +5,9 @@ gives up with error E, the next is, in order:
 
 - for a context-window error (the provider's, the core's pre-check, or a group whose every
   deployment is too small): the call's ``context_window_fallback_dict`` entry for the target,
-  then the Router's ``context_window_fallbacks`` for it (or for "*");
-- for a content-policy refusal: the Router's ``content_policy_fallbacks`` for it (or "*");
+  then the Router's ``context_window_fallbacks`` for it, then those of the primary group (or
+  of "*"), so that a fallback still too small moves on down the list;
+- for a content-policy refusal: the Router's ``content_policy_fallbacks`` the same way;
 - then, for any error that falls back, the next of the primary group's ``fallbacks`` (the
   call's own ``fallbacks=`` replace the Router's for that call).
 
@@ -106,14 +107,18 @@ class RouterSource:
         return None
 
     def _specific(self, name: str, error: RouterlibError) -> list[str]:
-        plan = self._plan
+        """The targets an error of this kind goes to first: the failed target's own list, then
+        the primary group's (a context-window fallback that is still too small moves on down)."""
         if _is_context(error):
+            mapping = self._plan.context_window
             mapped = (self._request.context_window_fallback_dict or {}).get(name)
-            found = plan.context_window.get(name) or plan.context_window.get("*") or ()
-            return [mapped, *found] if mapped else list(found)
-        if isinstance(error, ContentPolicyViolationError):
-            return list(plan.content_policy.get(name) or plan.content_policy.get("*") or ())
-        return []
+            first = [mapped] if mapped else []
+        elif isinstance(error, ContentPolicyViolationError):
+            mapping, first = self._plan.content_policy, []
+        else:
+            return []
+        primary = self._group.name
+        return [*first, *(mapping.get(name) or ()), *(mapping.get(primary) or mapping.get("*") or ())]
 
     def _open(self, entry: Any, kind: TargetKind) -> GroupTarget | DirectTarget:
         plan = self._plan
