@@ -46,17 +46,16 @@ def test_an_error_reports_its_verdict_retry_after_and_detail() -> None:
         "rate_limited", 7.0, "RateLimitError 429", None)
 
 
-def test_a_skipped_attempt_or_an_ended_call_releases_the_pick() -> None:
+def test_a_skipped_attempt_releases_the_pick() -> None:
     spy = Spy()
-    feed = HealthFeed(spy)
-    feed.on_attempt_end(end("skipped"))
-    feed.on_call_end(CallEnd("c", "ok", None, None, (), None, 0.1, 1.0))
-    assert spy.calls == [("release", "c"), ("release", "c")]
+    HealthFeed(spy).on_attempt_end(end("skipped"))
+    assert spy.calls == [("release", "c")]
 
 
 def test_first_tokens_are_passed_on_and_the_feed_is_dispatched_by_observers() -> None:
     spy = Spy()
     observers = Observers([HealthFeed(spy)])
-    assert observers.wants(AttemptEnd) and observers.wants(FirstToken) and observers.wants(CallEnd)
+    assert observers.wants(AttemptEnd) and observers.wants(FirstToken)
+    assert not observers.wants(CallEnd)  # a routed call builds no CallEnd for the Router
     observers.emit(FirstToken("c", 1, "d0", 0.25, 1.0))
     assert spy.calls == [("first_token", "c", "d0", 0.25)]

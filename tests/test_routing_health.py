@@ -231,3 +231,4 @@ def test_an_average_nobody_refreshes_decays_so_one_bad_sample_cannot_starve() ->
     choose(s, ms, call="y")
     s.release("y")
     assert s.latency(0, False) == pytest.approx(0.1 * 0.3679, rel=1e-3)
+

@@ -159,3 +159,23 @@ def test_the_default_deadline_applies_unless_the_call_gives_one() -> None:
     r2.completion("chat", MESSAGES, mock_response="x", deadline=5)
     assert seen == [30, 5]
     assert r.completion("chat", MESSAGES, mock_response="x").choices[0].message.content == "x"
+
+
+
+def test_a_budget_refusal_after_the_pick_gives_the_slot_back() -> None:
+    from routerlib import Budget, BudgetExceededError
+
+    r = Router([dep("a", max_parallel_requests=1, input_cost_per_token=1.0, output_cost_per_token=1.0)],
+               budgets=[Budget("0.01", scope="global")], environ={})
+    for _ in range(3):
+        with pytest.raises(BudgetExceededError):
+            r.completion("chat", MESSAGES, mock_response="x", max_tokens=10)
+        assert r.health()["a"].in_flight == 0
+
+
+def test_a_deadline_passed_right_after_the_pick_gives_the_slot_back() -> None:
+    ticks = iter([0.0, 0.0, 0.0] + [100.0] * 50)  # the call starts and picks; then its deadline is gone
+    r = Router([dep("a", max_parallel_requests=1)], environ={}, clock=lambda: next(ticks))
+    with pytest.raises(routerlib.APITimeoutError):
+        r.completion("chat", MESSAGES, mock_response="x", deadline=1)
+    assert r._store._flight == [0]  # type: ignore[attr-defined]

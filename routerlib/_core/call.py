@@ -365,6 +365,8 @@ class Call:
         without observers pays nothing."""
         watched = self._watch and self.observers.wants(CallEnd)
         failed = response is None
+        if failed and (ended := getattr(self.source, "ended", None)) is not None:
+            ended(self)  # a router gives back a pick the call never sent (a budget refusal, the deadline)
         if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
             event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,

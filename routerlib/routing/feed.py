@@ -3,14 +3,16 @@
 The health store steers from the same facts tracers see (``routerlib.observe``): an
 attempt's end settles its pick's reservation and feeds the breaker and the latency averages;
 a stream's first token feeds the time-to-first-token average; a skipped attempt (the core's
-own context check) or a call that ends with a pick never sent gives the reservation back.
+own context check) gives the reservation back. A pick whose call failed without any attempt
+(a budget refusal, the deadline right after the pick) is given back by the source's
+``ended`` hook, so a routed call builds no ``CallEnd`` for the Router.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..observe.events import AttemptEnd, CallEnd, FirstToken, Observer
+from ..observe.events import AttemptEnd, FirstToken, Observer
 from .breaker import verdict
 from .health import Outcome
 
@@ -42,6 +44,3 @@ class HealthFeed(Observer):
 
     def on_first_token(self, event: FirstToken) -> None:
         self._store.first_token(event.call_id, event.deployment_id, event.seconds)
-
-    def on_call_end(self, event: CallEnd) -> None:
-        self._store.release(event.call_id)

@@ -25,10 +25,11 @@ the request's fault and go to the fallback groups instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from random import Random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._core.accounting import byte_bound
 from ..exceptions import NoDeploymentAvailableError, RouterlibError
 from .breaker import verdict
 from .health import Picked, Refused
@@ -64,6 +65,9 @@ class Group:
         self._all = Pool(self.members)
         self._defaults = Pool([m for m in self.members if "default" in m.tags])
         self._by_tags: dict[frozenset[str], Pool] = {}
+        #: The pool of an untagged call: the deployments tagged "default" when any are, else all.
+        self.untagged = self._defaults if self._defaults.members else self._all
+        self.any_tpm = any(m.tpm is not None for m in self.members)
         windows = [m.max_input for m in self.members if m.max_input]
         #: The smallest known context window (None: no member's window is known).
         self.min_window = min(windows) if windows else None
@@ -72,7 +76,7 @@ class Group:
     def pool(self, tags: frozenset[str]) -> Pool:
         """Members a call with these tags may go to (cached per tag set)."""
         if not tags:
-            return self._defaults if self._defaults.members else self._all
+            return self.untagged
         pool = self._by_tags.get(tags)
         if pool is None:
             pool = self._by_tags[tags] = Pool([m for m in self.members if m.tags & tags])
@@ -111,59 +115,74 @@ class GroupTarget:
         base, skipped = self._candidates(call)
         pool = self._untried(call, base)
         mix, strategy, label = self._plan(call)
-        need = self._need(call)
-        store = self._store
-        result = store.choose(call.call_id, pool, strategy, mix, self._rng, need, lease=self._lease(call))
+        need, lease = self._need_and_lease(call)
+        result = self._store.choose(call.call_id, pool, strategy, mix, self._rng, need, lease=lease,
+                                    call=call)
+        if type(result) is not Picked:
+            result, label = self._rescue(call, base, pool, result, skipped, strategy, label)
+        return self._picked(result, skipped, label)
+
+    def _rescue(self, call: CallView, base: Pool, pool: Pool, result: Picked | Refused,
+                skipped: Sequence[tuple[Member, str]], strategy: Strategy, label: str) -> tuple[Picked, str]:
+        """Every candidate was refused: the members this call already tried, then the all-open trial."""
+        store, mix = self._store, self._plan(call)[0]
+        need, lease = self._need_and_lease(call)
         if isinstance(result, Refused) and pool is not base:
-            again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need,
-                                 lease=self._lease(call))
+            again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need, lease=lease,
+                                 call=call)
             result = _merge(result, again)
         if isinstance(result, Refused):
             trial = self._trial_pool(call, result)
             if trial is None:
-                raise self._error(skipped + list(result.refused), call)
+                raise self._error([*skipped, *result.refused], call)
             result = _merge(result, store.choose(call.call_id, trial, soonest_to_reopen, mix, self._rng, need,
-                                                 force=True, lease=self._lease(call)))
+                                                 force=True, lease=lease, call=call))
             if isinstance(result, Refused):
-                raise self._error(skipped + list(result.refused), call)
+                raise self._error([*skipped, *result.refused], call)
             self._forced = True
             label = "trial"
-        return self._picked(result, skipped, label)
+        return result, label
 
     async def apick(self, call: CallView) -> Deployment:
         """``pick`` for the async shell: a shared store answers without blocking the loop."""
         base, skipped = self._candidates(call)
         pool = self._untried(call, base)
         mix, strategy, label = self._plan(call)
-        need = self._need(call)
+        need, lease = self._need_and_lease(call)
         store = self._store
-        result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need, lease=self._lease(call))
+        result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need, lease=lease,
+                                     call=call)
         if isinstance(result, Refused) and pool is not base:
             again = await store.achoose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need,
-                                        lease=self._lease(call))
+                                        lease=lease, call=call)
             result = _merge(result, again)
         if isinstance(result, Refused):
             trial = self._trial_pool(call, result)
             if trial is None:
-                raise self._error(skipped + list(result.refused), call)
+                raise self._error([*skipped, *result.refused], call)
             result = _merge(result, await store.achoose(call.call_id, trial, soonest_to_reopen, mix, self._rng,
-                                                        need, force=True, lease=self._lease(call)))
+                                                        need, force=True, lease=lease, call=call))
             if isinstance(result, Refused):
-                raise self._error(skipped + list(result.refused), call)
+                raise self._error([*skipped, *result.refused], call)
             self._forced = True
             label = "trial"
         return self._picked(result, skipped, label)
 
-    def _candidates(self, call: CallView) -> tuple[Pool, list[tuple[Member, str]]]:
+    def _candidates(self, call: CallView) -> tuple[Pool, Sequence[tuple[Member, str]]]:
         """The members the call may go to (tags, context window), and who was dropped why."""
-        tags = _tags(call.request)
-        base = self.group.pool(tags)
-        skipped: list[tuple[Member, str]] = []
-        if not base.members:
-            wanted = ", ".join(sorted(tags)) if tags else "none (no deployment is tagged 'default')"
-            skipped = [(m, f"tags {sorted(m.tags)} match none of the call's ({wanted})") for m in self.group.members]
-            raise self._error(skipped, None)
-        if self.group.min_window is not None or self.group.any_max_output:
+        request = call.request
+        group = self.group
+        if request.metadata:
+            tags = _tags(request)
+            base = group.pool(tags)
+            if not base.members:
+                wanted = ", ".join(sorted(tags)) if tags else "none (no deployment is tagged 'default')"
+                raise self._error([(m, f"tags {sorted(m.tags)} match none of the call's ({wanted})")
+                                   for m in group.members], None)
+        else:
+            base = group.untagged
+        skipped: Sequence[tuple[Member, str]] = ()
+        if group.min_window is not None or group.any_max_output:
             base, skipped = self._fitting(call, base)
         self._fit_base = base
         return base, skipped
@@ -178,18 +197,19 @@ class GroupTarget:
                 return untried
         return base
 
-    def _fitting(self, call: CallView, pool: Pool) -> tuple[Pool, list[tuple[Member, str]]]:
+    def _fitting(self, call: CallView, pool: Pool) -> tuple[Pool, Sequence[tuple[Member, str]]]:
         output = call.output_tokens() or 0
         min_window = self.group.min_window
-        if not self.group.any_max_output and min_window is not None and \
-                _byte_bound(call.request) + output <= min_window:
-            return pool, []
+        if (not output or not self.group.any_max_output) and (
+                min_window is None or _char_bound(call.request) + output <= min_window):
+            return pool, ()
+        bound = byte_bound(call.request) + output  # tokens are counted only when this says "may not fit"
         kept, skipped = [], []
         for member in pool.members:
             if member.max_output and output > member.max_output:
                 skipped.append((member, f"max output {output} > its {member.max_output} tokens"))
                 continue
-            if member.max_input:
+            if member.max_input and bound > member.max_input:
                 prompt = call.prompt_tokens(member.deployment)
                 if prompt + output > member.max_input:
                     skipped.append((member, f"context window: {prompt} prompt + {output} output tokens > "
@@ -198,6 +218,8 @@ class GroupTarget:
             kept.append(member)
         if not kept:
             raise self._error(skipped, None)
+        if not skipped:
+            return pool, ()
         return Pool(kept), skipped
 
     def _plan(self, call: CallView) -> tuple[Mix, Strategy, str]:
@@ -210,14 +232,18 @@ class GroupTarget:
             return mix, preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
         return mix, self.group.strategy, self.group.strategy_name
 
-    def _lease(self, call: CallView) -> float:
+    def _need_and_lease(self, call: CallView) -> tuple[Callable[[Member], int], float]:
+        """What a pick reserves: the request's tokens (for tpm limits) and how long its slot lives
+        in a shared store (a process that dies mid-call holds nothing past it)."""
+        need = _no_tokens
+        if self.group.any_tpm:
+            output = call.output_tokens()
+            extra = int(DEFAULT_OUTPUT) if output is None else output
+            need = lambda member: call.prompt_tokens(member.deployment) + extra  # noqa: E731
+        if self._store.batch == 1:
+            return need, 0.0  # an in-process store: a slot lives exactly as long as its attempt
         timeout = max(call.request.timeout or 0.0, self.group.timeout)
-        return min(timeout, call.seconds_left()) + LEASE_SLACK
-
-    def _need(self, call: CallView) -> Any:
-        output = call.output_tokens()
-        extra = int(DEFAULT_OUTPUT) if output is None else output
-        return lambda member: call.prompt_tokens(member.deployment) + extra
+        return need, min(timeout, call.seconds_left()) + LEASE_SLACK
 
     def _trial_pool(self, call: CallView, result: Refused) -> Pool | None:
         """When every candidate was refused for being open: the pool of this call's one trial."""
@@ -227,9 +253,9 @@ class GroupTarget:
             return None  # something is excluded for another reason (limits): not an all-open group
         return Pool([m for m, _ in result.refused])
 
-    def _picked(self, result: Picked, skipped: list[tuple[Member, str]], label: str) -> Deployment:
+    def _picked(self, result: Picked, skipped: Sequence[tuple[Member, str]], label: str) -> Deployment:
         why = result.why
-        passed = skipped + list(result.refused)
+        passed = [*skipped, *result.refused] if skipped or result.refused else None
         if passed:
             listed = "; ".join(f"{m.id}: {r}" for m, r in passed[:LISTED])
             more = f"; and {len(passed) - LISTED} more" if len(passed) > LISTED else ""
@@ -267,6 +293,23 @@ class GroupTarget:
         return any(m.id not in tried and admits(m) for m in base.members)
 
 
+def _no_tokens(member: Member) -> int:
+    return 0
+
+
+def _char_bound(request: ChatRequest) -> int:
+    """A quick upper bound of the prompt's tokens: four per character (UTF-8 bytes at most)."""
+    total = 8
+    for message in request.messages:
+        content = message.get("content")
+        if not isinstance(content, str) or "tool_calls" in message:
+            return byte_bound(request)
+        total += 4 * len(content) + 8
+    if request.prompt is not None or request.tools:
+        return byte_bound(request)
+    return total
+
+
 def _tried_part(base: Pool, untried: Pool) -> Pool:
     kept = set(map(id, untried.members))
     return Pool([m for m in base.members if id(m) not in kept])
@@ -286,22 +329,3 @@ def _tags(request: ChatRequest) -> frozenset[str]:
     if not tags:
         return frozenset()
     return frozenset((tags,) if isinstance(tags, str) else tags)
-
-
-def _byte_bound(request: ChatRequest) -> int:
-    """An upper bound of the prompt's tokens (one per UTF-8 byte, plus per-message overhead)."""
-    prompt = request.prompt
-    total = 0
-    if prompt is not None:
-        total = sum(len(p.encode()) for p in ((prompt,) if isinstance(prompt, str) else prompt))
-    for message in request.messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content.encode()) + 8
-        elif content:
-            total += len(str(content).encode()) + 8
-        for tool_call in message.get("tool_calls") or ():
-            total += len(str(tool_call).encode())
-    if request.tools:
-        total += len(str(request.tools).encode())
-    return total + 8

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import Random
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from .breaker import Breaker, BreakerConfig, State, Verdict
 from .members import Member, Mix, Pool
@@ -47,31 +47,27 @@ USAGE_BUCKETS = 61
 LAZY_REFUSALS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One attempt's end, as the health store takes it."""
+class Outcome(NamedTuple):
+    """One attempt's end, as the health store takes it (a tuple: built once per attempt)."""
 
     verdict: Verdict
     latency: float = 0.0
     #: Total tokens of the answer (prompt + completion), None when unknown (an error).
     tokens: int | None = None
     completion_tokens: int | None = None
-    stream: bool = False
     retry_after: float | None = None
     #: "InternalServerError 500" etc., kept as the breaker's cause.
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Picked:
+class Picked(NamedTuple):
     member: Member
     why: str
     trial: bool
     refused: tuple[tuple[Member, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
+class Refused(NamedTuple):
     refused: tuple[tuple[Member, str], ...]
 
 
@@ -105,17 +101,23 @@ class DeploymentHealth:
 class HealthStore(Protocol):
     """Where a Router keeps its routing state (``MemoryHealth``, ``RedisHealth``)."""
 
+    #: Ranked candidates a pick checks per decision: 1 in process; a shared store sends several
+    #: per round trip (and sizes the slots' leases, which an in-process store does not need).
+    batch: int
+
     def bind(self, members: Sequence[Member], config: BreakerConfig, clock: Callable[[], float]) -> None:
         """Called once by the Router with every deployment of every group."""
         ...
 
     def choose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-               need: Callable[[Member], int], *, force: bool = False,
-               lease: float = 600.0) -> Picked | Refused: ...
+               need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+               call: object | None = None) -> Picked | Refused:
+        """Run ``strategy`` over ``pool`` and reserve on the member kept (``call``: the call view)."""
+        ...
 
     async def achoose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-                      need: Callable[[Member], int], *, force: bool = False,
-                      lease: float = 600.0) -> Picked | Refused: ...
+                      need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+                      call: object | None = None) -> Picked | Refused: ...
 
     def report(self, call_id: str, deployment_id: str, outcome: Outcome) -> None: ...
 
@@ -196,12 +198,16 @@ def peak_ewma(value: float | None, stamp: float, sample: float, now: float) -> f
     return value * w + sample * (1.0 - w)
 
 
-@dataclass(slots=True)
 class _Pending:
-    index: int
-    tokens: int
-    second: int
-    trial: bool
+    """A pick not yet reported (or given back: see ``release``)."""
+
+    __slots__ = ("index", "second", "tokens", "trial")
+
+    def __init__(self, index: int, tokens: int, second: int, trial: bool) -> None:
+        self.index = index
+        self.tokens = tokens
+        self.second = second
+        self.trial = trial
 
 
 class MemoryHealth:
@@ -256,11 +262,13 @@ class MemoryHealth:
 
     # -- decisions
     def choose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-               need: Callable[[Member], int], *, force: bool = False,
-               lease: float = 600.0) -> Picked | Refused:
+               need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+               call: object | None = None) -> Picked | Refused:
         with self._lock:
             self._now = now = self._clock()
-            self._release_locked(call_id)
+            pending = self._pending
+            if call_id in pending:
+                self._release_locked(call_id)
             refused: list[tuple[Member, str]] = []
             while pool.members:
                 if len(refused) == LAZY_REFUSALS:
@@ -268,6 +276,12 @@ class MemoryHealth:
                     if not pool.members:
                         break
                 member, why = strategy(pool, self, mix, rng)
+                i = member.index
+                if not member.limited and not force and self._breakers[i].open_until == 0.0:
+                    # the common case: a closed breaker and no limit to check
+                    self._flight[i] += 1
+                    pending[call_id] = _Pending(i, 0, self._usage[i].add(now, 1, 0), False)
+                    return Picked(member, why, False, tuple(refused) if refused else ())
                 reason, tokens = self._refusal(member, now, force, need)
                 if reason is None:
                     trial = self._reserve(call_id, member, now, tokens, force)
@@ -277,9 +291,9 @@ class MemoryHealth:
             return Refused(tuple(refused))
 
     async def achoose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-                      need: Callable[[Member], int], *, force: bool = False,
-                      lease: float = 600.0) -> Picked | Refused:
-        return self.choose(call_id, pool, strategy, mix, rng, need, force=force, lease=lease)
+                      need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+                      call: object | None = None) -> Picked | Refused:
+        return self.choose(call_id, pool, strategy, mix, rng, need, force=force, lease=lease, call=call)
 
     def _filter(self, pool: Pool, now: float, force: bool, need: Callable[[Member], int],
                 refused: list[tuple[Member, str]]) -> Pool:
@@ -325,11 +339,13 @@ class MemoryHealth:
 
     def report(self, call_id: str, deployment_id: str, outcome: Outcome) -> None:
         with self._lock:
-            pending = self._pending.get(call_id)
-            if pending is None or self._members[pending.index].id != deployment_id:
-                return  # not an attempt this store picked (a direct fallback, a skipped one)
-            del self._pending[call_id]
+            pending = self._pending.pop(call_id, None)
+            if pending is None:
+                return  # not an attempt this store picked (a direct fallback)
             i = pending.index
+            if self._members[i].id != deployment_id:
+                self._pending[call_id] = pending
+                return
             now = self._clock()
             self._flight[i] = max(self._flight[i] - 1, 0)
             if outcome.tokens is not None:

@@ -37,6 +37,13 @@ class Member:
     output_price: float | None = None
     #: Where the prices came from: "deployment", "model_map" or "unknown".
     price_source: str = "unknown"
+    #: Whether any per-deployment limit applies (rpm, tpm, max_parallel_requests): picks of the
+    #: others skip those checks.
+    limited: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limited", self.rpm is not None or self.tpm is not None
+                           or self.max_parallel is not None)
 
     @property
     def id(self) -> str:
@@ -99,16 +106,22 @@ class Snapshot(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
 class Mix:
-    """The request as strategies see it: streamed or not, its prompt per tokenizer, its output."""
+    """The request as strategies see it: streamed or not, its prompt per tokenizer, its output.
 
-    stream: bool
-    #: Prompt tokens of the request for a deployment (counted once per tokenizer by the core).
-    prompt_tokens: Callable[[Deployment], int]
-    #: The request's max output (max_completion_tokens/max_tokens x n), None when not set.
-    max_output: int | None = None
-    preference: str | None = None
+    ``prompt_tokens(deployment)`` counts the prompt for that deployment's tokenizer (once per
+    tokenizer per call, by the core); ``max_output`` is max_completion_tokens/max_tokens x n,
+    None when the request sets none. Built once per call (a plain class: cheap to make).
+    """
+
+    __slots__ = ("max_output", "preference", "prompt_tokens", "stream")
+
+    def __init__(self, stream: bool, prompt_tokens: Callable[[Deployment], int], max_output: int | None = None,
+                 preference: str | None = None) -> None:
+        self.stream = stream
+        self.prompt_tokens = prompt_tokens
+        self.max_output = max_output
+        self.preference = preference
 
     def output_estimate(self, member: Member, snap: Snapshot) -> tuple[float, str]:
         """Expected output tokens and what the number rests on."""

@@ -106,6 +106,11 @@ class RouterSource:
                 return self._open(entry, "fallback")
         return None
 
+    def ended(self, call: CallView) -> None:
+        """The call failed: give back a pick it never sent (a budget refusal or the deadline right
+        after the pick; an attempt that was sent is reported by its own event)."""
+        self._plan.store.release(call.call_id)
+
     def _specific(self, name: str, error: RouterlibError) -> list[str]:
         """The targets an error of this kind goes to first: the failed target's own list, then
         the primary group's (a context-window fallback that is still too small moves on down)."""

@@ -225,7 +225,7 @@ class RedisHealth:
         return keys, args, lease_id
 
     def _take(self, call_id: str, reply: Any, cands: list[tuple[Member, str]], snap: Sequence[Member],
-              lease_id: str, args: list[Any], refused: list[tuple[Member, str]]) -> Picked | None:
+              lease_id: str, args: list[Any], refused: list[tuple[Member, str]], call: object | None) -> Picked | None:
         chosen, trial, second, reasons, rows = reply
         self._snap.update(snap, rows)
         for (member, _), reason in zip(cands, reasons, strict=False):
@@ -238,10 +238,11 @@ class RedisHealth:
         return Picked(member, why, bool(trial), tuple(refused))
 
     def choose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-               need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0) -> Picked | Refused:
+               need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+               call: object | None = None) -> Picked | Refused:
         self.release(call_id)
         if not self._available():
-            return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease)
+            return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease, call)
         snap = pool.members if len(pool) <= SNAPSHOT_MAX else ()
         refused: list[tuple[Member, str]] = []
         while pool.members:
@@ -253,20 +254,21 @@ class RedisHealth:
                 reply = self._scripts["CHOOSE"](keys=keys, args=args)
             except _errors() as error:
                 self._failed(error)
-                return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease)
+                return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease, call)
             self._recovered()
-            picked = self._take(call_id, reply, cands, snap or [m for m, _ in cands], lease_id, args, refused)
+            picked = self._take(call_id, reply, cands, snap or [m for m, _ in cands], lease_id, args, refused,
+                                call)
             if picked is not None:
                 return picked
             pool = Pool([m for m in pool.members if all(m is not c for c, _ in cands)])
         return Refused(tuple(refused))
 
     async def achoose(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-                      need: Callable[[Member], int], *, force: bool = False,
-                      lease: float = 600.0) -> Picked | Refused:
+                      need: Callable[[Member], int], *, force: bool = False, lease: float = 600.0,
+                      call: object | None = None) -> Picked | Refused:
         await self._arelease(call_id)
         if not self._available():
-            return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease)
+            return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease, call)
         snap = pool.members if len(pool) <= SNAPSHOT_MAX else ()
         refused: list[tuple[Member, str]] = []
         while pool.members:
@@ -278,17 +280,19 @@ class RedisHealth:
                 reply = await asyncio.wait_for(scripts["CHOOSE"](keys=keys, args=args), self._timeout)
             except _errors() as error:
                 self._failed(error)
-                return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease)
+                return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease, call)
             self._recovered()
-            picked = self._take(call_id, reply, cands, snap or [m for m, _ in cands], lease_id, args, refused)
+            picked = self._take(call_id, reply, cands, snap or [m for m, _ in cands], lease_id, args, refused,
+                                call)
             if picked is not None:
                 return picked
             pool = Pool([m for m in pool.members if all(m is not c for c, _ in cands)])
         return Refused(tuple(refused))
 
     def _choose_locally(self, call_id: str, pool: Pool, strategy: Strategy, mix: Mix, rng: Random,
-                        need: Callable[[Member], int], force: bool, lease: float) -> Picked | Refused:
-        result = self.local.choose(call_id, pool, strategy, mix, rng, need, force=force, lease=lease)
+                        need: Callable[[Member], int], force: bool, lease: float,
+                        call: object | None) -> Picked | Refused:
+        result = self.local.choose(call_id, pool, strategy, mix, rng, need, force=force, lease=lease, call=call)
         if isinstance(result, Picked):
             self._pending[call_id] = _Pending(result.member, "", result.trial, 0, 0, local=True)
         return result

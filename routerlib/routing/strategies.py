@@ -40,9 +40,15 @@ Strategy = Callable[[Pool, Snapshot, Mix, Random], tuple[Member, str]]
 
 def simple_shuffle(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
     member = pool.weighted(rng.random())
-    if len(pool) == 1:
+    if len(pool.members) == 1:
         return member, "simple-shuffle: the only candidate"
-    return member, f"simple-shuffle: weighted random, weight {member.weight:g}"
+    why = _SHUFFLED.get(member.weight)
+    if why is None:
+        why = _SHUFFLED[member.weight] = f"simple-shuffle: weighted random, weight {member.weight:g}"
+    return member, why
+
+
+_SHUFFLED: dict[float, str] = {}
 
 
 def least_busy(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
