@@ -25,22 +25,21 @@ class HealthFeed(Observer):
         self._store = store
 
     def on_attempt_end(self, event: AttemptEnd) -> None:
-        if event.outcome not in ("ok", "error"):
-            self._store.release(event.call_id)
-            return
-        error = event.error
-        usage = event.usage
-        detail = ""
-        retry_after = None
-        if error is not None:
+        outcome = event.outcome
+        if outcome == "ok":  # the common case first
+            usage = event.usage
+            self._store.report(event.call_id, event.deployment_id, Outcome(
+                "ok", event.latency, usage.total_tokens if usage is not None else None,
+                usage.completion_tokens if usage is not None else None))
+        elif outcome == "error":
+            error = event.error
             status = getattr(error, "status_code", None)
-            detail = f"{type(error).__name__} {status}" if status else type(error).__name__
-            retry_after = getattr(error, "retry_after", None)
-        self._store.report(event.call_id, event.deployment_id, Outcome(
-            verdict=verdict(error), latency=event.latency,
-            tokens=usage.total_tokens if usage is not None else None,
-            completion_tokens=usage.completion_tokens if usage is not None else None,
-            retry_after=retry_after, detail=detail))
+            name = type(error).__name__
+            self._store.report(event.call_id, event.deployment_id, Outcome(
+                verdict(error), event.latency, retry_after=getattr(error, "retry_after", None),
+                detail=f"{name} {status}" if status else name))
+        else:  # skipped before sending (the core's context check), or answered from a cache
+            self._store.release(event.call_id)
 
     def on_first_token(self, event: FirstToken) -> None:
         self._store.first_token(event.call_id, event.deployment_id, event.seconds)

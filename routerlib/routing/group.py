@@ -51,6 +51,9 @@ LEASE_SLACK = 2.0
 LISTED = 3
 
 
+_State = tuple[Pool, Sequence[tuple[Member, str]], Mix, Strategy, str, Callable[[Member], int]]
+
+
 class Group:
     """One model group, fixed at construction."""
 
@@ -96,8 +99,9 @@ class GroupTarget:
         self._rng = rng
         self._kind = kind
         self._forced = False
-        self._mix: Mix | None = None
-        #: The pool after tags and context checks, and the one before this call's tries were dropped.
+        #: What does not change between this call's picks: the pool after tags and context checks,
+        #: who those dropped and why, the request's mix, the strategy and its label, the tokens to reserve.
+        self._state: _State | None = None
         self._fit_base: Pool | None = None
         #: (strategy, reason) of the last pick: recorded on its attempt.
         self.last: tuple[str, str] | None = None
@@ -112,21 +116,38 @@ class GroupTarget:
 
     # -- picking
     def pick(self, call: CallView) -> Deployment:
-        base, skipped = self._candidates(call)
-        pool = self._untried(call, base)
-        mix, strategy, label = self._plan(call)
-        need, lease = self._need_and_lease(call)
-        result = self._store.choose(call.call_id, pool, strategy, mix, self._rng, need, lease=lease,
-                                    call=call)
+        state = self._state or self._prepare(call)
+        base, skipped, mix, strategy, label, need = state
+        tried = call.tried
+        pool = self._untried(tried, base) if tried else base
+        lease = 0.0 if self._store.batch == 1 else self._lease(call)
+        result = self._store.choose(call.call_id, pool, strategy, mix, self._rng, need, lease=lease, call=call)
         if type(result) is not Picked:
             result, label = self._rescue(call, base, pool, result, skipped, strategy, label)
         return self._picked(result, skipped, label)
 
+    def _prepare(self, call: CallView) -> _State:
+        base, skipped = self._candidates(call)
+        request = call.request
+        output = call.output_tokens()
+        mix = Mix(request.stream, call.prompt_tokens, output, request.router_preference)
+        if mix.preference:
+            strategy, label = preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
+        else:
+            strategy, label = self.group.strategy, self.group.strategy_name
+        need = _no_tokens
+        if self.group.any_tpm:
+            extra = int(DEFAULT_OUTPUT) if output is None else output
+            need = lambda member: call.prompt_tokens(member.deployment) + extra  # noqa: E731
+        self._state = state = (base, skipped, mix, strategy, label, need)
+        return state
+
     def _rescue(self, call: CallView, base: Pool, pool: Pool, result: Picked | Refused,
                 skipped: Sequence[tuple[Member, str]], strategy: Strategy, label: str) -> tuple[Picked, str]:
         """Every candidate was refused: the members this call already tried, then the all-open trial."""
-        store, mix = self._store, self._plan(call)[0]
-        need, lease = self._need_and_lease(call)
+        store = self._store
+        _, _, mix, _, _, need = self._state or self._prepare(call)
+        lease = self._lease(call)
         if isinstance(result, Refused) and pool is not base:
             again = store.choose(call.call_id, _tried_part(base, pool), strategy, mix, self._rng, need, lease=lease,
                                  call=call)
@@ -145,10 +166,10 @@ class GroupTarget:
 
     async def apick(self, call: CallView) -> Deployment:
         """``pick`` for the async shell: a shared store answers without blocking the loop."""
-        base, skipped = self._candidates(call)
-        pool = self._untried(call, base)
-        mix, strategy, label = self._plan(call)
-        need, lease = self._need_and_lease(call)
+        base, skipped, mix, strategy, label, need = self._state or self._prepare(call)
+        tried = call.tried
+        pool = self._untried(tried, base) if tried else base
+        lease = 0.0 if self._store.batch == 1 else self._lease(call)
         store = self._store
         result = await store.achoose(call.call_id, pool, strategy, mix, self._rng, need, lease=lease,
                                      call=call)
@@ -188,10 +209,9 @@ class GroupTarget:
         return base, skipped
 
     @staticmethod
-    def _untried(call: CallView, base: Pool) -> Pool:
+    def _untried(tried: frozenset[str], base: Pool) -> Pool:
         """``base`` without what this call already tried, unless that leaves nothing."""
-        tried = call.tried
-        if tried and any(m.id in tried for m in base.members):
+        if any(m.id in tried for m in base.members):
             untried = base.without(tried)
             if untried.members:
                 return untried
@@ -222,28 +242,11 @@ class GroupTarget:
             return pool, ()
         return Pool(kept), skipped
 
-    def _plan(self, call: CallView) -> tuple[Mix, Strategy, str]:
-        request = call.request
-        mix = self._mix
-        if mix is None:
-            mix = self._mix = Mix(stream=request.stream, prompt_tokens=call.prompt_tokens,
-                                  max_output=call.output_tokens(), preference=request.router_preference)
-        if mix.preference:
-            return mix, preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
-        return mix, self.group.strategy, self.group.strategy_name
-
-    def _need_and_lease(self, call: CallView) -> tuple[Callable[[Member], int], float]:
-        """What a pick reserves: the request's tokens (for tpm limits) and how long its slot lives
-        in a shared store (a process that dies mid-call holds nothing past it)."""
-        need = _no_tokens
-        if self.group.any_tpm:
-            output = call.output_tokens()
-            extra = int(DEFAULT_OUTPUT) if output is None else output
-            need = lambda member: call.prompt_tokens(member.deployment) + extra  # noqa: E731
-        if self._store.batch == 1:
-            return need, 0.0  # an in-process store: a slot lives exactly as long as its attempt
+    def _lease(self, call: CallView) -> float:
+        """How long a pick's slot lives in a shared store: a process that dies mid-call holds
+        nothing past its attempt's timeout (an in-process store needs no lease)."""
         timeout = max(call.request.timeout or 0.0, self.group.timeout)
-        return need, min(timeout, call.seconds_left()) + LEASE_SLACK
+        return min(timeout, call.seconds_left()) + LEASE_SLACK
 
     def _trial_pool(self, call: CallView, result: Refused) -> Pool | None:
         """When every candidate was refused for being open: the pool of this call's one trial."""

@@ -347,21 +347,19 @@ class MemoryHealth:
                 self._pending[call_id] = pending
                 return
             now = self._clock()
-            self._flight[i] = max(self._flight[i] - 1, 0)
-            if outcome.tokens is not None:
-                self._usage[i].adjust(pending.second, 0, outcome.tokens - pending.tokens)
-            self._breakers[i].record(outcome.verdict, now, trial=pending.trial,
-                                     retry_after=outcome.retry_after, detail=outcome.detail)
-            if outcome.verdict == "ok":
-                self._learn(i, outcome, now)
-
-    def _learn(self, i: int, outcome: Outcome, now: float) -> None:
-        completion = outcome.completion_tokens
-        if completion:
-            self._lat[i] = peak_ewma(self._lat[i], self._lat_at[i], outcome.latency / completion, now)
-            self._lat_at[i] = now
-            old = self._out[i]
-            self._out[i] = float(completion) if old is None else old + OUTPUT_ALPHA * (completion - old)
+            self._flight[i] -= 1
+            tokens = outcome.tokens
+            if tokens is not None and tokens != pending.tokens:
+                self._usage[i].adjust(pending.second, 0, tokens - pending.tokens)
+            verdict = outcome.verdict
+            self._breakers[i].record(verdict, now, trial=pending.trial, retry_after=outcome.retry_after,
+                                     detail=outcome.detail)
+            completion = outcome.completion_tokens
+            if verdict == "ok" and completion:
+                self._lat[i] = peak_ewma(self._lat[i], self._lat_at[i], outcome.latency / completion, now)
+                self._lat_at[i] = now
+                old = self._out[i]
+                self._out[i] = float(completion) if old is None else old + OUTPUT_ALPHA * (completion - old)
 
     def release(self, call_id: str) -> None:
         with self._lock:

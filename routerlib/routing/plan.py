@@ -81,22 +81,29 @@ class RouterPlan:
 class RouterSource:
     """One call's plan (see the module docstring)."""
 
+    __slots__ = ("_current", "_general", "_group", "_plan", "_request", "_visited")
+
     def __init__(self, plan: RouterPlan, request: ChatRequest, group: Group) -> None:
         self._plan = plan
         self._request = request
         self._group = group
         self._current: GroupTarget | DirectTarget | None = None
         self._visited: set[str] = set()
-        general: tuple[Any, ...] = request.fallbacks if request.fallbacks is not None else (
-            plan.fallbacks.get(group.name) or plan.fallbacks.get("*") or ())
-        self._general: deque[Any] = deque(general)
+        self._general: deque[Any] | None = None  # made on the first fallback: most calls never need it
 
     def next_target(self, call: CallView, error: RouterlibError | None) -> GroupTarget | DirectTarget | None:
         current = self._current
         if current is None:
-            return self._open(self._group.name, "group")
+            group = self._group
+            self._visited.add(group.name)
+            self._current = target = GroupTarget(group, self._plan.store, self._plan.rng)
+            return target
         if error is None:
             return None
+        if self._general is None:
+            request, plan, name = self._request, self._plan, self._group.name
+            self._general = deque(request.fallbacks if request.fallbacks is not None else (
+                plan.fallbacks.get(name) or plan.fallbacks.get("*") or ()))
         for name in self._specific(current.name, error):
             if name not in self._visited:
                 return self._open(name, "context_window" if _is_context(error) else "fallback")

@@ -111,6 +111,9 @@ class Router(Client):
                                      or deadline <= 0):
             raise RouterConfigError(f"deadline={deadline!r}: must be a number of seconds > 0")
         self._deadline = deadline
+        if deadline is None:  # nothing to add per call: the Client's methods as they are, one frame less
+            for name in ("completion", "acompletion", "text_completion", "atext_completion"):
+                setattr(self, name, getattr(super(), name))
         super().__init__(timeout=DEFAULT_TIMEOUT if timeout is None else timeout, policy=policy,
                          model_map=model_map, ledger=ledger, budgets=budgets, callbacks=callbacks,
                          observers=[*observers, HealthFeed(store)], transport=transport,
