@@ -43,11 +43,17 @@ class FakeSnapshot:
     def in_flight(self, index: int) -> int:
         return self.flight.get(index, 0)
 
+    def in_flights(self, pool: Any) -> list[int]:
+        return [self.in_flight(m.index) for m in pool.members]
+
     def latency(self, index: int, stream: bool) -> float | None:
         return (self.ttft if stream else self.lat).get(index)
 
     def usage(self, index: int) -> tuple[int, int]:
         return self.used.get(index, (0, 0))
+
+    def usages(self, pool: Any) -> list[tuple[int, int]]:
+        return [self.usage(m.index) for m in pool.members]
 
     def reopens_in(self, index: int) -> float:
         return self.reopen.get(index, 0.0)

@@ -75,6 +75,9 @@ class Group:
         #: The smallest known context window (None: no member's window is known).
         self.min_window = min(windows) if windows else None
         self.any_max_output = any(m.max_output for m in self.members)
+        outputs = [m.max_output for m in self.members if m.max_output]
+        #: The smallest known output limit (None: none is known).
+        self.min_max_output = min(outputs) if outputs else None
 
     def pool(self, tags: frozenset[str]) -> Pool:
         """Members a call with these tags may go to (cached per tag set)."""
@@ -220,7 +223,8 @@ class GroupTarget:
     def _fitting(self, call: CallView, pool: Pool) -> tuple[Pool, Sequence[tuple[Member, str]]]:
         output = call.output_tokens() or 0
         min_window = self.group.min_window
-        if (not output or not self.group.any_max_output) and (
+        min_output = self.group.min_max_output
+        if (min_output is None or output <= min_output) and (
                 min_window is None or _char_bound(call.request) + output <= min_window):
             return pool, ()
         bound = byte_bound(call.request) + output  # tokens are counted only when this says "may not fit"

@@ -240,6 +240,9 @@ class MemoryHealth:
     def in_flight(self, index: int) -> int:
         return self._flight[index]
 
+    def in_flights(self, pool: Pool) -> Sequence[int]:
+        return pool.gather(self._flight)
+
     def latency(self, index: int, stream: bool) -> float | None:
         # Read through a zero sample, as Finagle's PeakEWMA does: an average nobody refreshes
         # decays, so one bad sample cannot starve a deployment forever.
@@ -253,6 +256,15 @@ class MemoryHealth:
 
     def usage(self, index: int) -> tuple[int, int]:
         return self._usage[index].totals(self._now)
+
+    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
+        windows = pool.gather(self._usage)
+        now = self._now
+        second = int(now)
+        for window in windows:
+            if window.head < second:
+                window.advance(now)
+        return [(w.requests, w.tokens) for w in windows]
 
     def reopens_in(self, index: int) -> float:
         return max(self._breakers[index].open_until - self._now, 0.0)

@@ -9,12 +9,15 @@ quality, context window), flattened to plain numbers so that a pick does no look
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,9 +62,26 @@ class Pool:
 
     members: Sequence[Member]
     _cumulative: list[float] | None = field(default=None, repr=False)
+    _getter: Callable[[Sequence[Any]], Any] | None = field(default=None, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def gather(self, values: Sequence[T]) -> list[T]:
+        """``values`` (indexed by member index) for this pool's members, in order, at C speed."""
+        getter = self._getter
+        if getter is None:
+            getter = self._getter = operator.itemgetter(*(m.index for m in self.members))
+        got = getter(values)
+        return list(got) if len(self.members) > 1 else [got]
+
+    def memo(self, key: str, build: Callable[[Sequence[Member]], T]) -> T:
+        """``build(members)``, computed once per pool (pools of a group are cached across calls)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = build(self.members)
+        return found
 
     def weighted(self, u: float) -> Member:
         """The member whose weight interval holds ``u`` in [0, 1): O(log n) once built."""
@@ -89,12 +109,20 @@ class Snapshot(Protocol):
 
     def in_flight(self, index: int) -> int: ...
 
+    def in_flights(self, pool: Pool) -> Sequence[int]:
+        """Calls in flight of each member of ``pool``, in order."""
+        ...
+
     def latency(self, index: int, stream: bool) -> float | None:
         """Peak-EWMA seconds per output token (non-streams), or time to first token (streams)."""
         ...
 
     def usage(self, index: int) -> tuple[int, int]:
         """(requests, tokens) in the rolling 60 s window, reservations included."""
+        ...
+
+    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
+        """``usage`` of each member of ``pool``, in order."""
         ...
 
     def reopens_in(self, index: int) -> float:

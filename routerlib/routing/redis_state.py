@@ -90,11 +90,17 @@ class _Snapshot:
     def in_flight(self, index: int) -> int:
         return self.flight[index]
 
+    def in_flights(self, pool: Pool) -> Sequence[int]:
+        return pool.gather(self.flight)
+
     def latency(self, index: int, stream: bool) -> float | None:
         return self.ttft[index] if stream else self.lat[index]
 
     def usage(self, index: int) -> tuple[int, int]:
         return self.used[index]
+
+    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
+        return pool.gather(self.used)
 
     def reopens_in(self, index: int) -> float:
         return max(self.reopen[index] - (time.monotonic() - self.at[index]), 0.0)

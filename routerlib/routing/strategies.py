@@ -32,10 +32,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from random import Random
+from typing import TypeVar
 
-from .members import Member, Mix, Pool, Snapshot
+from .members import DEFAULT_OUTPUT, Member, Mix, Pool, Snapshot
 
 Strategy = Callable[[Pool, Snapshot, Mix, Random], tuple[Member, str]]
+T = TypeVar("T")
 
 
 def simple_shuffle(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
@@ -52,13 +54,29 @@ _SHUFFLED: dict[float, str] = {}
 
 
 def least_busy(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
-    members = pool.members
-    counts = [snap.in_flight(m.index) for m in members]
-    low = min(counts)
-    ties = [m for m, c in zip(members, counts, strict=True) if c == low]
-    member = ties[int(rng.random() * len(ties))] if len(ties) > 1 else ties[0]
-    tie = f", tie of {len(ties)} broken at random" if len(ties) > 1 else ""
-    return member, f"least-busy: {low} in flight{tie}"
+    counts = snap.in_flights(pool)
+    at, low, ties = _lowest_at(counts, rng)
+    tie = f", tie of {ties} broken at random" if ties > 1 else ""
+    return pool.members[at], f"least-busy: {low} in flight{tie}"
+
+
+def _lowest_at(values: Sequence[T], rng: Random) -> tuple[int, T, int]:
+    """(position, value, ties) of the lowest value, ties broken uniformly at random.
+
+    Drawing positions until one holds the lowest value is uniform over the ties and, when most
+    values tie (an idle group), takes one draw; a few misses fall back to listing the ties.
+    """
+    low = min(values)  # type: ignore[type-var]
+    ties = values.count(low)
+    if ties == 1:
+        return values.index(low), low, 1
+    n = len(values)
+    for _ in range(8):
+        at = int(rng.random() * n)
+        if values[at] == low:
+            return at, low, ties
+    positions = [i for i, v in enumerate(values) if v == low]
+    return positions[int(rng.random() * ties)], low, ties
 
 
 def latency_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
@@ -89,31 +107,62 @@ def _latency_score(member: Member, snap: Snapshot, stream: bool) -> tuple[float,
 
 
 def cost_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
-    priced, unpriced = _costs(pool.members, snap, mix)
-    if not priced:
+    table = pool.memo("prices", _PriceTable)
+    if not table.priced:
         member, why = simple_shuffle(pool, snap, mix, rng)
         return member, f"cost-based: no candidate has a known price, so {why}"
-    cost, member, basis = _lowest(priced, rng)
-    after = f"; {len(unpriced)} unpriced ranked after" if unpriced else ""
-    return member, f"cost-based: ${cost:.6g} for this request ({basis}), cheapest of {len(priced)}{after}"
+    output = mix.max_output
+    if output is not None and table.model is not None:  # one model, a known output: a vector of costs
+        prompt = mix.prompt_tokens(table.priced[0].deployment)
+        costs = [prompt * a + output * b for a, b in zip(table.input, table.output, strict=True)]
+        at, cost, _ = _lowest_at(costs, rng)
+        member = table.priced[at]
+    else:
+        cost, member = _lowest(_costs(table.priced, snap, mix)[0], rng)
+    after = f"; {len(table.unpriced)} unpriced ranked after" if table.unpriced else ""
+    return member, (f"cost-based: ${cost:.6g} for this request ({_mix_of(member, snap, mix)}), cheapest of "
+                    f"{len(table.priced)}{after}")
 
 
-def _costs(members: Sequence[Member], snap: Snapshot,
-           mix: Mix) -> tuple[list[tuple[float, Member, str]], list[Member]]:
-    priced: list[tuple[float, Member, str]] = []
+class _PriceTable:
+    """A pool's prices as vectors (built once per pool)."""
+
+    def __init__(self, members: Sequence[Member]) -> None:
+        self.priced = [m for m in members if m.input_price is not None and m.output_price is not None]
+        self.unpriced = [m for m in members if m.input_price is None or m.output_price is None]
+        self.input = [m.input_price or 0.0 for m in self.priced]
+        self.output = [m.output_price or 0.0 for m in self.priced]
+        models = {m.deployment.model for m in self.priced}
+        #: The one model every priced member serves (one prompt count), else None.
+        self.model = models.pop() if len(models) == 1 else None
+
+
+def _costs(members: Sequence[Member], snap: Snapshot, mix: Mix) -> tuple[list[tuple[float, Member]], list[Member]]:
+    """Each priced member's cost for this request (prompt tokens counted once per model)."""
+    priced: list[tuple[float, Member]] = []
     unpriced: list[Member] = []
+    counted: dict[str, int] = {}
+    fixed = mix.max_output
     for member in members:
-        if member.input_price is None or member.output_price is None:
+        input_price, output_price = member.input_price, member.output_price
+        if input_price is None or output_price is None:
             unpriced.append(member)
             continue
-        prompt = mix.prompt_tokens(member.deployment)
-        output, on = mix.output_estimate(member, snap)
-        cost = prompt * member.input_price + output * member.output_price
-        priced.append((cost, member, f"{prompt} prompt + {output:.0f} output tokens, output from {on}"))
+        model = member.deployment.model
+        prompt = counted.get(model)
+        if prompt is None:
+            prompt = counted[model] = mix.prompt_tokens(member.deployment)
+        output = fixed if fixed is not None else (snap.mean_output(member.index) or DEFAULT_OUTPUT)
+        priced.append((prompt * input_price + output * output_price, member))
     return priced, unpriced
 
 
-def _lowest(scored: list[tuple[float, Member, str]], rng: Random) -> tuple[float, Member, str]:
+def _mix_of(member: Member, snap: Snapshot, mix: Mix) -> str:
+    output, on = mix.output_estimate(member, snap)
+    return f"{mix.prompt_tokens(member.deployment)} prompt + {output:.0f} output tokens, output from {on}"
+
+
+def _lowest(scored: list[tuple[float, Member]], rng: Random) -> tuple[float, Member]:
     low = min(s[0] for s in scored)
     slack = 0.0 if math.isinf(low) else abs(low) * 1e-12  # equal up to float rounding
     ties = [s for s in scored if s[0] == low or s[0] - low <= slack]
@@ -121,14 +170,19 @@ def _lowest(scored: list[tuple[float, Member, str]], rng: Random) -> tuple[float
 
 
 def usage_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
-    scored: list[tuple[float, Member, str]] = []
-    for member in pool.members:
-        requests, tokens = snap.usage(member.index)
-        share = max(requests / member.rpm if member.rpm else 0.0, tokens / member.tpm if member.tpm else 0.0)
-        scored.append((share, member, f"{share:.0%} of its rpm/tpm limits used ({requests} requests, "
-                                      f"{tokens} tokens in 60 s)"))
-    _, member, text = _lowest(scored, rng)
-    return member, f"usage-based: {text}, the lowest"
+    inverse = pool.memo("inverse_limits", _inverse_limits)
+    shares = [x if (x := r * a) > (y := t * b) else y
+              for (r, t), (a, b) in zip(snap.usages(pool), inverse, strict=True)]
+    at, share, _ = _lowest_at(shares, rng)
+    member = pool.members[at]
+    requests, tokens = snap.usage(member.index)
+    return member, (f"usage-based: {share:.0%} of its rpm/tpm limits used ({requests} requests, {tokens} tokens "
+                    f"in 60 s), the lowest")
+
+
+def _inverse_limits(members: Sequence[Member]) -> list[tuple[float, float]]:
+    """1/rpm and 1/tpm per member (0 for no limit: an unlimited deployment has used up nothing)."""
+    return [(1.0 / m.rpm if m.rpm else 0.0, 1.0 / m.tpm if m.tpm else 0.0) for m in members]
 
 
 def soonest_to_reopen(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
@@ -173,12 +227,13 @@ def _balanced(pool: Pool, snap: Snapshot, mix: Mix, rng: Random, fallback: Strat
         member, why = (_powerful(pool, snap, mix, rng, fallback) if scored else fallback(pool, snap, mix, rng))
         what = "no scored candidate has a known price" if scored else "no candidate has a quality score"
         return member, f"router_preference=balanced: {what}, so {why}"
-    ranked = [(-(m.quality or 0.0) / cost if cost > 0 else float("-inf"), m, basis) for cost, m, basis in priced]
-    value, member, basis = _lowest(ranked, rng)
+    ranked_ = [(-(m.quality or 0.0) / cost if cost > 0 else float("-inf"), m) for cost, m in priced]
+    value, member = _lowest(ranked_, rng)
     left = len(pool) - len(priced)
     after = f"; {left} without a quality score or price ranked after" if left else ""
     per = "free" if value == float("-inf") else f"{-value:.6g} quality per $"
-    return member, f"router_preference=balanced: {per} ({basis}), the best of {len(priced)}{after}"
+    return member, (f"router_preference=balanced: {per} ({_mix_of(member, snap, mix)}), the best of "
+                    f"{len(priced)}{after}")
 
 
 #: The routing strategies by LiteLLM's names (``usage-based-routing-v2`` is LiteLLM's newer name).
