@@ -52,8 +52,9 @@ class FakeSnapshot:
     def usage(self, index: int) -> tuple[int, int]:
         return self.used.get(index, (0, 0))
 
-    def usages(self, pool: Any) -> list[tuple[int, int]]:
-        return [self.usage(m.index) for m in pool.members]
+    def usage_vectors(self, pool: Any) -> tuple[list[int], list[int]]:
+        used = [self.usage(m.index) for m in pool.members]
+        return [u[0] for u in used], [u[1] for u in used]
 
     def reopens_in(self, index: int) -> float:
         return self.reopen.get(index, 0.0)

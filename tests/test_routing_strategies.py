@@ -186,3 +186,19 @@ def test_ranked_gives_distinct_choices_in_order() -> None:
     snap = FakeSnapshot(flight={0: 4, 1: 3, 2: 2, 3: 1, 4: 0})
     got = [m.id for m, _ in st.ranked(st.least_busy, pool, snap, mix(), Random(0), 3)]
     assert got == ["d4", "d3", "d2"]
+
+
+def test_cost_based_over_many_deployments_finds_the_cheapest_for_every_mix() -> None:
+    rng = Random(5)
+    pool = Pool([member(i, input_price=rng.uniform(1e-7, 1e-5), output_price=rng.uniform(1e-7, 1e-5))
+                 for i in range(300)])
+    for prompt, output in ((1, 1), (5000, 1), (1, 5000), (800, 300), (37, 12345)):
+        picked, _ = st.cost_based(pool, FakeSnapshot(), mix(prompt=prompt, output=output), Random(0))
+        cheapest = min(pool.members, key=lambda m: prompt * (m.input_price or 0) + output * (m.output_price or 0))
+        assert picked.id == cheapest.id, (prompt, output)
+
+
+def test_cost_based_breaks_exact_ties_at_random() -> None:
+    pool = Pool([member(i, **B) for i in range(4)])  # type: ignore[arg-type]
+    got = shares(st.cost_based, pool, FakeSnapshot(), mix(), n=4000)
+    assert len(got) == 4 and all(0.2 <= v <= 0.3 for v in got.values())

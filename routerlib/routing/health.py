@@ -25,6 +25,7 @@ amortised.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -190,6 +191,11 @@ class UsageWindow:
         return self.requests, self.tokens
 
 
+_HEAD = operator.attrgetter("head")
+_REQUESTS = operator.attrgetter("requests")
+_TOKENS = operator.attrgetter("tokens")
+
+
 def peak_ewma(value: float | None, stamp: float, sample: float, now: float) -> float:
     """Finagle's peak EWMA: jump up to a larger sample at once, decay toward smaller ones."""
     if value is None or sample > value:
@@ -257,14 +263,15 @@ class MemoryHealth:
     def usage(self, index: int) -> tuple[int, int]:
         return self._usage[index].totals(self._now)
 
-    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
+    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
         windows = pool.gather(self._usage)
         now = self._now
         second = int(now)
-        for window in windows:
-            if window.head < second:
-                window.advance(now)
-        return [(w.requests, w.tokens) for w in windows]
+        if min(map(_HEAD, windows)) < second:  # some window has not moved this second yet
+            for window in windows:
+                if window.head < second:
+                    window.advance(now)
+        return list(map(_REQUESTS, windows)), list(map(_TOKENS, windows))
 
     def reopens_in(self, index: int) -> float:
         return max(self._breakers[index].open_until - self._now, 0.0)

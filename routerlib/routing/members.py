@@ -121,8 +121,8 @@ class Snapshot(Protocol):
         """(requests, tokens) in the rolling 60 s window, reservations included."""
         ...
 
-    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
-        """``usage`` of each member of ``pool``, in order."""
+    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
+        """``usage`` of the members of ``pool``, in order: (requests of each, tokens of each)."""
         ...
 
     def reopens_in(self, index: int) -> float:

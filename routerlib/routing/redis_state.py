@@ -99,8 +99,9 @@ class _Snapshot:
     def usage(self, index: int) -> tuple[int, int]:
         return self.used[index]
 
-    def usages(self, pool: Pool) -> Sequence[tuple[int, int]]:
-        return pool.gather(self.used)
+    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
+        used = pool.gather(self.used)
+        return [u[0] for u in used], [u[1] for u in used]
 
     def reopens_in(self, index: int) -> float:
         return max(self.reopen[index] - (time.monotonic() - self.at[index]), 0.0)

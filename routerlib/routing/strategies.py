@@ -112,11 +112,11 @@ def cost_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Membe
         member, why = simple_shuffle(pool, snap, mix, rng)
         return member, f"cost-based: no candidate has a known price, so {why}"
     output = mix.max_output
-    if output is not None and table.model is not None:  # one model, a known output: a vector of costs
+    if output is not None and table.model is not None:  # one model, a known output: only the hull can win
         prompt = mix.prompt_tokens(table.priced[0].deployment)
-        costs = [prompt * a + output * b for a, b in zip(table.input, table.output, strict=True)]
+        costs = [prompt * a + output * b for a, b in zip(table.hull_input, table.hull_output, strict=True)]
         at, cost, _ = _lowest_at(costs, rng)
-        member = table.priced[at]
+        member = table.hull[at]
     else:
         cost, member = _lowest(_costs(table.priced, snap, mix)[0], rng)
     after = f"; {len(table.unpriced)} unpriced ranked after" if table.unpriced else ""
@@ -125,16 +125,39 @@ def cost_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Membe
 
 
 class _PriceTable:
-    """A pool's prices as vectors (built once per pool)."""
+    """A pool's prices, built once per pool.
+
+    With one model (one prompt count) and a known output, a request's cost on a member is
+    ``prompt x input_price + output x output_price``: linear in the member's price point with
+    positive weights, so the cheapest member is always one whose price point is a vertex of the
+    lower-left convex hull of the pool's price points. ``hull`` lists those members (every
+    member sharing such a point, so ties are still broken at random): a pick evaluates a handful
+    of costs, not one per deployment.
+    """
 
     def __init__(self, members: Sequence[Member]) -> None:
         self.priced = [m for m in members if m.input_price is not None and m.output_price is not None]
         self.unpriced = [m for m in members if m.input_price is None or m.output_price is None]
-        self.input = [m.input_price or 0.0 for m in self.priced]
-        self.output = [m.output_price or 0.0 for m in self.priced]
         models = {m.deployment.model for m in self.priced}
         #: The one model every priced member serves (one prompt count), else None.
         self.model = models.pop() if len(models) == 1 else None
+        vertices = set(_lower_left_hull({(m.input_price or 0.0, m.output_price or 0.0) for m in self.priced}))
+        self.hull = [m for m in self.priced if (m.input_price, m.output_price) in vertices]
+        self.hull_input = [m.input_price or 0.0 for m in self.hull]
+        self.hull_output = [m.output_price or 0.0 for m in self.hull]
+
+
+def _lower_left_hull(points: set[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The vertices of the convex hull that face the origin (Andrew's monotone chain, lower half,
+    from the cheapest input price to the cheapest output price)."""
+    hull: list[tuple[float, float]] = []
+    for p in sorted(points):
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
+                                  - (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])) <= 0:
+            hull.pop()
+        hull.append(p)
+    lowest = min(range(len(hull)), key=lambda i: (hull[i][1], hull[i][0])) if hull else -1
+    return hull[:lowest + 1]
 
 
 def _costs(members: Sequence[Member], snap: Snapshot, mix: Mix) -> tuple[list[tuple[float, Member]], list[Member]]:
@@ -170,9 +193,10 @@ def _lowest(scored: list[tuple[float, Member]], rng: Random) -> tuple[float, Mem
 
 
 def usage_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
-    inverse = pool.memo("inverse_limits", _inverse_limits)
+    per_request, per_token = pool.memo("inverse_limits", _inverse_limits)
+    used_requests, used_tokens = snap.usage_vectors(pool)
     shares = [x if (x := r * a) > (y := t * b) else y
-              for (r, t), (a, b) in zip(snap.usages(pool), inverse, strict=True)]
+              for r, a, t, b in zip(used_requests, per_request, used_tokens, per_token, strict=True)]
     at, share, _ = _lowest_at(shares, rng)
     member = pool.members[at]
     requests, tokens = snap.usage(member.index)
@@ -180,9 +204,9 @@ def usage_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Memb
                     f"in 60 s), the lowest")
 
 
-def _inverse_limits(members: Sequence[Member]) -> list[tuple[float, float]]:
-    """1/rpm and 1/tpm per member (0 for no limit: an unlimited deployment has used up nothing)."""
-    return [(1.0 / m.rpm if m.rpm else 0.0, 1.0 / m.tpm if m.tpm else 0.0) for m in members]
+def _inverse_limits(members: Sequence[Member]) -> tuple[list[float], list[float]]:
+    """1/rpm and 1/tpm of each member (0 for no limit: an unlimited deployment has used up nothing)."""
+    return ([1.0 / m.rpm if m.rpm else 0.0 for m in members], [1.0 / m.tpm if m.tpm else 0.0 for m in members])
 
 
 def soonest_to_reopen(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
