@@ -232,6 +232,49 @@ async def _(root):
 
 
 async_("routerlib")(_async_openai("routerlib"))
+
+
+def _redis_server():
+    """A private redis-server for this worker process (stopped when it exits), or None without one."""
+    import atexit
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(proc.kill)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+@async_("routerlib redis budget")
+async def _(root):  # the same call under a global budget whose ledger is a real Redis (reserve + settle)
+    import routerlib
+    from routerlib.spend import Budget, RedisLedger
+
+    url = _redis_server()
+    if url is None:
+        raise RuntimeError("redis-server is not installed")
+    client = routerlib.Client(ledger=RedisLedger(url), budgets=[Budget("1000000", scope="global")])
+    base = root + "/v1"
+
+    async def call():
+        r = await client.acompletion(ROUTED_MODEL, MESSAGES, api_base=base, api_key=KEY, max_tokens=50)
+        return r.choices[0].message.content
+    return call
 async_("litellm")(_async_openai("litellm"))
 
 

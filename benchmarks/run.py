@@ -40,7 +40,7 @@ PY = sys.executable
 # ---------------------------------------------------------------------------- what runs
 SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
         "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
-ASYNC = ["aiohttp raw", "routerlib", "routerlib Router", "litellm"]
+ASYNC = ["aiohttp raw", "routerlib", "routerlib redis budget", "routerlib Router", "litellm"]
 STREAM = ["httpx raw SSE", "httpx raw SSE anthropic", "httpx raw SSE gemini", "routerlib", "routerlib anthropic",
           "routerlib gemini", "litellm"]
 PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),

@@ -92,6 +92,13 @@ def _streaming_and_async(res, add):
                 "≥ 50% of raw aiohttp" if target else "— (reported; no target)",
                 f"aiohttp {fmt(fl.get('rps'))} req/s; litellm {fmt(ll.get('rps'))} req/s",
                 (ar["x_floor_rps"] is not None and ar["x_floor_rps"] >= target) if target else None)
+    for conc in ("200",):
+        ar, br = a.get(f"routerlib @{conc}", {}), a.get(f"routerlib redis budget @{conc}", {})
+        if "rps" in ar and "rps" in br:
+            add(f"Async, {conc} in flight with a RedisLedger budget: req/s",
+                f"{fmt(br['rps'])} req/s = {fmt(br['rps'] / ar['rps'] * 100)}% of the same without a budget",
+                "— (reported; no target)", f"without a budget {fmt(ar['rps'])} req/s; two Redis round trips "
+                f"per call (reserve, settle), neither on the event loop", None)
 
 
 def _imports(res, add):

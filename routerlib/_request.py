@@ -29,19 +29,22 @@ from pydantic import (
     model_validator,
 )
 
+from ._messages import needs_normalising, normalise_messages
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
 
+#: Parameters of the legacy /completions endpoint only (text_completion); refused on chat calls.
+TEXT_ONLY_PARAMS: tuple[str, ...] = ("echo", "best_of", "suffix")
 #: Parameters forwarded to the provider (the adapter decides how each is spelled there).
 PROVIDER_PARAMS: tuple[str, ...] = (
     "temperature", "top_p", "n", "stream_options", "stop", "max_completion_tokens", "max_tokens",
     "modalities", "prediction", "audio", "presence_penalty", "frequency_penalty", "logit_bias", "user",
     "reasoning_effort", "verbosity", "response_format", "seed", "tools", "tool_choice",
     "parallel_tool_calls", "logprobs", "top_logprobs", "web_search_options", "safety_identifier",
-    "service_tier", "repetition_penalty", "router_preference",
+    "service_tier", "repetition_penalty", "router_preference", *TEXT_ONLY_PARAMS,
 )
 
 Number = float | int | str | Decimal
@@ -86,6 +89,10 @@ class ChatRequest(BaseModel):
     service_tier: str | None = None
     repetition_penalty: float | None = Field(default=None, strict=True, gt=0)
     router_preference: Literal["balanced", "powerful", "efficient"] | None = None
+    #: text_completion only (OpenAI's /completions): echo the prompt, best of N, text after the insertion.
+    echo: bool | None = Field(default=None, strict=True)
+    best_of: int | None = Field(default=None, strict=True, ge=1, le=20)
+    suffix: str | None = None
     # -- routing and connection
     timeout: float | None = Field(default=None, strict=True, gt=0)
     deadline: float | None = Field(default=None, strict=True, gt=0)
@@ -176,6 +183,10 @@ class ChatRequest(BaseModel):
                                  f"(with top_logprobs 0..20); an integer is for text_completion")
             if not 0 <= self.logprobs <= 5:
                 raise ValueError(f"logprobs={self.logprobs!r}: text_completion takes an integer 0..5")
+        if self.prompt is None and (self.echo is not None or self.best_of is not None or self.suffix is not None):
+            given = [name for name in TEXT_ONLY_PARAMS if getattr(self, name) is not None]
+            raise ValueError(f"{', '.join(given)}: only for text_completion() (the /completions endpoint), "
+                             f"not for chat completions")
         if self.top_logprobs is not None and not self.logprobs:
             raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
                              f"(got logprobs={self.logprobs!r})")
@@ -231,10 +242,13 @@ def _check_message(i: int, message: Any) -> None:
 
 FIELDS = frozenset(ChatRequest.model_fields)
 #: Accepted spellings that are folded into one field before validation.
-ALIASES = {"base_url": "api_base", "max_retries": "num_retries", "extra_headers": "headers"}
+ALIASES = {"base_url": "api_base", "max_retries": "num_retries", "extra_headers": "headers",
+           "request_timeout": "timeout"}
+#: LiteLLM's custom_llm_provider="openai": the provider prefix of ``model``, given apart.
+PROVIDER_PREFIX = "custom_llm_provider"
 #: Deprecated OpenAI parameters mapped to their successors (functions -> tools).
 DEPRECATED = frozenset({"functions", "function_call"})
-ACCEPTED = FIELDS | set(ALIASES) | DEPRECATED
+ACCEPTED = FIELDS | set(ALIASES) | DEPRECATED | {PROVIDER_PREFIX}
 
 
 def build_request(params: dict[str, Any]) -> ChatRequest:
@@ -244,6 +258,12 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
         raise _unknown_parameter_error(sorted(unknown))
     if params.keys() & (ALIASES.keys() | DEPRECATED):
         params = _fold_aliases(dict(params))
+    if PROVIDER_PREFIX in params:
+        params = _prefix_provider(dict(params))
+    messages = params.get("messages")
+    if messages and needs_normalising(messages):
+        # Message objects (a response's message) become dicts; null fields are dropped (``_messages``).
+        params = {**params, "messages": normalise_messages(messages)}
     response_format = params.get("response_format")
     if isinstance(response_format, type):
         params["response_format"] = _json_schema_format(response_format)
@@ -273,6 +293,20 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
     if function_call is not None and params.get("tool_choice") is None:
         params["tool_choice"] = (function_call if isinstance(function_call, str)
                                  else {"type": "function", "function": dict(function_call)})
+    return params
+
+
+def _prefix_provider(params: dict[str, Any]) -> dict[str, Any]:
+    """custom_llm_provider="openai", model="gpt-4o-mini" -> model="openai/gpt-4o-mini" (not doubled)."""
+    provider = params.pop(PROVIDER_PREFIX)
+    if provider is None:
+        return params
+    if not isinstance(provider, str) or not provider or "/" in provider:
+        raise InvalidRequestError(f"custom_llm_provider={provider!r}: must be a provider name such as 'openai'",
+                                  code="invalid_parameter")
+    model = params.get("model")
+    if isinstance(model, str) and model and not model.startswith(provider + "/"):
+        params["model"] = f"{provider}/{model}"
     return params
 
 

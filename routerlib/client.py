@@ -30,7 +30,7 @@ from .policy import RetryPolicy
 from .providers.base import ProviderSpec
 from .providers.registry import ProviderRegistry, spec_from_row
 from .streaming import AsyncStream, Stream
-from .transport import AsyncTransport, SyncTransport
+from .transport import AsyncTransport, Limits, SyncTransport
 from .types import ModelResponse, TextCompletion
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class Client:
         budgets: Sequence[Budget] = (),
         callbacks: Sequence[Any] = (),
         observers: Sequence[Any] = (),
+        limits: Limits | None = None,
         transport: TransportProtocol | None = None,
         async_transport: AsyncTransportProtocol | None = None,
         environ: Mapping[str, str] | None = None,
@@ -70,10 +71,13 @@ class Client:
     ) -> None:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError(f"limits={limits!r}: must be a routerlib.Limits, e.g. Limits(max_response_bytes=8 << 20)")
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
-        self._transport = _mounted(transport if transport is not None else SyncTransport())
-        self._async_transport = _amounted(async_transport if async_transport is not None else AsyncTransport())
+        self._transport = _mounted(transport if transport is not None else SyncTransport(limits=limits))
+        self._async_transport = _amounted(async_transport if async_transport is not None
+                                          else AsyncTransport(limits=limits))
         self._model_map_arg = model_map
         self._model_map: ModelMap | None = None
         self._registry = ProviderRegistry.with_builtins()

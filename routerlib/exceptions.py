@@ -6,6 +6,7 @@ renaming the module::
     RouterlibError
     ├── APIError                              (every provider- or transport-side failure)
     │   ├── APIStatusError                    (the provider answered with a non-2xx status)
+    │   │   ├── RedirectError                 3xx (routerlib never follows a redirect)
     │   │   ├── BadRequestError               400
     │   │   │   ├── ContextWindowExceededError
     │   │   │   ├── ContentPolicyViolationError
@@ -24,16 +25,24 @@ renaming the module::
     │   ├── APIConnectionError                (no answer: refused, reset, DNS, TLS)
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
+    │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
     │   ├── StreamInterruptedError            (a stream that broke off)
     │   └── NoDeploymentAvailableError        (a Router group had nothing that could take the call)
     ├── BudgetExceededError                   (refused before any network call)
+    ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
+    │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
+    │   └── LedgerTimeoutError                (no answer within the call's time left)
     ├── PromptTemplateError                   (a template could not be found or rendered)
-    └── RouterConfigError                     (a Router's configuration is wrong; raised at construction)
+    ├── RouterConfigError                     (a Router's configuration is wrong; raised at construction)
+    └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
 ``retryable``, ``retry_after`` (seconds) and, once the reliability layer has run,
 ``attempts``. API keys never appear in any of them.
+
+A ``LedgerError`` names its ledger (``where``: the SQLite path, or the Redis URL without its
+user and password) and the ``operation`` that failed, and chains the store's own error.
 """
 
 from __future__ import annotations
@@ -62,13 +71,19 @@ __all__ = [
     "ContextWindowExceededError",
     "InternalServerError",
     "InvalidRequestError",
+    "LedgerError",
+    "LedgerTimeoutError",
+    "LedgerUnavailableError",
     "MissingAPIKeyError",
+    "ModuleSettingError",
     "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "PromptTemplateError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RouterConfigError",
     "RouterlibError",
     "ServiceUnavailableError",
@@ -129,6 +144,11 @@ class APIError(RouterlibError):
         #: Set when the call gave up: e.g. "3 attempts on 2 models: openai/gpt-4o 429 x2, ...".
         self.history: str | None = None
 
+    @property
+    def llm_provider(self) -> str | None:
+        """LiteLLM's name for ``provider``, so that ``except`` blocks written for LiteLLM keep working."""
+        return self.provider
+
     def redact(self, secret: str | None) -> None:
         """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
         if not secret or len(secret) < 8:
@@ -154,6 +174,13 @@ class APIError(RouterlibError):
 
 class APIStatusError(APIError):
     """The provider answered with a non-2xx status."""
+
+
+class RedirectError(APIStatusError):
+    """3xx: the server redirected. routerlib never follows a redirect: the request carries the
+    provider's key in headers (``x-api-key``, ``api-key``, ...) that a follower would hand to
+    whatever origin the ``Location`` names. The message names that origin only (no path, query
+    or credentials). Not retryable: the same request would be redirected again."""
 
 
 class BadRequestError(APIStatusError):
@@ -243,6 +270,15 @@ class APIResponseValidationError(APIError):
     default_retryable = True
 
 
+class ResponseTooLargeError(APIResponseValidationError):
+    """An answer went past a bound of ``routerlib.transport.Limits``: its decoded body, one SSE
+    line, or its status line and headers. Reading stopped there, so memory stays bounded; the
+    message names the bound. Not retryable: the same request would get the same answer (and
+    the provider has processed, and may bill, this one)."""
+
+    default_retryable = False
+
+
 class StreamInterruptedError(APIError):
     """A stream broke off before its end; carries what had arrived, and what it cost."""
 
@@ -309,12 +345,43 @@ class BudgetExceededError(RouterlibError):
         self.attempts: tuple[Attempt, ...] = ()
 
 
+class LedgerError(RouterlibError):
+    """A spend ledger's store failed (see ``routerlib.spend`` for what a call does then).
+
+    ``where`` names the ledger -- an SQLite path, or a Redis URL with any user and password
+    removed -- and ``operation`` the ledger method ("reserve", "settle", ...). The store's own
+    exception is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+        self.operation = operation
+
+
+class LedgerUnavailableError(LedgerError):
+    """The store could not be reached, refused the operation, or the ledger is closed."""
+
+
+class LedgerTimeoutError(LedgerError):
+    """The store did not answer within the time the call had left (or the ledger's own ceiling)."""
+
+
 class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
 
 
 class RouterConfigError(RouterlibError, ValueError):
     """A Router's model_list or options are wrong: says where, what is wrong and what is allowed."""
+
+
+class ModuleSettingError(RouterlibError, AttributeError):
+    """An assignment to a routerlib module attribute (``routerlib.num_retries = 0``).
+
+    routerlib reads no module attribute for behaviour, so the assignment would be silently
+    ignored; the message says where the setting goes (a ``Client`` argument or a per-call
+    keyword). An ``AttributeError``, as for any attribute that cannot be set.
+    """
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -337,6 +404,8 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls
+    if 300 <= status < 400:
+        return RedirectError
     return InternalServerError if status >= 500 else APIStatusError
 
 

@@ -54,8 +54,13 @@ class CompletionParams(TypedDict, total=False):
     function_call: str | Mapping[str, Any]  # deprecated: mapped to tool_choice
     repetition_penalty: float
     router_preference: Literal["balanced", "powerful", "efficient"]
+    echo: bool  # text_completion only
+    best_of: int  # text_completion only
+    suffix: str  # text_completion only
     # -- connection
     timeout: float
+    request_timeout: float  # alias of timeout (LiteLLM's name)
+    custom_llm_provider: str  # LiteLLM's: the provider prefix of model, given apart
     deadline: float
     deployment_id: str
     api_base: str

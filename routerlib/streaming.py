@@ -46,9 +46,11 @@ Event = tuple["str | None", bytes]
 class SSEDecoder:
     """The line rules of server-sent events, shared by the sync and async readers.
 
-    ``feed`` takes one line (without its line ending) and returns an event when a blank
-    line completes one: (event name or None, data lines joined by newlines). Comments
-    (":...") and fields routerlib does not use (id:, retry:) are ignored, as SSE says.
+    ``feed`` takes one line (without its line ending: the transports end a line at CRLF, LF
+    or a lone CR, as SSE says, and cap its length) and returns an event when a blank line
+    completes one: (event name or None, data lines joined by newlines). Comments (":...") and
+    fields routerlib does not use (id:, retry:) are ignored, as SSE says. An event name that
+    is not UTF-8 is decoded with replacement characters rather than raising.
     """
 
     __slots__ = ("_data", "_event")
@@ -63,7 +65,7 @@ class SSEDecoder:
         elif not line:
             return self.flush()
         elif line.startswith(b"event:"):
-            self._event = line[6:].strip().decode()
+            self._event = line[6:].strip().decode(errors="replace")
         return None
 
     def flush(self) -> Event | None:
@@ -320,7 +322,26 @@ class Stream(_StreamBase):
         self._http = http
         self._events = events
 
+    #: The iterator ``next(stream)`` reads (held, so that a later ``for`` loop goes on from there).
+    _chunks: Iterator[ChatCompletionChunk] | None = None
+    #: The iterator a ``for`` loop is reading, held weakly: a loop left by ``break`` drops it,
+    #: which closes the stream (the connection is released, what arrived is priced and recorded).
+    _loop: weakref.ref[Iterator[ChatCompletionChunk]] | None = None
+
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        chunks = self._chunks or (self._loop() if self._loop is not None else None)
+        if chunks is None:
+            chunks = self._iterate()
+            self._loop = weakref.ref(chunks)
+        return chunks
+
+    def __next__(self) -> ChatCompletionChunk:
+        """``next(stream)``, as on LiteLLM's and OpenAI's streams; a ``for`` loop goes on after it."""
+        if self._chunks is None:
+            self._chunks = iter(self)
+        return next(self._chunks)
+
+    def _iterate(self) -> Iterator[ChatCompletionChunk]:
         finished = False
         try:
             for chunk in self._buffered:
@@ -379,7 +400,24 @@ class AsyncStream(_StreamBase):
         self._http = http
         self._events = events
 
-    async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+    #: As on ``Stream``: the iterator ``__anext__`` reads, and the one an ``async for`` loop reads.
+    _chunks: AsyncIterator[ChatCompletionChunk] | None = None
+    _loop: weakref.ref[AsyncIterator[ChatCompletionChunk]] | None = None
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        chunks = self._chunks or (self._loop() if self._loop is not None else None)
+        if chunks is None:
+            chunks = self._aiterate()
+            self._loop = weakref.ref(chunks)
+        return chunks
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        """``await anext(stream)``, as on LiteLLM's and OpenAI's async streams (instructor uses it)."""
+        if self._chunks is None:
+            self._chunks = self.__aiter__()
+        return await self._chunks.__anext__()
+
+    async def _aiterate(self) -> AsyncIterator[ChatCompletionChunk]:
         finished = False
         try:
             for chunk in self._buffered:

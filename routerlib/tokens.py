@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = [
     "count_messages",
     "count_text",
+    "decode",
+    "encode",
     "encoding_name_for_model",
     "get_encoding",
     "is_estimate",
@@ -246,21 +248,87 @@ def token_counter(
     model: str = "",
     *,
     messages: Sequence[Mapping[str, Any]] | None = None,
-    text: str | None = None,
+    text: str | Sequence[str] | None = None,
 ) -> int:
     """LiteLLM-compatible entry point: count ``messages`` or ``text``, not both.
 
     Kept under LiteLLM's name so code migrating from ``litellm.token_counter``
     keeps working; an empty ``model`` counts with the ``cl100k_base`` fallback.
+    ``text`` may be a list of strings (counted as their concatenation, as LiteLLM
+    does); ``messages`` may hold message objects (pydantic models, e.g. a
+    response's message). A wrong type raises ``InvalidRequestError`` naming it.
     """
+    _check_model_arg("token_counter", model)
     if text is not None and messages is None:
-        return count_text(model, text)
+        return count_text(model, _text_arg(text))
     if messages is not None and text is None:
-        return count_messages(model, messages)
+        return count_messages(model, _messages_arg(messages))
     raise ValueError(
         "token_counter() needs exactly one of messages= or text=, got "
         + ("both" if text is not None else "neither")
     )
+
+
+def encode(model: str = "", text: str = "", custom_tokenizer: Any = None) -> list[int]:
+    """LiteLLM's ``encode``: the token ids of ``text`` for ``model`` (special markers as plain text)."""
+    _check_model_arg("encode", model, custom_tokenizer)
+    if not isinstance(text, str):
+        raise _bad_argument(f"encode(text={_short(text)}): must be a string")
+    return get_encoding(encoding_name_for_model(model)).encode_ordinary(text)
+
+
+def decode(model: str = "", tokens: Sequence[int] = (), custom_tokenizer: Any = None) -> str:
+    """LiteLLM's ``decode``: the text of token ids for ``model`` (undecodable bytes become U+FFFD)."""
+    _check_model_arg("decode", model, custom_tokenizer)
+    if isinstance(tokens, str | bytes) or not isinstance(tokens, Sequence) or not all(
+            isinstance(t, int) and not isinstance(t, bool) for t in tokens):
+        raise _bad_argument(f"decode(tokens={_short(tokens)}): must be a list of token ids (integers)")
+    encoding = get_encoding(encoding_name_for_model(model))
+    if any(t < 0 or t >= encoding.n_vocab for t in tokens):
+        raise _bad_argument(f"decode(tokens=...): token ids must be in 0..{encoding.n_vocab - 1} for "
+                            f"{encoding.name}")
+    return encoding.decode(list(tokens))
+
+
+def _check_model_arg(function: str, model: object, custom_tokenizer: Any = None) -> None:
+    if not isinstance(model, str):
+        raise _bad_argument(f"{function}(model={_short(model)}): must be a model name string")
+    if custom_tokenizer is not None:
+        raise _bad_argument(f"{function}(custom_tokenizer=...): routerlib counts with its shipped tiktoken "
+                            f"encodings only; leave custom_tokenizer out")
+
+
+def _text_arg(text: object) -> str:
+    if isinstance(text, str):
+        return text
+    if isinstance(text, list | tuple) and all(isinstance(t, str) for t in text):
+        return "".join(text)
+    raise _bad_argument(f"token_counter(text={_short(text)}): must be a string or a list of strings")
+
+
+def _messages_arg(messages: object) -> list[Mapping[str, Any]]:
+    if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Sequence):
+        raise _bad_argument(f"token_counter(messages={_short(messages)}): must be a list of messages such as "
+                            f"[{{'role': 'user', 'content': 'Hi'}}] (to count a string, pass text=)")
+    out: list[Mapping[str, Any]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) and callable(getattr(message, "model_dump", None)):
+            message = message.model_dump(exclude_none=True)
+        if not isinstance(message, Mapping):
+            raise _bad_argument(f"token_counter(messages[{i}]={_short(message)}): each message must be a dict")
+        out.append(message)
+    return out
+
+
+def _bad_argument(message: str) -> Exception:
+    from .exceptions import InvalidRequestError
+
+    return InvalidRequestError(message, code="invalid_parameter")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def upper_bound_tokens(text: str) -> int:

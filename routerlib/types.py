@@ -9,6 +9,11 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
 - ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
 
+Every object also reads like LiteLLM's (so code written for it ports by changing the import):
+``r["choices"][0]["message"]["content"]``, ``delta.get("content")``, ``"usage" in r``,
+``r.json()`` and ``r.to_dict()`` (plain dicts, the same as ``model_dump()``), and
+``r._hidden_params["response_cost"]`` (the cost as a float; the exact Decimal is ``r.cost.total``).
+
 Usage has one canonical meaning across providers, OpenAI's: ``prompt_tokens`` includes
 cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens.
 """
@@ -43,9 +48,46 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
 
 class _OpenModel(BaseModel):
-    """An OpenAI-shaped object: keeps fields it does not know, dumps without routerlib's own."""
+    """An OpenAI-shaped object: keeps fields it does not know, dumps without routerlib's own.
+
+    Reads like a dict too, as LiteLLM's objects do: ``obj["field"]``, ``obj.get("field")``,
+    ``"field" in obj`` see the fields and the extra fields a provider sent (not methods).
+    """
 
     model_config = _OPEN
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        extra = self.__pydantic_extra__
+        if extra is not None and key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, or ``default`` when the object has no such field (LiteLLM's ``get``)."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        extra = self.__pydantic_extra__
+        return key in type(self).model_fields or (extra is not None and key in extra)
+
+    def json(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        """The object as a plain dict: LiteLLM's ``json()`` (pydantic's deprecated ``json()`` gave a str)."""
+        return self.model_dump(**kwargs)
+
+    def to_dict(self, *, mode: Literal["python", "json"] = "python", exclude_none: bool = False) -> dict[str, Any]:
+        """The object as a plain dict, as the OpenAI SDK's ``to_dict()`` (every field, not only those set)."""
+        return self.model_dump(mode=mode, exclude_none=exclude_none)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The object as JSON text, as the OpenAI SDK's ``to_json()``."""
+        return self.model_dump_json(indent=indent)
 
 
 class PromptTokensDetails(_OpenModel):
@@ -176,6 +218,25 @@ class _RouterlibFields(_OpenModel):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+    #: The spend ledger's failure while recording this answer (a ``LedgerError``), if any: the
+    #: answer stands, and the record waits in the ledger's spool for a later write.
+    ledger_error: Any = Field(default=None, exclude=True)
+
+    @property
+    def _hidden_params(self) -> dict[str, Any]:
+        """LiteLLM's ``response._hidden_params``, built from routerlib's fields (a new dict each time).
+
+        ``response_cost`` is a float (None when the price is unknown), so it sums and
+        serialises as LiteLLM's does; the exact Decimal stays on ``cost.total``.
+        """
+        total = self.cost.total if self.cost is not None else None
+        answered = next((a for a in reversed(self.attempts) if a.outcome == "ok"), None)
+        return {
+            "response_cost": float(total) if total is not None else None,
+            "custom_llm_provider": self.provider,
+            "api_base": answered.api_base if answered is not None else None,
+            "litellm_model_name": self.__dict__.get("model"),
+        }
 
 
 class Function(_OpenModel):

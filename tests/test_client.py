@@ -460,3 +460,18 @@ def test_a_client_loads_a_users_model_map_file_and_keeps_it_to_itself(tmp_path: 
     overridden = mine.completion("openai/gpt-4o-mini", MESSAGES, mock_response="hi")
     default = routerlib.Client(environ={}).completion("openai/gpt-4o-mini", MESSAGES, mock_response="hi")
     assert overridden.cost.total > 100 * default.cost.total  # type: ignore[union-attr,operator]
+
+
+def test_limits_reach_both_transports_and_bad_values_are_refused() -> None:
+    import pytest
+
+    from routerlib import Limits
+    from routerlib.testing import MockServer
+
+    with pytest.raises(TypeError, match="Limits"):
+        routerlib.Client(limits={"max_response_bytes": 10})  # type: ignore[arg-type]
+    with MockServer(reply="x" * 5000) as server:
+        client = routerlib.Client(limits=Limits(max_response_bytes=1024))
+        with pytest.raises(routerlib.ResponseTooLargeError):
+            client.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_base=server.url,
+                              api_key="k", num_retries=0)

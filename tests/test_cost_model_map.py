@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from routerlib.cost import ModelInfo, ModelMap, UnknownModelError, get_model_info
+from routerlib.cost import ModelInfo, ModelMap
 from routerlib.cost.regenerate import build_snapshot, dumps_snapshot, litellm_source_path, main
 
 PACKAGED = Path(__file__).resolve().parents[1] / "routerlib" / "cost" / "model_map.json"
@@ -359,16 +359,3 @@ def test_long_context_tiers_and_fireworks_default() -> None:
     assert fireworks is not None and fireworks.cache_read_input_token_cost == Decimal("0.00000045")
 
 
-# -- get_model_info ----------------------------------------------------------------------------
-
-def test_get_model_info(fixture_map: ModelMap) -> None:
-    info = get_model_info("gpt-4o-mini", model_map=fixture_map)
-    assert info["litellm_provider"] == "openai"
-    assert info["max_input_tokens"] == 128000
-    assert info["input_cost_per_token"] == Decimal("0.00000015")
-    assert info["supports_vision"] is True
-    assert "rates" not in info and "tiers" not in info
-    with pytest.raises(UnknownModelError) as caught:
-        get_model_info("no-such-model", "openai", model_map=fixture_map)
-    assert isinstance(caught.value, ValueError)
-    assert "openai/no-such-model" in str(caught.value)

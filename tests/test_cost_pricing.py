@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import timeit
-import types
 import warnings
 from decimal import Decimal
 
@@ -17,19 +15,11 @@ from routerlib.cost import (
     ModelInfo,
     ModelMap,
     PriceOverride,
-    UnknownModelError,
-    completion_cost,
     compute_cost,
-    cost_per_token,
-    token_counter,
     worst_case_cost,
 )
-from routerlib.exceptions import RouterlibError
 from routerlib.types import (
-    ChatCompletionMessage,
-    Choice,
     CompletionTokensDetails,
-    ModelResponse,
     PromptTokensDetails,
     Usage,
 )
@@ -302,40 +292,6 @@ def test_worst_case_bounds_the_real_cost(u: Usage) -> None:
     bound = worst_case_cost(FULL, None, u.prompt_tokens, u.completion_tokens)
     real = compute_cost(u, FULL).total
     assert bound is not None and real is not None and real <= bound
-
-
-# -- LiteLLM-named helpers ---------------------------------------------------------------------
-
-def test_cost_per_token() -> None:
-    prompt, completion = cost_per_token("full", 1000, 100, cached_tokens=400, reasoning_tokens=10, model_map=MAP)
-    assert prompt == 600 * D("0.000003") + 400 * D("0.0000003")
-    assert completion == 90 * D("0.000015") + 10 * D("0.00002")
-    with pytest.raises(UnknownModelError) as caught:
-        cost_per_token("nope", 1, 1, model_map=MAP)
-    assert isinstance(caught.value, ValueError) and isinstance(caught.value, RouterlibError)
-    with pytest.raises(UnknownModelError, match="per-token"):
-        cost_per_token("input-only", 1, 1, model_map=MAP)
-
-
-def test_completion_cost() -> None:
-    response = ModelResponse(id="x", model="plain", choices=[Choice(message=ChatCompletionMessage(content="hi"))],
-                             usage=usage(1000, 500))
-    assert completion_cost(response, model_map=MAP) == D("0.00045")
-    body = {"model": "plain", "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500,
-                                        "prompt_tokens_details": {"cached_tokens": 0}}}
-    assert completion_cost(body, model_map=MAP) == D("0.00045")
-    assert completion_cost(completion_response=body, model="full", model_map=MAP) == D("0.0105")
-    with pytest.warns(CostUnknownWarning):
-        assert completion_cost({"model": "plain"}, model_map=MAP) is None  # no usage: unknown, not 0
-    with pytest.warns(CostUnknownWarning):
-        assert completion_cost(body, model="nope", model_map=MAP) is None
-
-
-def test_token_counter_delegates_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.ModuleType("routerlib.tokens")
-    fake.token_counter = lambda *a, **k: 42  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "routerlib.tokens", fake)
-    assert token_counter(model="gpt-4o", text="hello") == 42
 
 
 # -- speed -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from routerlib.types import Attempt
 TREE = [
     (ex.APIError, ex.RouterlibError),
     (ex.APIStatusError, ex.APIError),
+    (ex.RedirectError, ex.APIStatusError),
     (ex.BadRequestError, ex.APIStatusError),
     (ex.ContextWindowExceededError, ex.BadRequestError),
     (ex.ContentPolicyViolationError, ex.BadRequestError),
@@ -35,11 +36,16 @@ TREE = [
     (ex.APIConnectionError, ex.APIError),
     (ex.APITimeoutError, ex.APIConnectionError),
     (ex.APIResponseValidationError, ex.APIError),
+    (ex.ResponseTooLargeError, ex.APIResponseValidationError),
     (ex.StreamInterruptedError, ex.APIError),
     (ex.NoDeploymentAvailableError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
+    (ex.LedgerError, ex.RouterlibError),
+    (ex.LedgerUnavailableError, ex.LedgerError),
+    (ex.LedgerTimeoutError, ex.LedgerError),
     (ex.PromptTemplateError, ex.RouterlibError),
     (ex.RouterConfigError, ex.RouterlibError),
+    (ex.ModuleSettingError, ex.RouterlibError),
 ]
 
 
@@ -81,10 +87,12 @@ def _expected(status: int) -> tuple[type[ex.APIStatusError], bool]:
         return exact[status]
     if status >= 500:
         return ex.InternalServerError, True
+    if 300 <= status < 400:
+        return ex.RedirectError, False
     return ex.APIStatusError, False
 
 
-@pytest.mark.parametrize("status", range(400, 600))
+@pytest.mark.parametrize("status", range(300, 600))
 def test_every_status_maps_with_the_right_retryable_flag(status: int) -> None:
     cls, retryable = _expected(status)
     assert error_class_for_status(status) is cls
@@ -94,6 +102,12 @@ def test_every_status_maps_with_the_right_retryable_flag(status: int) -> None:
     assert error.status_code == status
     assert error.retryable is retryable
     assert error.provider == "openai" and error.model == "gpt-4o"
+
+
+def test_response_too_large_is_a_validation_error_that_is_not_retried() -> None:
+    error = ex.ResponseTooLargeError("the body went past Limits.max_response_bytes")
+    assert isinstance(error, ex.APIResponseValidationError)
+    assert error.retryable is False, "the provider processed it: a retry would pay twice for the same refusal"
 
 
 def test_retryable_can_be_overridden_per_error() -> None:
@@ -231,3 +245,12 @@ def test_no_deployment_available_is_not_retried_and_keeps_its_reasons() -> None:
     assert error.reasons == {"eu": "tags"}
     assert error.group == "chat"
     assert error.open_until is None
+
+
+def test_litellm_attribute_names_beside_routerlibs() -> None:
+    """Code written for LiteLLM reads e.llm_provider, e.status_code, e.message in its except blocks."""
+    error = ex.error_for_status(429, "slow down", provider="openai", model="gpt-4o")
+    assert (error.llm_provider, error.status_code, error.message) == ("openai", 429, "slow down")
+    error.provider = "azure"
+    assert error.llm_provider == "azure"
+    assert pickle.loads(pickle.dumps(error)).llm_provider == "azure"

@@ -207,6 +207,16 @@ def test_unsupported_params_are_refused_or_dropped() -> None:
     assert select_params(request, SPEC)[1] == ("presence_penalty", "seed")
 
 
+def test_text_completion_only_parameters_are_refused_or_dropped() -> None:
+    """A text_completion() reaches Anthropic as one chat message: echo, best_of, suffix mean nothing there."""
+    body = json.dumps(load("response_text.json")).encode()
+    c = routerlib.Client(transport=MockTransport(lambda r: HTTPResponse(200, {}, body)), environ={})
+    with pytest.raises(exc.UnsupportedParamsError, match="best_of, echo"):
+        c.text_completion(f"anthropic/{MODEL}", "Say hi", echo=True, best_of=2, api_key="k", num_retries=0)
+    answer = c.text_completion(f"anthropic/{MODEL}", "Say hi", echo=True, api_key="k", drop_params=True)
+    assert answer.dropped_params == ("echo",)
+
+
 @pytest.mark.parametrize(("choice", "expected"), [
     ("auto", {"type": "auto"}),
     ("none", {"type": "none"}),

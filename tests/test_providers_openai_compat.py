@@ -59,6 +59,15 @@ def test_text_completion_goes_to_completions() -> None:
     assert json.loads(http.body) == {"model": "gpt-4o-mini", "prompt": ["a", "b"], "max_tokens": 5}
 
 
+def test_text_completion_only_parameters_are_sent_to_completions() -> None:
+    dep = deployment()
+    request = build_request({"model": MODEL, "prompt": "Say", "echo": True, "best_of": 2, "suffix": "!"})
+    http = ADAPTER.build_request(request, select_params(request, dep.spec)[0], dep)
+    assert http.url == "https://api.openai.com/v1/completions"
+    assert json.loads(http.body) == {"model": "gpt-4o-mini", "prompt": "Say", "echo": True, "best_of": 2,
+                                     "suffix": "!"}
+
+
 def test_headers_merge_spec_and_deployment() -> None:
     spec = spec_from_row({"name": "acme", "api_base": "https://acme/v1", "extra_headers": {"x-acme": "1"},
                           "auth": "x-api-key"})

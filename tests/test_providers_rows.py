@@ -21,8 +21,8 @@ REQUIRED = {"openai", "openrouter", "together_ai", "groq", "deepseek", "mistral"
             "perplexity", "deepinfra", "hosted_vllm", "ollama", "lm_studio",
             "wiserouter", "wrift", "openroute", "routeway", "wrouter"}
 AUTH_STYLES = {"bearer", "x-api-key", "api-key", "bearer+x-api-key", "query"}
-ROW_KEYS = {"name", "api_base", "api_key_env", "key_required", "unsupported", "renamed", "extra_headers",
-            "auth", "price_prefix", "quirks", "options", "adapter"}
+ROW_KEYS = {"name", "api_base", "api_key_env", "api_base_env", "key_required", "unsupported", "renamed",
+            "extra_headers", "auth", "price_prefix", "quirks", "options", "adapter"}
 pytestmark = pytest.mark.filterwarnings("ignore:cost of this model is unknown")
 MESSAGES = [{"role": "user", "content": "Hi"}]
 ROWS = {row["name"]: row for row in _rows.ROWS}
@@ -324,3 +324,22 @@ def test_quirks_adapter_default_max_tokens_uses_the_renamed_name() -> None:
     client.register_provider(spec)
     client.completion("acme/m", MESSAGES, api_key="k")
     assert _sent(transport)["max_new_tokens"] == 99
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({"OPENAI_BASE_URL": "http://gateway:8080/v1"}, "http://gateway:8080/v1/chat/completions"),
+    ({"OPENAI_API_BASE": "http://legacy:8080/v1"}, "http://legacy:8080/v1/chat/completions"),
+    ({"OPENAI_BASE_URL": "http://gateway:8080/v1", "OPENAI_API_BASE": "http://legacy:8080/v1"},
+     "http://gateway:8080/v1/chat/completions"),  # the SDK's name first
+    ({"OPENAI_BASE_URL": ""}, "https://api.openai.com/v1/chat/completions"),  # empty means unset
+    ({}, "https://api.openai.com/v1/chat/completions"),
+])
+def test_openai_base_url_comes_from_the_environment_as_the_sdk_reads_it(environ: dict[str, str],
+                                                                         expected: str) -> None:
+    """Regression: OPENAI_BASE_URL was not read, so the prompt and the key went to api.openai.com."""
+    transport = MockTransport(lambda request: HTTPResponse(200, {"content-type": "application/json"}, _chat_body()))
+    client = routerlib.Client(transport=transport, environ={"OPENAI_API_KEY": "k", **environ})
+    client.completion("openai/gpt-4o-mini", MESSAGES)
+    assert transport.requests[0].url == expected
+    client.completion("openai/gpt-4o-mini", MESSAGES, api_base="http://mine/v1")  # the call's own wins
+    assert transport.requests[1].url == "http://mine/v1/chat/completions"

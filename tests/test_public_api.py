@@ -10,7 +10,7 @@ from pathlib import Path
 import routerlib
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("aiohttp", "tiktoken", "sqlite3", "redis", "litellm", "jinja2")
+HEAVY = ("aiohttp", "tiktoken", "sqlite3", "redis", "litellm", "jinja2", "rich")
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -54,6 +54,47 @@ def test_building_a_client_loads_no_heavy_dependency_either() -> None:
         "routerlib.Client(environ={})\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         f"{HEAVY!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+LITELLM_NAMES = ("completion_cost", "cost_per_token", "get_model_info", "get_max_tokens", "model_cost",
+                 "register_model", "token_counter", "encode", "decode", "batch_completion", "stream_chunk_builder",
+                 "supports_function_calling", "supports_vision", "supports_response_schema", "supports_reasoning",
+                 "supports_pdf_input", "supports_web_search", "ModuleSettingError")
+
+
+def test_litellm_names_are_public() -> None:
+    for name in LITELLM_NAMES:
+        assert name in routerlib.__all__, name
+
+
+def test_litellm_surface_is_imported_only_when_used() -> None:
+    """The LiteLLM-named helpers cost nothing at ``import routerlib``: each loads on first access."""
+    code = (
+        "import sys, json\n"
+        "import routerlib\n"
+        "lazy = ('routerlib.cost', 'routerlib.tokens', 'routerlib._compat', 'routerlib._settings',"
+        " 'routerlib.testing', 'routerlib.spend')\n"
+        "print(json.dumps([m for m in lazy if m in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_import_does_not_load_the_command() -> None:
+    """The ``routerlib`` command (and rich, its extra) is loaded by the command only, never by the library."""
+    code = (
+        "import sys, json\n"
+        "import routerlib, routerlib.cost, routerlib.spend\n"
+        "routerlib.cost.ModelMap.default()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[:2] == ['routerlib', 'cli']\n"
+        "                        or m.split('.')[0] == 'rich')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=False)

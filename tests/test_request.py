@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from core_helpers import KEY, MESSAGES, MODEL, client, never_called
+from core_helpers import KEY, MESSAGES, MODEL, client, never_called, ok
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -450,3 +450,42 @@ def test_misspelt_template_roles_are_refused() -> None:
     with pytest.raises(InvalidRequestError, match="roles"):
         build_request({**base, "roles": {"usr": {"pre_message": "[U]"}}})
     assert build_request({**base, "roles": {"user": {"pre_message": "[U]"}}}).roles is not None
+
+
+# -- parameters LiteLLM accepts
+
+def test_request_timeout_is_an_alias_of_timeout() -> None:
+    assert build(request_timeout=5).timeout == 5
+    assert build(request_timeout=5, timeout=5).timeout == 5
+    error = rejected(request_timeout=5, timeout=6)
+    assert "request_timeout and timeout" in str(error)
+    assert "timeout=0: Input should be greater than 0" in str(rejected(request_timeout=0))
+
+
+def test_custom_llm_provider_prefixes_the_model() -> None:
+    assert build_request({"model": "gpt-4o-mini", "messages": MESSAGES,
+                          "custom_llm_provider": "openai"}).model == "openai/gpt-4o-mini"
+    assert build_request({"model": "openai/gpt-4o-mini", "messages": MESSAGES,
+                          "custom_llm_provider": "openai"}).model == "openai/gpt-4o-mini"  # not doubled
+    assert build_request({"model": "meta/llama-3", "messages": MESSAGES,
+                          "custom_llm_provider": "together_ai"}).model == "together_ai/meta/llama-3"
+    assert build(custom_llm_provider=None).model == MODEL
+    for bad in ("", "a/b", 3):
+        with pytest.raises(InvalidRequestError, match="custom_llm_provider"):
+            build(custom_llm_provider=bad)
+
+
+def test_custom_llm_provider_routes_the_call() -> None:
+    c, transport = client(ok())
+    c.completion("gpt-4o-mini", MESSAGES, custom_llm_provider="openai", api_key=KEY, api_base="http://h/v1")
+    assert transport.requests[0].url == "http://h/v1/chat/completions"
+
+
+def test_text_completion_only_parameters() -> None:
+    request = build_request({"model": MODEL, "prompt": "Say", "echo": True, "best_of": 3, "suffix": "!"})
+    assert (request.echo, request.best_of, request.suffix) == (True, 3, "!")
+    error = rejected(echo=True)
+    assert "only for text_completion" in str(error)
+    assert "best_of=0" in str(rejected(best_of=0, prompt="x", messages=()))
+    assert "echo='yes'" in str(rejected(echo="yes", prompt="x", messages=()))
+    assert {"echo", "best_of", "suffix"} <= set(PROVIDER_PARAMS)

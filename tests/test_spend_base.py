@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from routerlib.spend import Ledger, MemoryLedger, SpendRecord
-from routerlib.spend.base import LedgerBase
+from routerlib.exceptions import BudgetExceededError, LedgerTimeoutError
+from routerlib.spend import Budget, Ledger, MemoryLedger, SpendRecord
+from routerlib.spend.base import AsyncLedger, LedgerBase
 from routerlib.spend.export import read_csv, read_jsonl, write_csv, write_jsonl
 from routerlib.spend.records import Filters, dec_sum, record_buckets, window_ids
 from routerlib.types import CompletionTokensDetails, Cost, PromptTokensDetails, Usage
@@ -307,3 +308,70 @@ def test_model_filter_takes_the_name_as_recorded_or_as_called(backend: str, tmp_
                               cost=Decimal("2")))
     assert ledger.total(model="gpt-4o-mini") == ledger.total(model="openai/gpt-4o-mini") == Decimal("2")
     assert ledger.total(model="anthropic/gpt-4o-mini") == Decimal("0")
+
+
+# -- the async twins, ttl, estimated spend, on every backend ---------------------------------------
+
+
+def test_ledger_satisfies_the_async_protocol(ledger: LedgerBase) -> None:
+    assert isinstance(ledger, AsyncLedger)
+
+
+async def test_async_twins_do_what_the_sync_methods_do(ledger: LedgerBase) -> None:
+    budgets = [Budget("1", "user")]
+    await ledger.areserve("a", Decimal("0.75"), user="u", budgets=budgets, now=T0, timeout=5)
+    with pytest.raises(BudgetExceededError):
+        await ledger.areserve("b", Decimal("0.5"), user="u", budgets=budgets, now=T0)
+    assert await ledger.asettle("a", rec("a", "0.5", user="u"), timeout=5) is True
+    await ledger.areserve("b", Decimal("0.5"), user="u", budgets=budgets, now=T0)
+    await ledger.arelease("b", timeout=5)
+    await ledger.arelease("b")  # idempotent
+    assert await ledger.arecord(rec("c", "0.25", user="v"), timeout=5) is True
+    assert await ledger.arecord(rec("c", "0.25", user="v")) is False
+    assert await ledger.atotal() == Decimal("0.75") == ledger.total()
+    assert await ledger.atotal(user="v") == Decimal("0.25") and await ledger.atotal(model="gpt-4o") == Decimal("0.75")
+    assert ledger.reserved(now=T0) == {} and ledger.verify()
+    with pytest.raises(ValueError, match="'other'"):
+        await ledger.asettle("mine", rec("other"))
+    await ledger.aclose()
+
+
+def test_reservations_lapse_after_the_calls_ttl(ledger: LedgerBase) -> None:
+    budgets = [Budget(1, "global")]
+    ledger.reserve("a", Decimal("0.9"), budgets=budgets, now=T0, ttl=5)
+    with pytest.raises(BudgetExceededError):
+        ledger.reserve("b", Decimal("0.9"), budgets=budgets, now=T0 + 4.9)
+    ledger.reserve("b", Decimal("0.9"), budgets=budgets, now=T0 + 5, ttl=5)  # "a" could no longer be running
+    assert ledger.reserved(now=T0 + 5) == {"global": Decimal("0.9")}
+    ledger.reserve("c", Decimal("0.05"), budgets=budgets, now=T0 + 5)  # no ttl: reservation_ttl
+    assert ledger.reserved(now=T0 + 5 + ledger.reservation_ttl - 1) == {"global": Decimal("0.05")}
+
+
+def test_a_worst_case_settle_is_estimated_spend_that_counts(ledger: LedgerBase) -> None:
+    """A call cancelled after its request was sent keeps its worst case as spend (issue 10, item 18)."""
+    budgets = [Budget("0.01", "global")]
+    ledger.reserve("sent", Decimal("0.006"), budgets=budgets, now=T0)
+    record = SpendRecord.worst_case("sent", model="gpt-4o", provider="openai", amount=Decimal("0.006"),
+                                    reason="timeout", user="u", timestamp=T0, metadata={"k": 1})
+    assert record.estimated and record.cost == Decimal("0.006")
+    assert record.metadata == {"k": 1, "estimated_reason": "timeout"}
+    ledger.settle("sent", record)
+    assert ledger.total() == ledger.total(user="u") == Decimal("0.006") and ledger.reserved(now=T0) == {}
+    with pytest.raises(BudgetExceededError):
+        ledger.reserve("next", Decimal("0.006"), budgets=budgets, now=T0)  # the budget counts it
+    (stored,) = ledger.records()
+    assert stored == record and ledger.verify()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"timeout": "1"}, "timeout"), ({"timeout": float("nan")}, "timeout"), ({"timeout": True}, "timeout"),
+     ({"ttl": 0}, "ttl"), ({"ttl": float("inf")}, "ttl"), ({"ttl": "5"}, "ttl")],
+)
+def test_bad_timeouts_and_ttls_are_refused(kwargs: dict[str, Any], match: str) -> None:
+    ledger = MemoryLedger()
+    with pytest.raises(ValueError, match=match):
+        ledger.reserve("c", Decimal(1), **kwargs)
+    ledger.reserve("c", Decimal(1), timeout=float("inf"))  # no bound
+    with pytest.raises(LedgerTimeoutError):
+        ledger.reserve("d", Decimal(1), timeout=-1)  # no time left

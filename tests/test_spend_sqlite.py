@@ -3,6 +3,7 @@ a SIGKILLed writer, threads, and the running totals' self-check."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spend_helpers import LagMeter, sqlite_write_lock
 
-from routerlib.exceptions import BudgetExceededError
+from routerlib.exceptions import BudgetExceededError, LedgerTimeoutError, LedgerUnavailableError
 from routerlib.spend import Budget, SpendRecord
 from routerlib.spend.sqlite import SQLiteLedger
 
@@ -237,3 +239,222 @@ def test_total_with_filters_that_match_nothing_is_zero(tmp_path: Path) -> None:
     ledger = SQLiteLedger(tmp_path / "empty-filter.db")
     assert ledger.total(since=_time.time() + 1000) == Decimal(0)
     assert ledger.total(model="no-such-model") == Decimal(0)
+
+
+# -- async twins, time bounds and typed errors -----------------------------------------------------
+
+
+async def test_a_held_write_lock_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    """Another process holds the write lock for 1.5 s: 50 async calls wait for it off the loop."""
+    path = str(tmp_path / "s.db")
+    led = SQLiteLedger(path)
+    budgets = [Budget("1", "global")]
+    hold = 1.5
+    with sqlite_write_lock(path, hold):
+        # The meter sees a blocking call: the sync twin on the loop stalls it for its whole wait.
+        with LagMeter() as control:
+            await asyncio.sleep(0.02)
+            with pytest.raises(LedgerTimeoutError):
+                led.reserve("blocked", Decimal("0.01"), budgets=budgets, timeout=0.3)
+            await asyncio.sleep(0.02)
+        assert control.worst >= 0.25
+
+        async def call(i: int) -> None:
+            await led.areserve(f"c{i}", Decimal("0.02"), budgets=budgets, timeout=30)
+            await led.asettle(f"c{i}", rec(f"c{i}", "0.01", time.time()))
+
+        with LagMeter() as meter:
+            await asyncio.gather(*(call(i) for i in range(50)))
+    assert meter.worst < hold / 10, meter.worst
+    assert led.total() == Decimal("0.50") and led.reserved() == {} and led.verify()
+    led.close()
+
+
+async def test_a_held_write_lock_times_out_typed_naming_the_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    led = SQLiteLedger(path)  # the ceiling: 30 s
+    with sqlite_write_lock(path, 3):
+        started = time.monotonic()
+        with pytest.raises(LedgerTimeoutError, match="write lock") as info:
+            led.reserve("c", Decimal("0.01"), timeout=0.3)
+        with pytest.raises(LedgerTimeoutError) as ainfo:
+            await led.areserve("c", Decimal("0.01"), timeout=0.3)
+        with pytest.raises(LedgerTimeoutError):
+            await led.arelease("c", timeout=0.2)
+        assert time.monotonic() - started < 30 / 10  # the call's bound, not the ceiling
+        assert 250 < led._conn().execute("PRAGMA busy_timeout").fetchone()[0] <= 300  # cut to the call's bound
+    for err in (info.value, ainfo.value):
+        assert path in str(err) and err.where == f"SQLiteLedger({path!r})" and err.operation == "reserve"
+        assert isinstance(err.__cause__, sqlite3.OperationalError)
+    led.reserve("c", Decimal("0.01"))  # no bound given: back to the ceiling
+    assert led._conn().execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+    with pytest.raises(LedgerTimeoutError):
+        led.reserve("d", Decimal("0.01"), timeout=0)  # no time left: the file is not even touched
+    led.close()
+
+
+async def test_a_settle_under_a_held_lock_is_spooled_then_written(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    led = SQLiteLedger(path)
+    budgets = [Budget("1", "global")]
+    led.reserve("a", Decimal("0.5"), budgets=budgets)
+    await led.areserve("b", Decimal("0.5"), budgets=budgets)
+    with sqlite_write_lock(path, 1):
+        with pytest.raises(LedgerTimeoutError):
+            led.settle("a", rec("a", "0.25", time.time()), timeout=0.1)
+        with pytest.raises(LedgerTimeoutError):
+            await led.asettle("b", rec("b", "0.25", time.time()), timeout=0.1)
+        assert [r.call_id for r in led.pending()] == ["a", "b"]
+    assert led.reserved() == {"global": Decimal("1.0")}  # held until the records land
+    assert led.record(rec("c", "0.125", time.time())) is True
+    assert led.pending() == [] and led.reserved() == {}
+    assert led.total() == Decimal("0.625") and led.verify()
+    led.close()
+
+
+def test_errors_name_the_path_and_are_typed(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "s.db"
+    with pytest.raises(LedgerUnavailableError, match="no-such-dir") as info:
+        SQLiteLedger(missing)
+    assert isinstance(info.value.__cause__, sqlite3.Error) and info.value.operation == "open"
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LedgerUnavailableError, match=r"junk\.db"):
+        SQLiteLedger(junk)
+    led = SQLiteLedger(tmp_path / "s.db")
+    led.close()
+    with pytest.raises(LedgerUnavailableError, match="closed"):
+        led.release("c")  # a release on a closed ledger raises a LedgerError, nothing else
+    newer = tmp_path / "newer.db"
+    raw = sqlite3.connect(newer)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(LedgerUnavailableError, match="v99"):
+        SQLiteLedger(newer)
+
+
+def test_a_version_1_file_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(
+        """
+        CREATE TABLE reservations (call_id TEXT PRIMARY KEY, amount TEXT NOT NULL, expires REAL NOT NULL,
+                                   user TEXT, team TEXT, tags TEXT NOT NULL);
+        INSERT INTO reservations VALUES ('old', '0.5', 1e12, NULL, NULL, '[]');
+        CREATE TABLE reserved (bucket TEXT PRIMARY KEY, amount TEXT NOT NULL) WITHOUT ROWID;
+        INSERT INTO reserved VALUES ('global', '0.5');
+        PRAGMA user_version = 1;
+        """
+    )
+    raw.close()
+    led = SQLiteLedger(path)
+    assert led._conn().execute("PRAGMA user_version").fetchone()[0] == 2
+    assert led.reserved() == {"global": Decimal("0.5")}  # a v1 hold has no owner: it lapses at expiry
+    led.reserve("new", Decimal("0.25"))
+    assert led.reserved() == {"global": Decimal("0.75")} and led.verify()
+    led.close()
+
+
+# -- a process killed while it holds a reservation ---------------------------------------------------
+
+_HOLDER = """
+import sys
+from decimal import Decimal
+from routerlib.spend import Budget
+from routerlib.spend.sqlite import SQLiteLedger
+
+led = SQLiteLedger(sys.argv[1])
+led.reserve("held", Decimal("0.9"), budgets=[Budget(1, "global")])
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_sigkilled_process_reservation_is_reclaimed_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, env=env, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    led = SQLiteLedger(path)
+    budgets = [Budget(1, "global")]
+    with pytest.raises(BudgetExceededError):
+        led.reserve("mine", Decimal("0.5"), budgets=budgets)  # the child is alive: its hold counts
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    led.reserve("mine", Decimal("0.5"), budgets=budgets)  # not 900 s later: at once
+    assert led.reserved() == {"global": Decimal("0.5")} and led.verify()
+    child.stdout.close()
+    led.close()
+
+
+def test_holds_of_another_host_wait_for_their_expiry(tmp_path: Path) -> None:
+    led = SQLiteLedger(tmp_path / "s.db")
+    budgets = [Budget(1, "global")]
+    led.reserve("remote", Decimal("0.9"), budgets=budgets, now=T0, ttl=60)
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    raw = sqlite3.connect(tmp_path / "s.db")
+    raw.execute("UPDATE reservations SET pid = ?, host = 'elsewhere'", (int(dead_pid),))
+    raw.commit()
+    raw.close()
+    with pytest.raises(BudgetExceededError):
+        led.reserve("mine", Decimal("0.5"), budgets=budgets, now=T0 + 59)  # that pid means nothing here
+    led.reserve("mine", Decimal("0.5"), budgets=budgets, now=T0 + 60)
+    assert led.reserved(now=T0 + 60) == {"global": Decimal("0.5")}
+    led.close()
+
+
+def _async_process_worker(path: str, worker: int, start: Any, results: Any) -> None:
+    """In a spawned process: 30 concurrent async calls against one budget on one file."""
+
+    async def main() -> tuple[int, int]:
+        led = SQLiteLedger(path)
+        budgets = [Budget(LIMIT, "global")]
+        settled = refused = 0
+
+        async def call(i: int) -> None:
+            nonlocal settled, refused
+            call_id = f"w{worker}-{i}"
+            try:
+                await led.areserve(call_id, Decimal("0.01"), budgets=budgets, timeout=30)
+            except BudgetExceededError:
+                refused += 1
+                return
+            await led.asettle(call_id, rec(call_id, "0.008", ts=time.time()), timeout=30)
+            settled += 1
+
+        await asyncio.gather(*(call(i) for i in range(40)))
+        led.close()
+        return settled, refused
+
+    start.wait()
+    results.put(asyncio.run(main()))
+
+
+def test_async_calls_in_four_processes_never_overspend(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    SQLiteLedger(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_async_process_worker, args=(path, w, start, results)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(10)
+        assert proc.exitcode == 0
+    assert sum(r for _, r in outcomes) > 0, "the budget must allow fewer than 160 calls"
+    led = SQLiteLedger(path)
+    assert len(led.records()) == sum(s for s, _ in outcomes)
+    assert led.total() <= LIMIT and led.reserved() == {} and led.verify()
+    led.close()
+
+
+async def test_async_twins_on_a_closed_ledger_raise_a_ledger_error(tmp_path: Path) -> None:
+    led = SQLiteLedger(tmp_path / "s.db")
+    await led.areserve("c", Decimal("0.01"))  # starts the worker threads
+    led.close()
+    with pytest.raises(LedgerUnavailableError, match="closed"):
+        await led.arelease("c")
+    assert led._pool is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,11 +21,19 @@ from core_helpers import (
     sse_response,
     usage_chunk,
 )
+from loopback_server import RawRequest, RawServer
 
 import routerlib
 from routerlib import exceptions as ex
 from routerlib.streaming import StreamAccumulator, aiter_sse, iter_sse
-from routerlib.transport import AsyncMockTransport, HTTPRequest, HTTPResponse, MockTransport
+from routerlib.transport import (
+    AsyncMockTransport,
+    AsyncTransport,
+    HTTPRequest,
+    HTTPResponse,
+    MockTransport,
+    SyncTransport,
+)
 from routerlib.transport._mock import MockAsyncStreamResponse, MockStreamResponse
 from routerlib.types import ChatCompletionChunk, TextCompletion
 
@@ -87,6 +97,66 @@ async def test_aiter_sse_matches_iter_sse() -> None:
 async def test_aiter_sse_crlf_via_the_mock_stream() -> None:
     response = MockAsyncStreamResponse(HTTPResponse(200, {}, b"data: a\r\n\r\ndata: b\r\n\r\n"))
     assert [e async for e in aiter_sse(response.lines())] == [(None, b"a"), (None, b"b")]
+
+
+# -- SSE from a real server: the line endings SSE allows, split anywhere (issue 10, item 19)
+
+
+def sse_server(*pieces: bytes) -> RawServer:
+    """Answers with a chunked event stream sent as ``pieces``, each flushed on its own."""
+    def handler(sock: socket.socket, request: RawRequest, server: RawServer) -> bool:
+        sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        for piece in pieces:
+            time.sleep(0.02)  # separate reads on the client
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        return True
+    return RawServer(handler).start()
+
+
+BARE_CR = (b"event: e\rdata: a\r", b"data: b\r\r", b"data: c\r", b"\ndata: d\r\n", b"\r", b"\n:x\n\n")
+EXPECTED = [("e", b"a\nb"), (None, b"c\nd")]
+
+
+def test_sse_lone_cr_and_split_crlf_line_endings_over_a_real_connection() -> None:
+    server = sse_server(*BARE_CR)
+    transport = SyncTransport()
+    try:
+        stream = transport.stream(HTTPRequest("POST", server.base + "/v1", {}, b"{}"), 5)
+        assert list(iter_sse(stream.lines())) == EXPECTED
+        stream.close()
+    finally:
+        transport.close()
+        server.stop()
+
+
+async def test_async_sse_lone_cr_and_split_crlf_line_endings_over_a_real_connection() -> None:
+    server = sse_server(*BARE_CR)
+    transport = AsyncTransport()
+    try:
+        stream = await transport.stream(HTTPRequest("POST", server.base + "/v1", {}, b"{}"), 5)
+        assert [e async for e in aiter_sse(stream.lines())] == EXPECTED
+        await stream.aclose()
+    finally:
+        await transport.aclose()
+        server.stop()
+
+
+def test_sse_event_name_that_is_not_utf8_does_not_raise() -> None:
+    assert events(b"event: \xff\xfe\ndata: x\n\n") == [("\ufffd\ufffd", b"x")]
+
+
+@pytest.mark.parametrize("done", [b"data: [DONE] ", b"data: [DONE]\t", b"data:[DONE]  "])
+def test_done_with_trailing_whitespace_ends_a_stream(done: bytes) -> None:
+    body = sse(chunk("", role="assistant"), chunk("Hi"), usage_chunk(), done=False) + done + b"\n\n"
+    server = sse_server(body[: len(body) // 2], body[len(body) // 2:])
+    try:
+        with routerlib.Client(environ={}) as client:
+            stream = client.completion(MODEL, MESSAGES, api_base=server.base + "/v1", api_key=KEY, stream=True)
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hi"
+            assert stream.response is not None and stream.usage is not None
+    finally:
+        server.stop()
 
 
 # -- StreamAccumulator
@@ -419,3 +489,90 @@ async def test_async_close_early() -> None:
     assert transport.opened[0].closed
     assert stream.response is not None
     assert stream.cost is not None
+
+
+# -- streams are iterators (LiteLLM's and OpenAI's are): next() / anext(), then a loop goes on
+
+
+def test_next_then_for_reads_each_chunk_once() -> None:
+    stream, transport = open_stream(complete_stream())
+    assert iter(stream) is iter(stream), "one iterator: a loop after next() goes on from there"
+    first = next(stream)
+    rest = list(stream)
+    assert contents([first, *rest]) == "Hello"
+    assert first.choices[0].delta.role == "assistant"
+    assert stream.response is not None and stream.response.choices[0].message.content == "Hello"
+    assert transport.opened[0].closed
+    with pytest.raises(StopIteration):
+        next(stream)
+
+
+def test_next_until_stop_iteration_completes_and_prices() -> None:
+    stream, transport = open_stream(complete_stream())
+    chunks = []
+    while True:
+        try:
+            chunks.append(next(stream))
+        except StopIteration:
+            break
+    assert contents(chunks) == "Hello"
+    assert stream.cost is not None and stream.cost.total is not None
+    assert [a.outcome for a in stream.attempts] == ["ok"]
+    assert transport.opened[0].closed
+
+
+def test_a_loop_left_by_break_still_closes_the_stream() -> None:
+    """Leaving a for loop early releases the connection and records what arrived, as before next() existed."""
+    stream, transport = open_stream(complete_stream())
+    for _ in stream:
+        break
+    assert transport.opened[0].closed
+    assert stream.response is not None and stream.cost is not None
+
+
+def test_stream_is_an_iterator_for_isinstance_checks() -> None:
+    import collections.abc
+
+    stream, _ = open_stream(complete_stream())
+    assert isinstance(stream, collections.abc.Iterator)
+    stream.close()
+
+
+async def test_anext_then_async_for_reads_each_chunk_once() -> None:
+    c, transport = async_stream_client(complete_stream())
+    stream = await c.acompletion(MODEL, MESSAGES, api_key=KEY, stream=True)
+    assert isinstance(stream, routerlib.AsyncStream)
+    first = await stream.__anext__()
+    second = await anext(stream)
+    rest = [x async for x in stream]
+    assert contents([first, second, *rest]) == "Hello"
+    assert transport.opened[0].closed
+    assert stream.cost is not None
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+
+
+async def test_anext_until_stop_async_iteration() -> None:
+    import collections.abc
+
+    c, transport = async_stream_client(complete_stream())
+    stream = await c.acompletion(MODEL, MESSAGES, api_key=KEY, stream=True)
+    assert isinstance(stream, collections.abc.AsyncIterator)
+    chunks = []
+    while True:
+        try:
+            chunks.append(await stream.__anext__())
+        except StopAsyncIteration:
+            break
+    assert contents(chunks) == "Hello"
+    assert stream.response is not None and transport.opened[0].closed
+
+
+def test_chunks_and_deltas_read_like_litellms() -> None:
+    stream, _ = open_stream(complete_stream())
+    chunks = list(stream)
+    delta = chunks[1]["choices"][0]["delta"]
+    assert delta.get("content") == "Hel" and delta["content"] == "Hel"
+    assert delta.get("tool_calls") is None and delta.get("no_such_field", "dflt") == "dflt"
+    assert "content" in delta and "no_such_field" not in delta
+    assert chunks[1].get("model") == chunks[1].model

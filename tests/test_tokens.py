@@ -452,3 +452,45 @@ def test_upper_bound_property(text: str) -> None:
     bound = tokens.upper_bound_tokens(text)
     for name in NAMES:
         assert bound >= len(tokens.get_encoding(name).encode_ordinary(text))
+
+
+# -- LiteLLM's encode / decode and token_counter's argument checks
+
+
+def test_encode_decode_round_trip() -> None:
+    ids = tokens.encode(model="gpt-4o-mini", text="hello world")
+    assert ids == tokens.get_encoding("o200k_base").encode_ordinary("hello world")
+    assert all(isinstance(i, int) for i in ids)
+    assert tokens.decode(model="gpt-4o-mini", tokens=ids) == "hello world"
+    assert tokens.encode("gpt-4", "<|endoftext|>") == tokens.get_encoding("cl100k_base").encode_ordinary(
+        "<|endoftext|>")  # a special marker in text is plain text, never a control token
+    assert tokens.decode("gpt-4", []) == ""
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: tokens.encode(model="gpt-4o", text=None), r"encode\(text=None\)"),
+    (lambda: tokens.encode(model=None, text="x"), r"encode\(model=None\)"),
+    (lambda: tokens.encode(model="gpt-4o", text="x", custom_tokenizer={"type": "hf"}), "custom_tokenizer"),
+    (lambda: tokens.decode(model="gpt-4o", tokens="abc"), "list of token ids"),
+    (lambda: tokens.decode(model="gpt-4o", tokens=[1, True]), "list of token ids"),
+    (lambda: tokens.decode(model="gpt-4o", tokens=[-1]), r"token ids must be in 0\.\."),
+    (lambda: tokens.decode(model="gpt-4o", tokens=[10**9]), r"token ids must be in 0\.\."),
+    (lambda: tokens.token_counter(messages="hi"), r"token_counter\(messages='hi'\).*pass text="),
+    (lambda: tokens.token_counter(messages={"role": "user"}), "list of messages"),
+    (lambda: tokens.token_counter(messages=["hi"]), r"messages\[0\]='hi'"),
+    (lambda: tokens.token_counter(text=42), r"token_counter\(text=42\)"),
+    (lambda: tokens.token_counter(model=3, text="x"), r"token_counter\(model=3\)"),
+])
+def test_bad_arguments_are_typed_errors(call: Any, match: str) -> None:
+    from routerlib.exceptions import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match=match):
+        call()
+
+
+def test_token_counter_takes_litellms_forms() -> None:
+    from routerlib.types import ChatCompletionMessage
+
+    assert tokens.token_counter("gpt-4o", text=["hello", " world"]) == tokens.count_text("gpt-4o", "hello world")
+    as_object = tokens.token_counter("gpt-4o", messages=[ChatCompletionMessage(content="hi")])
+    assert as_object == tokens.count_messages("gpt-4o", [{"role": "assistant", "content": "hi"}])

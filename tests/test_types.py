@@ -163,3 +163,40 @@ def test_attempt_summary() -> None:
 def test_attempt_rejects_unknown_fields() -> None:
     with pytest.raises(Exception, match="api_key"):
         Attempt(model="m", provider="p", outcome="ok", api_key="sk-x")  # type: ignore[call-arg]
+
+
+# -- read like LiteLLM's objects ---------------------------------------------------------------
+
+def test_dict_style_access_like_litellm() -> None:
+    r = ModelResponse.model_validate(OPENAI_BODY)
+    assert r["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert r["usage"]["prompt_tokens_details"]["cached_tokens"] == 64
+    assert r["service_tier"] == "default"  # a field the provider added (kept as an extra)
+    assert r.get("model") == "gpt-4o-2024-08-06" and r.get("nope") is None and r.get("nope", 3) == 3
+    assert "choices" in r and "service_tier" in r and "nope" not in r and 3 not in r
+    with pytest.raises(KeyError):
+        r["nope"]
+    with pytest.raises(KeyError):
+        r["model_dump"]  # methods are not items
+
+
+def test_json_and_to_dict_are_plain_dicts() -> None:
+    r = ModelResponse.model_validate(OPENAI_BODY)
+    assert r.json() == r.model_dump() == r.to_dict()
+    assert isinstance(r.json(), dict)
+    assert json.loads(r.to_json()) == r.model_dump(mode="json")
+    assert "refusal" not in r.choices[0].message.to_dict(exclude_none=True)
+    assert json.dumps(r.to_dict(mode="json"))
+
+
+def test_hidden_params_give_the_cost_as_a_float() -> None:
+    r = ModelResponse.model_validate(OPENAI_BODY)
+    assert r._hidden_params["response_cost"] is None  # no cost known
+    r.cost = Cost(total=Decimal("0.000123"), source="model_map")
+    r.provider = "openai"
+    r.attempts = (Attempt(model="gpt-4o", provider="openai", api_base="http://x/v1", outcome="ok"),)
+    hidden = r._hidden_params
+    assert hidden["response_cost"] == 0.000123 and isinstance(hidden["response_cost"], float)
+    assert hidden["custom_llm_provider"] == "openai" and hidden["api_base"] == "http://x/v1"
+    assert json.dumps(hidden)
+    assert "_hidden_params" not in r.model_dump()

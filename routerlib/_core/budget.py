@@ -14,7 +14,12 @@ second prices, audio or file parts) refuses the call: spend that cannot be measu
 be capped.
 
 The async methods never block the event loop: a ledger's own async twins (``areserve``,
-``asettle``, ...) when it has them, else its sync method in a worker thread.
+``asettle``, ...) when it has them, else its sync method in a worker thread. Every ledger call is
+bounded by the call's time left. A store that fails at settle time never costs the caller an
+answer already paid for: the record waits in the ledger's spool and the failure is reported
+on the response (``response.ledger_error``). A call that ends without an answer releases its
+hold, unless the provider may have billed it (an attempt timed out after sending, or the call
+was cancelled mid-attempt): then the held worst case is kept as spend, marked estimated.
 
 The user, team and tags of a call come from ``metadata={"user": ..., "team": ..., "tags": [...]}``
 (``user`` falls back to the OpenAI ``user`` parameter); the rest of ``metadata`` is stored
@@ -23,12 +28,15 @@ with the record.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import BudgetExceededError
+from ..exceptions import BudgetExceededError, LedgerError
+from ..spend.calling import run_async, run_sync
+
+logger = logging.getLogger("routerlib")
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment
@@ -102,7 +110,32 @@ class CallBudget:
             latency=latency, metadata=self.extra)
 
     def _reserve_kwargs(self) -> dict[str, Any]:
-        return {"user": self.user, "team": self.team, "tags": self.tags, "budgets": self._hooks.budgets}
+        call = self._call
+        deadline = call.request.deadline
+        # A hold lapses when its call could no longer be running (the ledger's default otherwise).
+        ttl = deadline + _TTL_MARGIN if deadline else None
+        return {"user": self.user, "team": self.team, "tags": self.tags, "budgets": self._hooks.budgets,
+                "timeout": self._time_left(), "ttl": ttl}
+
+    def _time_left(self, floor: float = 0.0) -> float | None:
+        """The call's time left, bounding each ledger operation (None: the ledger's own bound)."""
+        left = self._call.seconds_left()
+        return None if left == float("inf") else max(left, floor)
+
+    def _final(self, deployment: Deployment | None, reason: str | None) -> tuple[str, Any] | None:
+        """What to write when the call ends without an answer: the held worst case as estimated
+        spend when the provider may have billed it (``reason``), else nothing (a release)."""
+        if self.held is None:
+            return None
+        if reason is None or deployment is None:
+            return ("release", None)
+        from ..spend import SpendRecord
+
+        call = self._call
+        record = SpendRecord.worst_case(
+            call.call_id, model=deployment.model, provider=deployment.provider, amount=self.held, reason=reason,
+            user=self.user, team=self.team, tags=self.tags, attempts=len(call.attempts), metadata=self.extra)
+        return ("settle", record)
 
     # -- sync
     def reserve(self, deployment: Deployment) -> None:
@@ -110,53 +143,90 @@ class CallBudget:
         amount = self._amount_to_hold(deployment)
         if amount is not None:
             # Reserving again under the same call id replaces the earlier hold atomically.
-            self._hooks.ledger.reserve(self._call.call_id, amount, **self._reserve_kwargs())
+            run_sync(self._hooks.ledger, "reserve", self._call.call_id, amount, **self._reserve_kwargs())
             self.held = amount
 
-    def settle(self, deployment: Deployment, usage: Usage | None, cost: Cost | None, latency: float) -> None:
-        """Write the call's record (replacing its reservation, if any)."""
+    def settle(self, deployment: Deployment, usage: Usage | None, cost: Cost | None, latency: float
+               ) -> LedgerError | None:
+        """Write the call's record (replacing its reservation, if any). A store that fails keeps the
+        record for later (the ledger's spool) and the failure is returned, never raised: the answer
+        was paid for and is the caller's."""
         record = self._record(deployment, usage, cost, latency)
-        ledger = self._hooks.ledger
-        if self.held is not None:
-            self.held = None
-            ledger.settle(self._call.call_id, record)
-        else:
-            ledger.record(record)
+        held, self.held = self.held, None
+        try:
+            if held is not None:
+                run_sync(self._hooks.ledger, "settle", self._call.call_id, record, timeout=self._time_left(_FLOOR))
+            else:
+                run_sync(self._hooks.ledger, "record", record, timeout=self._time_left(_FLOOR))
+        except LedgerError as error:
+            return _reported(error)
+        return None
+
+    def end(self, deployment: Deployment | None, reason: str | None) -> None:
+        """The call ends without an answer: release the hold, or keep it as estimated spend when the
+        provider may have billed the call. A store that fails here never masks the call's error."""
+        final = self._final(deployment, reason)
+        self.held = None
+        if final is None:
+            return
+        try:
+            if final[0] == "release":
+                run_sync(self._hooks.ledger, "release", self._call.call_id, timeout=self._time_left(_FLOOR))
+            else:
+                run_sync(self._hooks.ledger, "settle", self._call.call_id, final[1], timeout=self._time_left(_FLOOR))
+        except LedgerError as error:
+            _reported(error)
 
     def release(self) -> None:
-        if self.held is not None:
-            self.held = None
-            self._hooks.ledger.release(self._call.call_id)
+        self.end(None, None)
 
     # -- async (never blocks the event loop)
     async def areserve(self, deployment: Deployment) -> None:
         amount = self._amount_to_hold(deployment)
         if amount is not None:
-            await _acall(self._hooks.ledger, "reserve", self._call.call_id, amount, **self._reserve_kwargs())
+            await run_async(self._hooks.ledger, "reserve", self._call.call_id, amount, **self._reserve_kwargs())
             self.held = amount
 
     async def asettle(self, deployment: Deployment, usage: Usage | None, cost: Cost | None,
-                      latency: float) -> None:
+                      latency: float) -> LedgerError | None:
         record = self._record(deployment, usage, cost, latency)
-        if self.held is not None:
-            self.held = None
-            await _acall(self._hooks.ledger, "settle", self._call.call_id, record)
-        else:
-            await _acall(self._hooks.ledger, "record", record)
+        held, self.held = self.held, None
+        try:
+            if held is not None:
+                await run_async(self._hooks.ledger, "settle", self._call.call_id, record,
+                                timeout=self._time_left(_FLOOR))
+            else:
+                await run_async(self._hooks.ledger, "record", record, timeout=self._time_left(_FLOOR))
+        except LedgerError as error:
+            return _reported(error)
+        return None
+
+    async def aend(self, deployment: Deployment | None, reason: str | None) -> None:
+        final = self._final(deployment, reason)
+        self.held = None
+        if final is None:
+            return
+        try:
+            if final[0] == "release":
+                await run_async(self._hooks.ledger, "release", self._call.call_id, timeout=self._time_left(_FLOOR))
+            else:
+                await run_async(self._hooks.ledger, "settle", self._call.call_id, final[1],
+                                timeout=self._time_left(_FLOOR))
+        except LedgerError as error:
+            _reported(error)
 
     async def arelease(self) -> None:
-        if self.held is not None:
-            self.held = None
-            await _acall(self._hooks.ledger, "release", self._call.call_id)
+        await self.aend(None, None)
 
 
-async def _acall(ledger: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    """The ledger's async twin of ``name`` if it has one, else the sync method off the loop."""
-    twin = getattr(ledger, "a" + name, None)
-    if twin is not None:
-        return await twin(*args, **kwargs)
-    from ..spend import MemoryLedger
+#: Seconds a settle may take even when the call's deadline has passed: the answer is already
+#: paid for, so its record gets a short chance at the store before it goes to the spool.
+_FLOOR = 0.5
+#: A hold outlives its call's deadline by this much before it lapses.
+_TTL_MARGIN = 60.0
 
-    if isinstance(ledger, MemoryLedger):  # no I/O: a thread hop would cost more than the call
-        return getattr(ledger, name)(*args, **kwargs)
-    return await asyncio.to_thread(getattr(ledger, name), *args, **kwargs)
+
+def _reported(error: LedgerError) -> LedgerError:
+    logger.warning("routerlib: spend ledger failed at %s (%s); the record is kept for a later write",
+                   error.operation or "a write", error)
+    return error

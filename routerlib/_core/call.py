@@ -76,6 +76,11 @@ class Call:
         self._pending_wait = 0.0
         self._retry_state: tenacity.RetryCallState | None = None
         self._attempt_started = 0.0
+        #: Set while an attempt may be on the wire (between ``begin`` and its record).
+        self.in_flight: Deployment | None = None
+        #: Why the provider may have billed an attempt that brought no answer ("timeout"), if so.
+        self.maybe_billed: str | None = None
+        self._last: Deployment | None = None
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
@@ -104,6 +109,10 @@ class Call:
 
     def seconds_left(self) -> float:
         return float("inf") if self.deadline_at is None else self.deadline_at - self.clock()
+
+    def stream_total(self) -> float | None:
+        """What bounds a whole stream, from connect to its last byte: the call's time left."""
+        return None if self.deadline_at is None else max(self.seconds_left(), 0.0)
 
     def info(self, deployment: Deployment) -> ModelInfo | None:
         """The model map's entry for the deployment (prices, limits), looked up once per call."""
@@ -188,6 +197,7 @@ class Call:
             timeout = min(timeout, left)
         self._tried.add(deployment.id)
         self._attempt_started = self.clock()
+        self.in_flight = self._last = deployment
         if self._watch:
             self._start_event(deployment)
         return timeout
@@ -273,6 +283,8 @@ class Call:
             error.provider = deployment.provider
         if error.model is None:
             error.model = deployment.model
+        if isinstance(error, APITimeoutError):
+            self.maybe_billed = "timeout"  # the request may have reached the provider, which bills it
         self._record(deployment, "error", latency=latency, error=error)
 
     def stream_ended(self, deployment: Deployment, usage: Usage | None, text: str | None,
@@ -406,6 +418,7 @@ class Call:
             message=message if error is None else error.message[:300],
             retry_after=error.retry_after if error is not None else None)
         self._pending_wait = 0.0
+        self.in_flight = None
         self.attempts.append(attempt)
         if self._watch and self.observers.wants(AttemptEnd):
             self.observers.emit(AttemptEnd(
@@ -424,6 +437,13 @@ class Call:
             self.observers.emit(AttemptEnd(self.call_id, len(self.attempts), label, attempt.provider,
                                            attempt.model, "error", 0.0, attempt, None, None, None, error,
                                            self.clock()))
+
+    def end_reason(self, cancelled: bool) -> tuple[Deployment | None, str | None]:
+        """For a call ending without an answer: the deployment last tried and why its provider may
+        have billed it anyway (None: nothing was billed, the budget hold is released)."""
+        if cancelled and self.in_flight is not None:
+            return self.in_flight, "cancelled"
+        return self._last, self.maybe_billed
 
     def deadline_error(self) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline of {self.request.deadline} s has passed",

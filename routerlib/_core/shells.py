@@ -42,11 +42,11 @@ def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
         raise call.no_candidate_left()
     except RouterlibError as error:
         if call.budget is not None:
-            call.budget.release()
+            call.budget.end(*call.end_reason(cancelled=False))
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
-            call.budget.release()
+            call.budget.end(*call.end_reason(cancelled=True))
         call.finished(None)
         raise
 
@@ -63,7 +63,7 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     response = call.succeeded(deployment, response, call.elapsed())
     if call.budget is not None:
         last = call.attempts[-1]
-        call.budget.settle(deployment, response.usage, last.cost, last.latency)
+        response.ledger_error = call.budget.settle(deployment, response.usage, last.cost, last.latency)
     if call.watched:
         call.finished(response)
     return response
@@ -75,7 +75,7 @@ def _send(call: Call, deployment: Deployment, timeout: float) -> Response:
 
 
 def _open(call: Call, deployment: Deployment, timeout: float) -> StreamResponse:
-    return call.runtime.transport.stream(call.build(deployment), timeout)
+    return call.runtime.transport.stream(call.build(deployment), timeout, call.stream_total())
 
 
 def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> Stream:
@@ -115,11 +115,11 @@ async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncS
         raise call.no_candidate_left()
     except RouterlibError as error:
         if call.budget is not None:
-            await call.budget.arelease()
+            await call.budget.aend(*call.end_reason(cancelled=False))
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
-            await call.budget.arelease()
+            await call.budget.aend(*call.end_reason(cancelled=True))
         call.finished(None)
         raise
 
@@ -136,7 +136,7 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     response = call.succeeded(deployment, response, call.elapsed())
     if call.budget is not None:
         last = call.attempts[-1]
-        await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
+        response.ledger_error = await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
     if call.watched:
         call.finished(response)
     return response
@@ -148,7 +148,7 @@ async def _asend(call: Call, deployment: Deployment, timeout: float) -> Response
 
 
 async def _aopen(call: Call, deployment: Deployment, timeout: float) -> AsyncStreamResponse:
-    return await call.runtime.async_transport.stream(call.build(deployment), timeout)
+    return await call.runtime.async_transport.stream(call.build(deployment), timeout, call.stream_total())
 
 
 async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamResponse) -> AsyncStream:

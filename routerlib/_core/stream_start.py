@@ -65,7 +65,7 @@ class StreamStart:
 class StreamEnding:
     """Settles one stream when the caller is done with it. ``conclude`` runs once."""
 
-    __slots__ = ("_acc", "_call", "_deployment", "_http", "_parser", "_settle")
+    __slots__ = ("_acc", "_call", "_deployment", "_http", "_parser", "_response", "_settle")
 
     def __init__(self, call: Call, deployment: Deployment, http: Any, acc: StreamAccumulator,
                  parser: StreamParser) -> None:
@@ -75,6 +75,7 @@ class StreamEnding:
         self._acc = acc
         self._parser = parser
         self._settle: tuple[Usage | None, Cost | None, float] | None = None
+        self._response: Response | None = None
 
     @property
     def provider(self) -> str:
@@ -109,6 +110,7 @@ class StreamEnding:
         if response is not None:
             response.usage = usage
             call.decorate(response, deployment)
+        self._response = response
         if closing:
             error = None
         if isinstance(error, StreamInterruptedError):
@@ -120,13 +122,17 @@ class StreamEnding:
         return response, cost, error
 
     def settle(self) -> None:
-        """Write the stream's spend record (sync shell)."""
+        """Write the stream's spend record (sync shell); a ledger failure goes on the response."""
         if self._settle is not None and self._call.budget is not None:
-            self._call.budget.settle(self._deployment, *self._settle)
+            error = self._call.budget.settle(self._deployment, *self._settle)
+            if self._response is not None:
+                self._response.ledger_error = error
 
     async def asettle(self) -> None:
         if self._settle is not None and self._call.budget is not None:
-            await self._call.budget.asettle(self._deployment, *self._settle)
+            error = await self._call.budget.asettle(self._deployment, *self._settle)
+            if self._response is not None:
+                self._response.ledger_error = error
 
     def abandon(self) -> None:
         """Called by a stream's finalizer when it was dropped unread: its connection is released, and

@@ -45,8 +45,8 @@ class UnknownModelError(RouterlibError, ValueError):
     def __init__(self, model: str, provider: str | None = None, reason: str = "is not in the model map") -> None:
         where = f"{provider}/{model}" if provider and not model.startswith(f"{provider}/") else model
         super().__init__(
-            f"model {where!r} {reason}; register a price with "
-            "ModelMap.register(...) or pass input_cost_per_token/output_cost_per_token"
+            f"model {where!r} {reason}; register a price with routerlib.register_model({{...}}), "
+            "client.register_model(...) or ModelMap.register(...), or pass input_cost_per_token/output_cost_per_token"
         )
         self.model = model
         self.provider = provider

@@ -60,6 +60,14 @@ FLAG_FIELDS: tuple[str, ...] = (
     "audio_output",
     "system_messages",
     "tool_choice",
+    "pdf_input",
+    "video_input",
+    "web_search",
+    "url_context",
+    "tool_search",
+    "computer_use",
+    "box_questions",
+    "continuation",
 )
 
 #: Every field the packaged snapshot keeps. ``alias_of`` is kept too: LiteLLM's map has rows

@@ -99,6 +99,14 @@ class ModelInfo:
     supports_audio_output: bool = False
     supports_system_messages: bool = False
     supports_tool_choice: bool = False
+    supports_pdf_input: bool = False
+    supports_video_input: bool = False
+    supports_web_search: bool = False
+    supports_url_context: bool = False
+    supports_tool_search: bool = False
+    supports_computer_use: bool = False
+    supports_box_questions: bool = False
+    supports_continuation: bool = False
     #: Long-context tiers, ascending: (threshold, rates) applies when prompt_tokens > threshold
     #: (see ``_tiers``); empty for most models.
     tiers: Tiers = ()
@@ -196,12 +204,20 @@ def _fields_for_register(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _default: ModelMap | None = None
-_default_lock = threading.Lock()
+_packaged: ModelMap | None = None
+_default_lock = threading.RLock()  # default() may load packaged() while holding it
 
 
 def is_default_loaded() -> bool:
-    """Whether the packaged map has been read yet (it is read on first use, never at import)."""
+    """Whether the default map has been read yet (it is read on first use, never at import)."""
     return _default is not None
+
+
+def _forget_default() -> None:
+    """Read the default map again on next use (for tests that change the price cache)."""
+    global _default
+    with _default_lock:
+        _default = None
 
 
 class ModelMap:
@@ -224,15 +240,33 @@ class ModelMap:
 
     @classmethod
     def default(cls) -> ModelMap:
-        """The packaged snapshot, read once on first call (thread-safe) and shared: it never changes."""
+        """The map clients use: the refreshed one that ``routerlib prices update`` cached, when there is
+        a sound one, else the packaged snapshot (see ``cache.py``). Read once on first call
+        (thread-safe) and shared: it never changes within a process.
+        """
         global _default
         loaded = _default
         if loaded is None:
             with _default_lock:
                 if _default is None:
-                    data = resources.files(__package__).joinpath("model_map.json").read_bytes()
-                    _default = cls._from_data(json.loads(data), trusted=True)
+                    from .cache import cached_map_data
+
+                    data = cached_map_data()
+                    _default = cls._from_data(data, trusted=True) if data is not None else cls.packaged()
                 loaded = _default
+        return loaded
+
+    @classmethod
+    def packaged(cls) -> ModelMap:
+        """The snapshot shipped with routerlib, whatever the cache holds (read once, shared)."""
+        global _packaged
+        loaded = _packaged
+        if loaded is None:
+            with _default_lock:
+                if _packaged is None:
+                    data = resources.files(__package__).joinpath("model_map.json").read_bytes()
+                    _packaged = cls._from_data(json.loads(data), trusted=True)
+                loaded = _packaged
         return loaded
 
     @classmethod

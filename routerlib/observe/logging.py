@@ -36,6 +36,9 @@ from .events import CallEnd, Fallback, Observer, Retry
 __all__ = ["LoggingObserver", "log_call_failed", "log_fallback", "log_retry"]
 
 LOGGER = logging.getLogger("routerlib")
+# A library never prints on its own: without the application's logging configuration these lines
+# go nowhere (rather than to logging's last-resort stderr handler).
+LOGGER.addHandler(logging.NullHandler())
 #: Provider error messages are bounded in a log line (the full one stays on the error).
 MESSAGE_LIMIT = 200
 

@@ -32,9 +32,13 @@ _OPENAI_ROWS: list[dict[str, Any]] = [
         "name": "openai",
         "api_base": "https://api.openai.com/v1",
         "api_key_env": ("OPENAI_API_KEY",),
+        "api_base_env": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
         "unsupported": NON_OPENAI,
         "price_prefix": "openai",
-        "quirks": {},
+        "quirks": {
+            "base_url_env": "github.com/openai/openai-python README: the client's base_url defaults to "
+                            "OPENAI_BASE_URL; LiteLLM also reads OPENAI_API_BASE (after it)",
+        },
     },
     {
         "name": "openrouter",

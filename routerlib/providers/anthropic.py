@@ -43,7 +43,8 @@ events and errors. What changes on the way, and why (each from Anthropic's docum
 - **n > 1** is refused (dropped with ``drop_params=True``): Messages returns one answer.
 - Not available there, so in ``unsupported``: presence/frequency penalties, logit_bias,
   logprobs, top_logprobs, seed, modalities, audio, prediction, web_search_options,
-  verbosity, repetition_penalty, router_preference.
+  verbosity, repetition_penalty, router_preference; and the /completions-only echo, best_of,
+  suffix (a text_completion() is sent here as one chat message).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._request import ChatRequest
+from .._request import TEXT_ONLY_PARAMS, ChatRequest
 from ..exceptions import APIError, InvalidRequestError, UnsupportedParamsError
 from ..transport import HTTPRequest
 from ..types import ModelResponse
@@ -82,7 +83,7 @@ _SERVICE_TIERS = {"auto": "auto", "default": "standard_only", "standard_only": "
 UNSUPPORTED = frozenset({
     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed",
     "modalities", "audio", "prediction", "web_search_options", "verbosity", "repetition_penalty",
-    "router_preference",
+    "router_preference", *TEXT_ONLY_PARAMS,
 })
 
 

@@ -37,7 +37,8 @@ events and errors. What changes on the way, and why (each from ai.google.dev/api
   ``googleSearch`` tool (grounding).
 - Not available there, so in ``unsupported``: logit_bias, logprobs, top_logprobs, user,
   safety_identifier, service_tier, modalities, audio, prediction, verbosity,
-  parallel_tool_calls, repetition_penalty, router_preference.
+  parallel_tool_calls, repetition_penalty, router_preference; and the /completions-only echo,
+  best_of, suffix (a text_completion() is sent here as one chat message).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import mimetypes
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._request import ChatRequest
+from .._request import TEXT_ONLY_PARAMS, ChatRequest
 from ..exceptions import APIError, InvalidRequestError
 from ..transport import HTTPRequest
 from ..types import ModelResponse
@@ -86,7 +87,7 @@ _MAX_SCHEMA_DEPTH = 40
 UNSUPPORTED = frozenset({
     "logit_bias", "logprobs", "top_logprobs", "user", "safety_identifier", "service_tier",
     "modalities", "audio", "prediction", "verbosity", "parallel_tool_calls", "repetition_penalty",
-    "router_preference",
+    "router_preference", *TEXT_ONLY_PARAMS,
 })
 
 

@@ -110,7 +110,8 @@ class OpenAIStreamParser:
             TextCompletion if text else ChatCompletionChunk)
 
     def feed(self, event: str | None, data: bytes) -> list[Any]:
-        if data == b"[DONE]":
+        # [DONE] with trailing whitespace ("data: [DONE] ") ends a stream too.
+        if data.startswith(b"[DONE]") and (len(data) == 6 or not data[6:].strip()):
             self.done = True
             return []
         try:

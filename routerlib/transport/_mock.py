@@ -1,9 +1,11 @@
 """In-memory transports for unit tests: a handler function answers every request.
 
 ``MockTransport(handler)`` serves both the sync and async seams. The handler receives the
-``HTTPRequest`` and returns an ``HTTPResponse`` (its body is split into lines for streams)
-or raises a routerlib error to simulate a connection failure. Integration tests use real
-loopback servers instead; this is for fast, exact unit tests of adapters and policy.
+``HTTPRequest`` and returns an ``HTTPResponse`` (its body is split into lines for streams,
+by the same ``LineSplitter`` as the real transports) or raises a routerlib error to simulate
+a connection failure. ``timeouts`` records the ``(timeout, total)`` each call was given.
+Integration tests use real loopback servers instead; this is for fast, exact unit tests of
+adapters and policy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._base import HTTPRequest, HTTPResponse, split_lines
+from ._base import DEFAULT_LIMITS, HTTPRequest, HTTPResponse, LineSplitter
 
 if TYPE_CHECKING:
     from ..types import ModelResponse, TextCompletion
@@ -29,10 +31,10 @@ class MockStreamResponse:
         self.closed = False
 
     def lines(self) -> Iterator[bytes]:
-        # Like the real transports: lines without their endings, "\r\n" included.
-        complete, rest = split_lines(b"", self._body)
-        yield from complete
-        yield rest
+        # Like the real transports: lines without their endings (CRLF, LF or CR), bounded.
+        splitter = LineSplitter(DEFAULT_LIMITS.max_line_bytes)
+        yield from splitter.feed(self._body)
+        yield splitter.flush() or b""
 
     def read(self) -> bytes:
         return self._body
@@ -107,13 +109,16 @@ class MockTransport:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[HTTPRequest] = []
+        self.timeouts: list[tuple[float, float | None]] = []
 
     def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:
         self.requests.append(request)
+        self.timeouts.append((timeout, None))
         return self.handler(request)
 
-    def stream(self, request: HTTPRequest, timeout: float) -> MockStreamResponse:
+    def stream(self, request: HTTPRequest, timeout: float, total: float | None = None) -> MockStreamResponse:
         self.requests.append(request)
+        self.timeouts.append((timeout, total))
         return MockStreamResponse(self.handler(request))
 
     def close(self) -> None:
@@ -123,11 +128,13 @@ class MockTransport:
 class AsyncMockTransport(MockTransport):
     async def send(self, request: HTTPRequest, timeout: float) -> HTTPResponse:  # type: ignore[override]
         self.requests.append(request)
+        self.timeouts.append((timeout, None))
         return self.handler(request)
 
-    async def stream(self, request: HTTPRequest, timeout: float  # type: ignore[override]
-                     ) -> MockAsyncStreamResponse:
+    async def stream(self, request: HTTPRequest, timeout: float,  # type: ignore[override]
+                     total: float | None = None) -> MockAsyncStreamResponse:
         self.requests.append(request)
+        self.timeouts.append((timeout, total))
         return MockAsyncStreamResponse(self.handler(request))
 
     async def aclose(self) -> None:

@@ -32,8 +32,11 @@ class MountedTransport:
         transport = self.default if url.startswith("http") else self._mounts.get(_scheme(url), self.default)
         return transport.send(request, timeout, **kwargs)
 
-    def stream(self, request: Any, timeout: float, **kwargs: Any) -> Any:
-        return self._for(request.url).stream(request, timeout, **kwargs)
+    def stream(self, request: Any, timeout: float, total: float | None = None) -> Any:
+        # ``total`` is passed on only when given: a transport written before it existed still works.
+        if total is None:
+            return self._for(request.url).stream(request, timeout)
+        return self._for(request.url).stream(request, timeout, total=total)
 
     def close(self) -> None:
         for transport in (self.default, *self._mounts.values()):
@@ -46,8 +49,10 @@ class AsyncMountedTransport(MountedTransport):
     async def send(self, request: Any, timeout: float, **kwargs: Any) -> Any:
         return await self._for(request.url).send(request, timeout, **kwargs)
 
-    async def stream(self, request: Any, timeout: float, **kwargs: Any) -> Any:
-        return await self._for(request.url).stream(request, timeout, **kwargs)
+    async def stream(self, request: Any, timeout: float, total: float | None = None) -> Any:
+        if total is None:
+            return await self._for(request.url).stream(request, timeout)
+        return await self._for(request.url).stream(request, timeout, total=total)
 
     async def aclose(self) -> None:
         for transport in (self.default, *self._mounts.values()):

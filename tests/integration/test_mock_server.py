@@ -162,3 +162,45 @@ def test_one_client_across_two_asyncio_runs(mock: MockServer) -> None:
     assert asyncio.run(twice()) == ["Hi there, friend"] * 2
     assert asyncio.run(twice()) == ["Hi there, friend"] * 2
     assert len(mock.requests) == 4
+
+
+# -- load: the listen backlog ------------------------------------------------------------------
+
+def _listen_backlog(port: int) -> int | None:
+    """The listen backlog of the socket on ``port`` as the kernel reports it (ss's Send-Q), if ss is there."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ss") is None:
+        return None
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=False).stdout
+    fields = out.split()
+    return int(fields[2]) if len(fields) >= 3 and fields[0] == "LISTEN" else None
+
+
+def test_200_concurrent_async_calls_all_complete_without_a_retry() -> None:
+    """Regression: a backlog of 5 made concurrent connections wait for SYN retransmissions (50 calls: 25 s).
+
+    Every call must complete on its first attempt (num_retries=0: a refused or reset connection
+    would raise), the server must see exactly 200 requests, and the kernel must report a
+    backlog that holds them all.
+    """
+    async def run(server: MockServer) -> list[Any]:
+        async with routerlib.Client(environ={}) as client:
+            return await asyncio.gather(*[
+                client.acompletion(MODEL, [{"role": "user", "content": f"call {i}"}], api_base=server.url,
+                                   api_key=KEY, num_retries=0)
+                for i in range(200)], return_exceptions=True)
+
+    with MockServer(reply="ok") as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        backlog = _listen_backlog(port)
+        results = asyncio.run(run(server))
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert errors == []
+        assert all(r.choices[0].message.content == "ok" and len(r.attempts) == 1 for r in results)
+        assert len(server.requests) == 200
+        assert sorted(e["body"]["messages"][0]["content"] for e in server.requests) == sorted(
+            f"call {i}" for i in range(200))
+    if backlog is not None:
+        assert backlog >= 200

@@ -1,4 +1,4 @@
-"""The ``routerlib`` command. ``routerlib demo`` shows a call with a fallback and its cost.
+"""``routerlib demo``: a call with a fallback and its cost, with no key and no network.
 
 The demo needs no key and no network: it starts routerlib's in-process mock server on
 127.0.0.1, sends a completion whose primary deployment fails (503) and whose fallback
@@ -8,18 +8,34 @@ answers, and prints the answer, every attempt, and what the call cost.
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from .client import Client
-from .policy import RetryPolicy
-from .testing import MockServer
-from .types import ModelResponse
+__all__ = ["demo", "register"]
+
+HELP = "a completion with a fallback and its cost, against a local mock server"
+EPILOG = """\
+example:
+  routerlib demo
+
+It starts routerlib's mock OpenAI-compatible server on 127.0.0.1, sends a call whose primary
+deployment answers 503 (retried once) and whose fallback answers, and prints every attempt.
+"""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("demo", help=HELP, description=HELP + ".", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=lambda args: demo())
 
 
 def demo() -> int:
     """Run the demo; returns the process exit code."""
+    from ..client import Client
+    from ..policy import RetryPolicy
+    from ..testing import MockServer
+    from ..types import ModelResponse
+
     messages = [{"role": "user", "content": "In one sentence: why route LLM calls in process?"}]
     # Backoff is shortened so the demo's retries take milliseconds, not seconds.
     client = Client(policy=RetryPolicy(initial_backoff=0.01, max_backoff=0.05))
@@ -55,16 +71,3 @@ def _usd(amount: Decimal) -> str:
     """Exact, without exponent or trailing zeros: 0.0002, not 2.000E-4."""
     return f"{amount.normalize():f}"
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="routerlib", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a completion with a fallback and its cost, against a local mock server")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    return 2  # pragma: no cover - argparse rejects unknown commands
-
-
-if __name__ == "__main__":
-    sys.exit(main())
