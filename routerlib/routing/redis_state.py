@@ -47,6 +47,8 @@ logger = logging.getLogger("routerlib")
 
 #: Snapshot rows refreshed per pick at most (a larger pool refreshes its ranked candidates).
 SNAPSHOT_MAX = 64
+#: Connections of the async pool per event loop.
+ASYNC_CONNECTIONS = 64
 #: How long a breaker's state outlives its last report.
 STATE_TTL_MS = 3_600_000
 
@@ -162,9 +164,12 @@ class RedisHealth:
     def _sync(self) -> Any:
         if self._client is None:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
+            # No client-side retries: one attempt per decision, and an outage is handled here.
             client = redis.Redis.from_url(self._url, socket_timeout=self._timeout,
-                                          socket_connect_timeout=self._timeout)
+                                          socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
             self._scripts = {name: client.register_script(getattr(_lua, name))
                              for name in ("CHOOSE", "REPORT", "RELEASE", "OPEN", "HEALTH")}
             self._client = client
@@ -175,9 +180,15 @@ class RedisHealth:
         found = self._aclients.get(loop)
         if found is None:
             import redis.asyncio as aredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
-            client = aredis.Redis.from_url(self._url, socket_timeout=self._timeout,
-                                           socket_connect_timeout=self._timeout)
+            # A blocking pool: past its size a pick waits for a connection (bounded by its wait_for)
+            # instead of opening one per call in flight; no client-side retries (see _sync).
+            pool = aredis.BlockingConnectionPool.from_url(
+                self._url, max_connections=ASYNC_CONNECTIONS, timeout=None, retry=Retry(NoBackoff(), 0),
+                socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
+            client = aredis.Redis(connection_pool=pool)
             scripts = {name: client.register_script(getattr(_lua, name)) for name in ("CHOOSE", "REPORT", "RELEASE")}
             found = self._aclients[loop] = (client, scripts)
         return found
