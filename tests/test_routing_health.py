@@ -232,3 +232,14 @@ def test_an_average_nobody_refreshes_decays_so_one_bad_sample_cannot_starve() ->
     s.release("y")
     assert s.latency(0, False) == pytest.approx(0.1 * 0.3679, rel=1e-3)
 
+
+
+def test_all_open_trials_are_limited_like_half_open_ones() -> None:
+    clock = Clock()
+    ms = members(1)
+    s = store(ms, clock, allowed_fails=0)
+    choose(s, ms)
+    s.report("c", "d0", Outcome("failure"))
+    assert isinstance(choose(s, ms, call="t1", force=True, strategy=soonest_to_reopen), Picked)
+    refused = choose(s, ms, call="t2", force=True, strategy=soonest_to_reopen)
+    assert isinstance(refused, Refused) and refused.refused[0][1] == "open, 1 trial call(s) in flight"

@@ -215,3 +215,14 @@ def test_a_hung_redis_never_holds_a_pick_past_the_timeout(redis_process: Any) ->
         assert isinstance(choose(s, ms, call="y"), Picked)  # local at once: Redis is not retried yet
     finally:
         redis_process.resume()
+
+
+def test_all_open_trials_are_limited_across_processes(redis_url: str) -> None:
+    ms = members(1)
+    a = shared(redis_url, ms, "forced:", allowed_fails=0)
+    b = shared(redis_url, ms, "forced:", allowed_fails=0)
+    choose(a, ms)
+    a.report("c", "d0", Outcome("failure"))
+    assert isinstance(choose(a, ms, call="t1", force=True, strategy=soonest_to_reopen), Picked)
+    refused = choose(b, ms, call="t2", force=True, strategy=soonest_to_reopen)
+    assert isinstance(refused, Refused) and refused.refused[0][1] == "open, 1 trial call(s) in flight"

@@ -146,7 +146,12 @@ for i = 1, k do
   local reason = nil
   local is_trial = force
   local ou = num(redis.call('HGET', H, 'ou'), 0)
-  if not force and ou > 0 then
+  if force then
+    -- the all-open trial: still at most `trials` trial calls at once
+    redis.call('ZREMRANGEBYSCORE', T, '-inf', now)
+    local busy = redis.call('ZCARD', T)
+    if busy >= trials then reason = 'open, ' .. busy .. ' trial call(s) in flight' end
+  elseif ou > 0 then
     if now < ou then
       reason = 'open for ' .. fmt((ou - now) / 1000) .. ' s more (' .. (redis.call('HGET', H, 'cause') or '') .. ')'
     else

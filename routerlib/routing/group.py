@@ -256,7 +256,7 @@ class GroupTarget:
         """When every candidate was refused for being open: the pool of this call's one trial."""
         if self._forced or call.seconds_left() <= 0:
             return None
-        if not all(why.startswith(("open ", "half-open")) for _, why in result.refused):
+        if not all(why.startswith(("open", "half-open")) for _, why in result.refused):
             return None  # something is excluded for another reason (limits): not an all-open group
         return Pool([m for m, _ in result.refused])
 
@@ -276,7 +276,7 @@ class GroupTarget:
         for member in group.members:
             reasons.setdefault(member.id, "tried by this call" if call is not None and member.id in call.tried
                                else "not a candidate")
-        opens = [r for r in reasons.values() if r.startswith(("open ", "half-open"))]
+        opens = [r for r in reasons.values() if r.startswith(("open", "half-open"))]
         if call is not None and len(opens) == len(reasons):
             soonest = self._store.reopening(group.members)
             when = time.strftime("%H:%M:%S", time.gmtime(soonest)) + " UTC" if soonest else "now"

@@ -329,7 +329,10 @@ class MemoryHealth:
                  need: Callable[[Member], int]) -> tuple[str | None, int]:
         i = member.index
         breaker = self._breakers[i]
-        if not force and not breaker.admits(now):
+        if force:  # the all-open trial: still at most half_open_trials trial calls at once
+            if breaker.trials >= breaker.config.half_open_trials:
+                return f"open, {breaker.trials} trial call(s) in flight", 0
+        elif not breaker.admits(now):
             return breaker.refusal(now), 0
         if member.max_parallel is not None and self._flight[i] >= member.max_parallel:
             return f"max_parallel_requests {member.max_parallel} reached", 0
