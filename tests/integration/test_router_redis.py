@@ -141,3 +141,27 @@ def test_two_round_trips_per_call(servers: list[FaultServer], redis_process: Any
     assert stats["cmdstat_evalsha"]["calls"] == 20  # one script to pick, one to report, per call
     assert "cmdstat_eval" not in stats
     assert router._store.round_trips == 22  # type: ignore[attr-defined]  # 2 per call, the first included
+
+
+def test_async_calls_through_redis_never_use_the_blocking_client(servers: list[FaultServer],
+                                                                 redis_process: Any) -> None:
+    import asyncio
+
+    a, b = servers
+    a.set(status=500)
+    router = Router([entry(a), entry(b)], redis_url=redis_process.url, environ={}, allowed_fails=0,
+                    policy=RetryPolicy(initial_backoff=0.001, max_backoff=0.002))
+
+    async def run() -> tuple[list[Any], int, list[Any]]:
+        burst = await asyncio.gather(*(router.acompletion("chat", MESSAGES) for _ in range(40)))
+        await asyncio.sleep(0.2)  # the reports are tasks: let them land
+        seen = a.count()
+        later = [await router.acompletion("chat", MESSAGES) for _ in range(20)]
+        return burst, seen, later
+
+    burst, seen, later = asyncio.run(run())
+    assert {r.choices[0].message.content for r in burst + later} == {"b"}
+    assert a.count() == seen  # a is open in Redis: no later call reached it
+    store = router._store  # type: ignore[attr-defined]
+    assert store._client is None  # no blocking Redis call was made on the event loop
+    assert redis.Redis.from_url(redis_process.url).hget("routerlib:route:h:a", "ou") not in (None, b"0")
