@@ -165,7 +165,7 @@ def _router(res):
         rows = [[k, f"{v['success_rate']:.2%}", fmt(v["p50_ms"]), fmt(v["p99_ms"]), fmt(v["upstream_per_success"], 3),
                  ", ".join(f"{d} {x:.0%}" for d, x in v["share"].items()), fmt(v["wall_s"], 1)]
                 if "success_rate" in v else [k, f"error: {v.get('error')}", "", "", "", "", ""]
-                for k, v in chaos.items() if k != "settings"]
+                for k, v in chaos.items() if k != "settings" and isinstance(v, dict)]
         out += [f"\n## Router: chaos run ({st['calls']:,} calls, {st['concurrency']} concurrent, "
                 f"num_retries={st['num_retries']}; {prof})\n",
                 table(["router strategy", "success", "p50 ms", "p99 ms", "upstream requests per success",

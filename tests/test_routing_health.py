@@ -197,7 +197,7 @@ def test_health_reports_every_figure() -> None:
     assert d0.group == "chat" and d0.state == "closed" and d0.consecutive_failures == 1
     assert d0.failure_rate == 0.5 and d0.calls_in_window == 2
     assert d0.rpm_used == 2 and d0.tpm_used == 70 and d0.rpm_limit == 10 and d0.tpm_limit == 1000
-    assert d0.latency == pytest.approx(0.1) and d0.ttft == pytest.approx(0.3)
+    assert d0.latency == pytest.approx(1.0) and d0.ttft == pytest.approx(3.0)  # 0.1 and 0.3, x10 by the failure
     assert d0.open_until is None and d0.cause == "" and d0.openings == 0
     assert h["d1"].in_flight == 1 and h["d1"].group == "other"
     choose(s, ms[:1], call="d")
@@ -243,3 +243,16 @@ def test_all_open_trials_are_limited_like_half_open_ones() -> None:
     assert isinstance(choose(s, ms, call="t1", force=True, strategy=soonest_to_reopen), Picked)
     refused = choose(s, ms, call="t2", force=True, strategy=soonest_to_reopen)
     assert isinstance(refused, Refused) and refused.refused[0][1] == "open, 1 trial call(s) in flight"
+
+
+def test_a_failure_makes_a_deployment_look_slower_to_latency_based_routing() -> None:
+    clock = Clock()
+    ms = members(1)
+    s = store(ms, clock, allowed_fails=100)
+    choose(s, ms)
+    s.report("c", "d0", Outcome("ok", latency=0.5, tokens=10, completion_tokens=5))
+    choose(s, ms, call="f")
+    s.report("f", "d0", Outcome("failure", latency=0.01))
+    choose(s, ms, call="x")
+    s.release("x")
+    assert s.latency(0, False) == pytest.approx(1.0)  # 0.1 s per token, x FAILURE_PENALTY

@@ -226,3 +226,13 @@ def test_all_open_trials_are_limited_across_processes(redis_url: str) -> None:
     assert isinstance(choose(a, ms, call="t1", force=True, strategy=soonest_to_reopen), Picked)
     refused = choose(b, ms, call="t2", force=True, strategy=soonest_to_reopen)
     assert isinstance(refused, Refused) and refused.refused[0][1] == "open, 1 trial call(s) in flight"
+
+
+def test_a_failure_penalises_the_shared_latency_too(redis_url: str) -> None:
+    ms = members(1)
+    s = shared(redis_url, ms, "penalty:", allowed_fails=100)
+    choose(s, ms)
+    s.report("c", "d0", Outcome("ok", latency=0.5, tokens=10, completion_tokens=5))
+    choose(s, ms, call="f")
+    s.report("f", "d0", Outcome("failure", latency=0.01))
+    assert s.health()["d0"].latency == pytest.approx(1.0, rel=0.01)

@@ -256,6 +256,11 @@ elseif verdict == 'rate_limited' then
 elseif verdict == 'fatal' then
   opened = open(H, T, now, open_time(openings, cool, cap), detail, true)
 elseif verdict == 'failure' then
+  -- a failed attempt answered nothing: the averages jump to 10x (health.FAILURE_PENALTY)
+  for _, f in ipairs({'lat', 'ttft'}) do
+    local v = tonumber(redis.call('HGET', H, f))
+    if v ~= nil then peak(f, f .. '_t', v * 10) end
+  end
   count(H, now, width, true)
   local consec = redis.call('HINCRBY', H, 'consec', 1)
   redis.call('HSET', H, 'succ', 0)

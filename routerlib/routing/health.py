@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Decay time of the peak EWMA of latency: Finagle's default for its PeakEWMA balancer.
 PEAK_EWMA_DECAY = 10.0
+#: A failed attempt counts as an answer this many times slower than the average (latency-based).
+FAILURE_PENALTY = 10.0
 #: Weight of a new answer in the EWMA of completion tokens.
 OUTPUT_ALPHA = 0.1
 USAGE_BUCKETS = 61
@@ -382,6 +384,18 @@ class MemoryHealth:
                 self._lat_at[i] = now
                 old = self._out[i]
                 self._out[i] = float(completion) if old is None else old + OUTPUT_ALPHA * (completion - old)
+            elif verdict == "failure":
+                self._penalise(i, now)
+
+    def _penalise(self, i: int, now: float) -> None:
+        """A failed attempt answered nothing: its averages jump to FAILURE_PENALTY times their value
+        (the peak EWMA takes it at once and decays back), so latency-based routing sends less to a
+        deployment that keeps failing, before its breaker has to open."""
+        for values, stamps in ((self._lat, self._lat_at), (self._ttft, self._ttft_at)):
+            value = values[i]
+            if value is not None:
+                values[i] = peak_ewma(value, stamps[i], value * FAILURE_PENALTY, now)
+                stamps[i] = now
 
     def release(self, call_id: str) -> None:
         with self._lock:
