@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from .client import Client
@@ -32,7 +33,7 @@ def default_client() -> Client:
     return _default
 
 
-def completion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+def completion(model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
     """Send a chat completion; returns a ``ModelResponse``, or a ``Stream`` with stream=True.
 
@@ -45,7 +46,7 @@ def completion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
     return default_client().completion(model, messages, **params)
 
 
-async def acompletion(model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+async def acompletion(model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                       **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
     """The async twin of ``completion``: same parameters, same results."""
     return await default_client().acompletion(model, messages, **params)

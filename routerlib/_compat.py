@@ -23,10 +23,9 @@ from .types import ChatCompletionChunk, ModelResponse, TextCompletion, Usage
 
 if TYPE_CHECKING:
     from .client import Client
-    from .cost.model_map import ModelInfo
     from .streaming import Stream
 
-__all__ = ["batch_completion", "prompt_goes_through_chat", "stream_chunk_builder"]
+__all__ = ["batch_completion", "stream_chunk_builder"]
 
 #: ``batch_completion``'s default thread count: enough to overlap network waits, bounded so a
 #: list of 10,000 conversations does not start 10,000 threads (LiteLLM's default is 100).
@@ -135,16 +134,3 @@ def batch_completion(model: str, messages: Sequence[Sequence[Mapping[str, Any]]]
             except RouterlibError as error:
                 results.append(error)
     return results
-
-
-def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
-    """Whether a text_completion() to this deployment must be sent as a chat call.
-
-    True for an OpenAI chat-only model (the model map says ``mode: chat`` for an ``openai``
-    row: gpt-4o-mini, gpt-4.1, o3...), which OpenAI refuses at /v1/completions with 404 "This
-    is a chat model and not supported in the v1/completions endpoint". LiteLLM's rule is the
-    same (``text_completion``: a name in ``open_ai_chat_completion_models`` goes through chat;
-    any other name, e.g. a model served by vLLM, to /completions). Meant for the call core's
-    ``request_for``, beside the check for adapters that take no prompt at all.
-    """
-    return provider == "openai" and info is not None and info.mode == "chat" and info.provider == "openai"

@@ -13,10 +13,12 @@ cost, templates). ``None`` means "not given" for every optional parameter, so a 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,11 +27,14 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from . import _checks
 from ._messages import needs_normalising, normalise_messages
+from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
 from .exceptions import InvalidRequestError
 from .policy import RetryPolicy
 
@@ -53,8 +58,9 @@ Number = float | int | str | Decimal
 class ChatRequest(BaseModel):
     """One chat call, validated. Build it with ``build_request``, never by hand."""
 
+    # allow_inf_nan=False: no float or Decimal parameter may be NaN or infinite (NaN is not JSON).
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              protected_namespaces=())
+                              protected_namespaces=(), allow_inf_nan=False)
 
     model: str = Field(min_length=1)
     messages: tuple[Mapping[str, Any], ...] = ()
@@ -94,8 +100,8 @@ class ChatRequest(BaseModel):
     best_of: int | None = Field(default=None, strict=True, ge=1, le=20)
     suffix: str | None = None
     # -- routing and connection
-    timeout: float | None = Field(default=None, strict=True, gt=0)
-    deadline: float | None = Field(default=None, strict=True, gt=0)
+    timeout: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
+    deadline: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
     deployment_id: str | None = None
     api_base: str | None = None
     api_version: str | None = None
@@ -138,6 +144,98 @@ class ChatRequest(BaseModel):
             _check_message(i, message)
         return messages
 
+    @field_validator("hf_model_name")
+    @classmethod
+    def _check_model_name(cls, model: str | None) -> str | None:
+        problem = _checks.model_problem(model) if model is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return model
+
+    @field_validator("azure_ad_token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        problem = _checks.credential_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_api_version(cls, value: str | None) -> str | None:
+        if value is not None and not (value and value.isascii() and value.isprintable() and " " not in value):
+            raise ValueError("must be a non-empty version string of printable ASCII without spaces")
+        return value
+
+    @field_validator("deployment_id")
+    @classmethod
+    def _check_deployment_id(cls, value: str | None) -> str | None:
+        problem = _checks.segment_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        problem = _checks.header_problem(headers) if headers else None
+        if problem is not None:
+            raise ValueError(problem)
+        return headers
+
+    @field_validator("fallbacks", "model_list")
+    @classmethod
+    def _check_entries(cls, entries: tuple[Any, ...] | None, info: ValidationInfo) -> tuple[Any, ...] | None:
+        for i, entry in enumerate(entries or ()):
+            problem = (_checks.model_problem(entry) if isinstance(entry, str) else _checks.entry_problem(entry))
+            if problem is not None:
+                raise ValueError(f"{info.field_name}[{i}]: {problem}")
+        return entries
+
+    @field_validator("context_window_fallback_dict")
+    @classmethod
+    def _check_context_fallbacks(cls, mapping: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        for source, target in (mapping or {}).items():
+            problem = _checks.model_problem(target)
+            if problem is not None:
+                raise ValueError(f"[{source!r}]={target!r}: {problem}")
+        return mapping
+
+    @field_validator("tools")
+    @classmethod
+    def _check_tools(cls, tools: tuple[Mapping[str, Any], ...] | None) -> tuple[Mapping[str, Any], ...] | None:
+        for i, tool in enumerate(tools or ()):
+            problem = _tool_problem(tool)
+            if problem is not None:
+                raise ValueError(f"tools[{i}]: {problem}")
+        return tools
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _check_tool_choice(cls, choice: str | Mapping[str, Any] | None) -> str | Mapping[str, Any] | None:
+        if isinstance(choice, str):
+            if choice not in TOOL_CHOICES:
+                raise ValueError(f"allowed strings are {', '.join(map(repr, TOOL_CHOICES))}, or "
+                                 f"{{'type': 'function', 'function': {{'name': ...}}}}")
+        elif choice is not None and (not isinstance(choice.get("type"), str) or (
+                choice["type"] == "function" and not _function_name(choice.get("function")))):
+            raise ValueError("a dict tool_choice needs a 'type', and for type 'function' a "
+                             "'function': {'name': <non-empty string>}")
+        return choice
+
+    @field_validator("response_format")
+    @classmethod
+    def _check_response_format(cls, fmt: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if fmt is not None:
+            kind = fmt.get("type")
+            if kind not in RESPONSE_FORMATS:
+                raise ValueError(f"type={kind!r}: allowed types are {', '.join(RESPONSE_FORMATS)}")
+            spec = fmt.get("json_schema")
+            if kind == "json_schema" and not (isinstance(spec, Mapping) and isinstance(spec.get("name"), str)
+                                               and isinstance(spec.get("schema", {}), Mapping)):
+                raise ValueError("type 'json_schema' needs 'json_schema': {'name': <string>, 'schema': {...}}")
+        return fmt
+
     @field_validator("metadata")
     @classmethod
     def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -172,6 +270,19 @@ class ChatRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
+        # model, api_base and api_key are given on (almost) every call: their checks are inlined here,
+        # cheapest first, and the reason is looked up only for a bad value (_checks has the rules).
+        model = self.model
+        if not (model.isprintable() and model[:1] != " " and model[-1:] not in _BAD_MODEL_ENDS):
+            raise ValueError(f"model={model!r}: {_checks.model_problem(model)}")
+        base = self.api_base
+        if base is not None and base not in _checks.GOOD_URLS:
+            problem = _checks.url_problem(base)
+            if problem is not None:
+                raise ValueError(f"api_base={_checks.shown_url(base)}: {problem}")
+        key = self.api_key
+        if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+            raise ValueError(f"api_key=<hidden>: {_checks.credential_problem(key)}")
         if self.prompt is None and not self.messages:
             raise ValueError("messages=[]: at least one message is required")
         if self.prompt is not None and self.messages:
@@ -204,40 +315,103 @@ class ChatRequest(BaseModel):
 
 
 _MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
-_SECRET_KEYS = frozenset({"api_key", "azure_ad_token", "authorization", "proxy-authorization", "x-api-key", "api-key",
-                          "x-goog-api-key"})
+_BAD_MODEL_ENDS = ("", " ", "/")
+TOOL_CHOICES = ("none", "auto", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
-def redacted(value: Any) -> Any:
-    """``value`` with API keys and auth headers hidden, for reprs and error messages."""
-    if isinstance(value, Mapping):
-        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else redacted(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redacted(v) for v in value)
-    return value
+def _function_name(function: Any) -> bool:
+    return isinstance(function, Mapping) and isinstance(function.get("name"), str) and bool(function["name"])
+
+
+def _tool_problem(tool: Any) -> str | None:
+    """A tool must say its type; a function tool needs a name, and its parameters are a schema object."""
+    kind = tool.get("type") if isinstance(tool, Mapping) else None
+    if not isinstance(kind, str):
+        return "each tool is a dict with a 'type' (e.g. {'type': 'function', 'function': {'name': ...}})"
+    if kind == "function":
+        function = tool.get("function")
+        if not _function_name(function):
+            return "a function tool needs 'function': {'name': <non-empty string>, ...}"
+        if not isinstance(function.get("parameters", {}), Mapping):
+            return "function.parameters must be a JSON schema object (a dict)"
+        if not isinstance(function.get("description", ""), str):
+            return "function.description must be a string"
+    return None
 
 
 def _check_message(i: int, message: Any) -> None:
     if not isinstance(message, Mapping):
         raise ValueError(f"messages[{i}]: each message must be a dict, got {type(message).__name__}")
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise ValueError(f"messages[{i}].role={role!r}: allowed roles are {', '.join(sorted(ROLES))}")
     content = message.get("content")
     if isinstance(content, list | tuple):
         for j, part in enumerate(content):
-            kind = part.get("type") if isinstance(part, Mapping) else None
-            if kind not in CONTENT_PART_TYPES:
-                raise ValueError(f"messages[{i}].content[{j}].type={kind!r}: allowed part types are "
-                                 f"{', '.join(sorted(CONTENT_PART_TYPES))}")
+            problem = _part_problem(part)
+            if problem is not None:
+                raise ValueError(f"messages[{i}].content[{j}]{problem}")
     elif content is not None and not isinstance(content, str):
         raise ValueError(f"messages[{i}].content: must be a string or a list of parts, "
                          f"got {type(content).__name__}")
     elif content is None and role != "assistant":
         raise ValueError(f"messages[{i}].content: required for role {role!r}")
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id")
+    if role == "tool" and not (message.get("tool_call_id") and isinstance(message["tool_call_id"], str)):
+        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id (a string)")
+    if len(message) > 2:  # anything beyond role and content: check the shapes adapters read
+        problem = _message_extras_problem(message)
+        if problem is not None:
+            raise ValueError(f"messages[{i}].{problem}")
+
+
+def _part_problem(part: Any) -> str | None:
+    """Why a content part cannot be sent (its type, and the field that type needs), or None."""
+    kind = part.get("type") if isinstance(part, Mapping) else None
+    if not isinstance(kind, str) or kind not in CONTENT_PART_TYPES:
+        return f".type={kind!r}: allowed part types are {', '.join(sorted(CONTENT_PART_TYPES))}"
+    if kind == "text" and not isinstance(part.get("text"), str):
+        return ": a text part needs 'text': <string>"
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        if not isinstance(url, str) or not url:
+            return ": an image_url part needs 'image_url': {'url': <string>}"
+    if kind == "input_audio":
+        audio = part.get("input_audio")
+        if not (isinstance(audio, Mapping) and isinstance(audio.get("data"), str)
+                and isinstance(audio.get("format"), str)):
+            return ": an input_audio part needs 'input_audio': {'data': <base64>, 'format': 'wav' or 'mp3'}"
+    if kind == "file" and not isinstance(part.get("file"), Mapping):
+        return ": a file part needs 'file': {'file_id': ...} or {'file_data': ...}"
+    if "cache_control" in part and not isinstance(part["cache_control"], Mapping):
+        return ".cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
+
+
+def _message_extras_problem(message: Mapping[str, Any]) -> str | None:
+    """The optional message fields adapters read: name, tool_calls, thinking_blocks, cache_control."""
+    name = message.get("name")
+    if name is not None and not isinstance(name, str):
+        return f"name: must be a string, got {type(name).__name__}"
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list | tuple):
+            return f"tool_calls: must be a list, got {type(calls).__name__}"
+        for k, call in enumerate(calls):
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if not (isinstance(function, Mapping) and isinstance(function.get("name"), str)
+                    and isinstance(function.get("arguments", ""), str | Mapping)
+                    and isinstance(call.get("id", ""), str | None)):
+                return (f"tool_calls[{k}]: each needs 'id': <string> and 'function': {{'name': <string>, "
+                        f"'arguments': <JSON string>}}")
+    blocks = message.get("thinking_blocks")
+    if blocks is not None and not (isinstance(blocks, list | tuple) and all(isinstance(b, Mapping) for b in blocks)):
+        return "thinking_blocks: must be a list of dicts (as an earlier answer gave them)"
+    cache = message.get("cache_control")
+    if cache is not None and not isinstance(cache, Mapping):
+        return "cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
 
 
 FIELDS = frozenset(ChatRequest.model_fields)
@@ -268,11 +442,74 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
     if isinstance(response_format, type):
         params["response_format"] = _json_schema_format(response_format)
     try:
-        return ChatRequest.model_validate(params)
+        request = ChatRequest.model_validate(params)
     except ValidationError as exc:
-        # Not chained: pydantic's error holds the whole input (api_key included) in input_value,
-        # which a logged traceback would print. Our message names every problem instead.
-        raise _validation_error(exc, params) from None
+        error = _validation_error(exc, params)
+    else:
+        # Every JSON-bound value serialised once, in C; the culprit is searched for only when that
+        # fails, or when the output might hold a NaN or an infinity (_check_json).
+        values = request.__dict__
+        try:
+            text = pydantic_core.to_json([values[name] for name in _JSON_FIELDS if values[name] is not None])
+        except ValueError:
+            text = b"NaN"
+        if b"NaN" in text or b"Infinity" in text:
+            _check_json(request)
+        return request
+    # Raised outside the except block, so neither chained nor in __context__: pydantic's error
+    # holds the whole input (api_key included) in input_value. Our message names every problem.
+    raise error
+
+
+#: Fields whose values go into a JSON body (or a prompt, a record, a token count): each must
+#: serialise, with no lone surrogate, NaN or infinity anywhere inside.
+_JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "response_format", "stream_options",
+                "prediction", "audio", "logit_bias", "web_search_options", "stop", "user", "safety_identifier",
+                "service_tier", "metadata", "mock_response", "initial_prompt_value", "final_prompt_value",
+                "bos_token", "eos_token", "roles")
+
+
+def _check_json(request: ChatRequest) -> None:
+    """Find the value that cannot be sent as JSON and raise naming it (a "NaN" inside a string passes)."""
+    values = request.__dict__
+    for name in _JSON_FIELDS:
+        value = values[name]
+        if value is None:
+            continue
+        items = enumerate(value) if name == "messages" else ((None, value),)
+        for i, item in items:
+            problem = _json_problem(item)
+            if problem is not None:
+                where = name if i is None else f"{name}[{i}]"
+                raise InvalidRequestError(f"invalid request: {where}: {problem}", code="invalid_parameter")
+
+
+def _json_problem(value: Any) -> str | None:
+    try:
+        pydantic_core.to_json(value)
+    except ValueError as exc:
+        reason = str(exc).removeprefix("Error serializing to JSON: ")
+        if "surrogates not allowed" in reason:
+            return ("contains a lone surrogate (e.g. '\\ud800'), which is not valid Unicode text: decode the "
+                    "text with errors='replace', or fix where it came from")
+        if "Circular reference" in reason:
+            return "contains itself (a circular reference), so it cannot be sent as JSON"
+        return f"cannot be sent as JSON ({reason[:200]})"
+    if _has_nan(value, 0):
+        return "contains NaN or infinity, which JSON cannot carry"
+    return None
+
+
+def _has_nan(value: Any, depth: int) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 64:
+        return False
+    if isinstance(value, Mapping):
+        return any(_has_nan(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nan(v, depth + 1) for v in value)
+    return False
 
 
 def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +517,10 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
         if alias not in params:
             continue
         value = params.pop(alias)
-        if name == "headers" and params.get("headers") is not None and value is not None:
+        if name == "headers" and value is not None and not isinstance(value, Mapping):
+            raise InvalidRequestError(f"invalid request: {alias}: must be a dict of header names to strings, "
+                                      f"got {type(value).__name__}", code="invalid_parameter")
+        if name == "headers" and isinstance(params.get("headers"), Mapping) and value is not None:
             value = {**params["headers"], **value}
         elif params.get(name) is not None and value is not None and params[name] != value:
             raise InvalidRequestError(f"{alias} and {name} are the same parameter: give one of them")
@@ -289,8 +529,14 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
     functions = params.pop("functions", None)
     function_call = params.pop("function_call", None)
     if functions is not None and params.get("tools") is None:
+        if not isinstance(functions, list | tuple) or not all(isinstance(f, Mapping) for f in functions):
+            raise InvalidRequestError("invalid request: functions: must be a list of function dicts "
+                                      "({'name': ..., 'parameters': {...}})", code="invalid_parameter")
         params["tools"] = [{"type": "function", "function": f} for f in functions]
     if function_call is not None and params.get("tool_choice") is None:
+        if not isinstance(function_call, str | Mapping):
+            raise InvalidRequestError("invalid request: function_call: must be 'none', 'auto' or "
+                                      "{'name': ...}", code="invalid_parameter")
         params["tool_choice"] = (function_call if isinstance(function_call, str)
                                  else {"type": "function", "function": dict(function_call)})
     return params
@@ -315,7 +561,11 @@ def _json_schema_format(model_class: type) -> dict[str, Any]:
     if not issubclass(model_class, BaseModel):
         raise InvalidRequestError(
             f"response_format={model_class!r}: pass a dict or a pydantic BaseModel subclass")
-    schema = model_class.model_json_schema()
+    try:
+        schema = model_class.model_json_schema()
+    except Exception as exc:  # pydantic's schema errors have no common base beyond this
+        raise InvalidRequestError(f"response_format={model_class.__name__}: pydantic cannot make a JSON "
+                                  f"schema of it ({type(exc).__name__}: {str(exc)[:200]})") from None
     _forbid_extra_properties(schema)
     return {"type": "json_schema",
             "json_schema": {"name": model_class.__name__, "schema": schema, "strict": True}}
@@ -346,6 +596,18 @@ def _unknown_parameter_error(names: Sequence[str]) -> InvalidRequestError:
         code="unknown_parameter")
 
 
+def _shown(name: str, value: Any) -> str:
+    """A parameter's value as an error message quotes it: never a credential, at most 300 characters."""
+    if name in ("api_key", "azure_ad_token"):
+        return "<hidden>"
+    if name == "headers" and isinstance(value, Mapping):
+        return repr({k: "..." for k in value})[:300]  # names only: any value may be a key
+    if name == "api_base" and isinstance(value, str):
+        return _checks.shown_url(value)
+    text = repr(redacted(value) if name in _MAY_HOLD_SECRETS else value)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> InvalidRequestError:
     problems = []
     for err in exc.errors(include_url=False):
@@ -353,8 +615,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name != "messages":
-            shown = "<hidden>" if name in ("api_key", "azure_ad_token") else repr(redacted(params[name]))
-            problems.append(f"{name}={shown}: {message}")
+            problems.append(f"{name}={_shown(name, params[name])}: {message}")
         elif message.startswith(name):
             problems.append(message)
         else:  # messages (never shown whole): point at the message, e.g. "messages[0]: ..., got str"

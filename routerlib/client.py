@@ -10,12 +10,12 @@ imports it. Nothing here reads or writes module-level settings.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from ._core.accounting import Accounting
@@ -23,6 +23,7 @@ from ._core.runtime import Runtime
 from ._core.shells import run_async, run_sync
 from ._request import ChatRequest, build_request
 from .callbacks import Callbacks, CallbacksObserver
+from .exceptions import ConfigurationError
 from .observe import Observers
 from .params import CompletionParams
 from .planning import Planner, StaticSource
@@ -72,7 +73,8 @@ class Client:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
         if limits is not None and not isinstance(limits, Limits):
-            raise TypeError(f"limits={limits!r}: must be a routerlib.Limits, e.g. Limits(max_response_bytes=8 << 20)")
+            raise ConfigurationError(f"limits={limits!r}: must be a routerlib.Limits, e.g. "
+                                     f"Limits(max_response_bytes=8 << 20)")
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
         self._transport = _mounted(transport if transport is not None else SyncTransport(limits=limits))
@@ -149,13 +151,13 @@ class Client:
         return self._registry
 
     # -- public calls
-    def completion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    def completion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                    **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
         """A chat completion (or a ``Stream`` of chunks with stream=True). See ``routerlib.completion``."""
         request = build_request({"model": model, "messages": messages or (), **params})
         return run_sync(self._runtime, request)  # type: ignore[return-value]
 
-    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                           **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
         request = build_request({"model": model, "messages": messages or (), **params})
         return await run_async(self._runtime, request)  # type: ignore[return-value]
@@ -244,21 +246,22 @@ _LEDGER_METHODS = ("record", "reserve", "settle", "release")
 
 def _check_config(*, timeout: Any, policy: Any, ledger: Any, budgets: Any, observers: Any, environ: Any) -> None:
     """Refuse a bad constructor argument now, with what is allowed, not after the first paid call."""
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
-            or timeout <= 0:
-        raise ValueError(f"timeout={timeout!r}: must be a finite number of seconds > 0")
+    from ._checks import timeout_problem
+
+    if (problem := timeout_problem(timeout)) is not None:
+        raise ConfigurationError(f"timeout={timeout!r}: {problem}")
     if policy is not None and not isinstance(policy, RetryPolicy):
-        raise TypeError(f"policy={policy!r}: must be a routerlib.RetryPolicy, e.g. RetryPolicy(num_retries=3)")
+        raise ConfigurationError(f"policy={policy!r}: must be a routerlib.RetryPolicy, e.g. RetryPolicy(num_retries=3)")
     if ledger is not None and not all(callable(getattr(ledger, m, None)) for m in _LEDGER_METHODS):
         hint = " (for a file, pass SQLiteLedger(path))" if isinstance(ledger, str | PathLike) else ""
-        raise TypeError(f"ledger={ledger!r}: must be a ledger (MemoryLedger, SQLiteLedger, RedisLedger, or an "
-                        f"object with {', '.join(_LEDGER_METHODS)}){hint}")
+        raise ConfigurationError(f"ledger={ledger!r}: must be a ledger (MemoryLedger, SQLiteLedger, RedisLedger, "
+                                 f"or an object with {', '.join(_LEDGER_METHODS)}){hint}")
     from .spend import Budget
 
     if isinstance(budgets, str | bytes) or not isinstance(budgets, Sequence) \
             or not all(isinstance(b, Budget) for b in budgets):
-        raise TypeError(f"budgets={budgets!r}: must be a list of routerlib.Budget values")
+        raise ConfigurationError(f"budgets={budgets!r}: must be a list of routerlib.Budget values")
     if isinstance(observers, str | bytes) or not isinstance(observers, Sequence):
-        raise TypeError(f"observers={observers!r}: must be a list of Observer objects")
+        raise ConfigurationError(f"observers={observers!r}: must be a list of Observer objects")
     if environ is not None and not isinstance(environ, Mapping):
-        raise TypeError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")
+        raise ConfigurationError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")

@@ -15,15 +15,20 @@ Every object also reads like LiteLLM's (so code written for it ports by changing
 ``r._hidden_params["response_cost"]`` (the cost as a float; the exact Decimal is ``r.cost.total``).
 
 Usage has one canonical meaning across providers, OpenAI's: ``prompt_tokens`` includes
-cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens.
+cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens. A
+response's or chunk's usage is checked as it is parsed (``routerlib._usage``): counts that
+are not integers from 0 to 10**9 are dropped with a ``UsageWarning``, and the engine counts
+the tokens itself, marked ``estimated``.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WrapValidator
+
+from ._usage import checked_usage
 
 __all__ = [
     "Attempt",
@@ -127,6 +132,10 @@ class Usage(_OpenModel):
     def reasoning_tokens(self) -> int:
         d = self.completion_tokens_details
         return d.reasoning_tokens if d else 0
+
+
+#: The usage of a response or chunk as a provider reports it: implausible counts become None.
+CheckedUsage = Annotated[Usage | None, WrapValidator(checked_usage)]
 
 
 class Cost(BaseModel):
@@ -275,7 +284,7 @@ class ModelResponse(_RouterlibFields):
     created: int = 0
     model: str = ""
     choices: list[Choice]
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None
 
 
@@ -302,7 +311,7 @@ class ChatCompletionChunk(_OpenModel):
     created: int = 0
     model: str = ""
     choices: list[StreamChoice] = []
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None
 
 
@@ -322,5 +331,5 @@ class TextCompletion(_RouterlibFields):
     created: int = 0
     model: str = ""
     choices: list[TextChoice]
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None

@@ -136,20 +136,3 @@ def test_an_invalid_parameter_is_an_error_per_call_not_a_crash() -> None:
     results = batch_completion(MODEL, [MESSAGES, MESSAGES], temperature=9, mock_response="x")
     assert all(isinstance(r, InvalidRequestError) for r in results)
     assert batch_completion(MODEL, []) == []
-
-
-# -- prompt_goes_through_chat (for the call core's request_for)
-
-
-@pytest.mark.parametrize(("provider", "model", "chat"), [
-    ("openai", "gpt-4o-mini", True),
-    ("openai", "o3-mini", True),
-    ("openai", "gpt-3.5-turbo-instruct", False),  # a completion model: /v1/completions
-    ("openai", "meta-llama/Llama-3-8B", False),  # unknown to the map (e.g. vLLM): /v1/completions
-    ("together_ai", "gpt-4o-mini", False),  # a gateway decides for itself
-])
-def test_prompt_goes_through_chat(provider: str, model: str, chat: bool) -> None:
-    from routerlib._compat import prompt_goes_through_chat
-    from routerlib.cost import ModelMap
-
-    assert prompt_goes_through_chat(provider, ModelMap.default().get(model, "openai")) is chat

@@ -337,3 +337,20 @@ async def test_async_call_follows_the_same_policy() -> None:
     assert isinstance(response, routerlib.ModelResponse)
     assert script.models() == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o"]
     assert len(clock.sleeps) == 2
+
+
+# -- text_completion() of a chat-only model goes through chat
+
+
+@pytest.mark.parametrize(("provider", "model", "chat"), [
+    ("openai", "gpt-4o-mini", True),
+    ("openai", "o3-mini", True),
+    ("openai", "gpt-3.5-turbo-instruct", False),  # a completion model: /v1/completions
+    ("openai", "meta-llama/Llama-3-8B", False),  # unknown to the map (e.g. vLLM): /v1/completions
+    ("together_ai", "gpt-4o-mini", False),  # a gateway decides for itself
+])
+def test_prompt_goes_through_chat(provider: str, model: str, chat: bool) -> None:
+    from routerlib._core.call import prompt_goes_through_chat
+    from routerlib.cost import ModelMap
+
+    assert prompt_goes_through_chat(provider, ModelMap.default().get(model, "openai")) is chat

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import tenacity
 
+from .._usage import bound_usage
 from ..exceptions import (
     APIError,
     APITimeoutError,
@@ -232,7 +233,8 @@ class Call:
         user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
         """
         request = self.request
-        if request.prompt is None or getattr(deployment.adapter, "accepts_prompt", False):
+        if request.prompt is None or (getattr(deployment.spec.adapter, "accepts_prompt", False)
+                                      and not prompt_goes_through_chat(deployment.provider, self.info(deployment))):
             return request
         if not isinstance(request.prompt, str):
             raise UnsupportedParamsError(
@@ -258,6 +260,8 @@ class Call:
         accounting = self.runtime.accounting
         if usage is None and text is not None:
             usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
+        elif usage is not None:
+            usage = bound_usage(usage, self.request, self.info(deployment))
         return usage, accounting.price(self.request, deployment, self.info(deployment), usage, latency)
 
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
@@ -266,6 +270,8 @@ class Call:
         if usage is None:
             usage = response.usage = self.runtime.accounting.estimate(
                 self.request, deployment, self.prompt_tokens(deployment), text_of(response))
+        else:  # what the provider reports is bounded by what the call could have read and written
+            usage = response.usage = bound_usage(usage, self.request, self.info(deployment))
         cost = self.runtime.accounting.price(self.request, deployment, self.info(deployment), usage, latency)
         self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
         return self.decorate(response, deployment)
@@ -278,7 +284,7 @@ class Call:
         return response
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
-        error.redact(deployment.api_key)  # some providers quote the key back in a 401
+        error.redact(*deployment.secrets)  # some providers quote the key back in a 401
         if error.provider is None:
             error.provider = deployment.provider
         if error.model is None:
@@ -295,7 +301,7 @@ class Call:
         latency = self.elapsed()
         usage, cost = self.usage_and_cost(deployment, usage, text, latency)
         if error is not None:
-            error.redact(deployment.api_key)
+            error.redact(*deployment.secrets)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
                      usage=usage, error=error, response=response)
         if error is not None:
@@ -453,6 +459,18 @@ class Call:
         """A stream that ended before any content: fine if complete, else retryable."""
         if not done and not has_finish:
             raise StreamInterruptedError("the stream ended before any content arrived", partial_text="")
+
+
+def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
+    """Whether a text_completion() to this deployment must be sent as a chat call.
+
+    True for an OpenAI chat-only model (the model map says ``mode: chat`` for an ``openai``
+    row: gpt-4o-mini, gpt-4.1, o3...), which OpenAI refuses at /v1/completions with 404 "This
+    is a chat model and not supported in the v1/completions endpoint". LiteLLM's rule is the
+    same (a name in ``open_ai_chat_completion_models`` goes through chat; any other name, e.g.
+    a model served by vLLM, to /completions).
+    """
+    return provider == "openai" and info is not None and info.mode == "chat" and info.provider == "openai"
 
 
 def text_of(response: Response) -> str:

@@ -19,6 +19,7 @@ from ..exceptions import APIError
 from ..transport import HTTPRequest
 from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
 from ._errors import build_error, decode_error_body, unreadable_body
+from ._wire import unserialisable
 from .base import Deployment, ProviderSpec, StreamParser
 
 _JSON = "application/json"
@@ -35,11 +36,23 @@ def auth_headers(spec: ProviderSpec, deployment: Deployment) -> dict[str, str]:
             headers["x-api-key"] = key
         if spec.auth == "api-key":
             headers["api-key"] = key
-    if spec.extra_headers:
+    if spec.extra_headers:  # a row's own headers: lower-case names, like routerlib's
         headers.update(spec.extra_headers)
     if deployment.headers:
-        headers.update(deployment.headers)
+        merge_headers(headers, deployment.headers)
     return headers
+
+
+def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add ``extra`` to ``headers``, a name given again in another case replacing the first:
+    ``Authorization`` from the caller replaces routerlib's ``authorization`` rather than both
+    being sent (a server would take either)."""
+    for name, value in extra.items():
+        if name not in headers:
+            lower = name.lower()
+            for existing in [k for k in headers if k.lower() == lower]:
+                del headers[existing]
+        headers[name] = value
 
 
 def request_body(request: ChatRequest, params: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
@@ -69,6 +82,8 @@ class OpenAICompatAdapter:
 
     chat_path = "/chat/completions"
     text_path = "/completions"
+    #: The model travels in the JSON body, not in the URL (Azure's subclass says otherwise).
+    model_in_url = False
     #: Takes text_completion() prompts as they are (chat-only adapters get them as a message).
     accepts_prompt = True
 
@@ -76,8 +91,12 @@ class OpenAICompatAdapter:
                       deployment: Deployment) -> HTTPRequest:
         path = self.text_path if request.prompt is not None else self.chat_path
         body = request_body(request, params, deployment)
+        try:
+            data = pydantic_core.to_json(body)
+        except ValueError as exc:
+            raise unserialisable(exc) from None
         return HTTPRequest("POST", deployment.api_base.rstrip("/") + path,
-                           auth_headers(deployment.spec, deployment), pydantic_core.to_json(body))
+                           auth_headers(deployment.spec, deployment), data)
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
                        request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:

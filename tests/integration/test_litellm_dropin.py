@@ -238,10 +238,6 @@ def test_a_failed_call_is_sent_once_with_num_retries_zero(openai_env: RecordingS
     assert [r["path"] for r in openai_env.requests] == ["/fail/429/v1/chat/completions"]
 
 
-@pytest.mark.xfail(strict=True, reason="routerlib sends a chat-only OpenAI model's text_completion() to "
-                                       "/v1/completions; the call core (routerlib/_core/call.py, "
-                                       "CallState.request_for) must route it through chat, as it does for "
-                                       "Anthropic and Gemini (routerlib._compat.prompt_goes_through_chat)")
 def test_text_completion_of_a_chat_only_model_goes_through_chat(openai_env: RecordingServer) -> None:
     response = routerlib.text_completion(model="gpt-4o-mini", prompt="Say hi")
     assert response.choices[0].text == GREETING
