@@ -44,6 +44,8 @@ from .strategies import STRATEGIES
 if TYPE_CHECKING:
     import os
 
+    from pydantic import BaseModel
+
     from .._core.source import DeploymentSource
     from ..cost.model_map import ModelMap
     from ..params import CompletionParams
@@ -213,13 +215,13 @@ class Router(Client):
                                       model=request.model, code="invalid_request")
         return RouterSource(self._plan, request, group)
 
-    def completion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    def completion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                    **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
         if self._deadline is not None and "deadline" not in params:
             params["deadline"] = self._deadline
         return super().completion(model, messages, **params)
 
-    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any]] | None = None,
+    async def acompletion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                           **params: Unpack[CompletionParams]) -> ModelResponse | AsyncStream:
         if self._deadline is not None and "deadline" not in params:
             params["deadline"] = self._deadline
