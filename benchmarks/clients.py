@@ -386,6 +386,33 @@ def _(root):
 stream("litellm")(_stream_openai("litellm"))
 
 
+# ---------------------------------------------------------------------------- routerlib.Router
+# A group of two deployments on the floor server (distinct paths, one connection pool): the same call as
+# "routerlib Client", routed. Paired with it (sync) and beside "routerlib" (async); benchmarks/router_bench.py
+# measures picking, Redis-shared state and the chaos run.
+def router_model_list(root, n=2):
+    return [{"model_name": "chat", "litellm_params": {"model": ROUTED_MODEL, "api_base": f"{root}/d{i}/v1",
+                                                      "api_key": KEY}, "model_info": {"id": f"d{i}"}}
+            for i in range(n)]
+
+
+@pair_only("routerlib Router")
+def _(root):
+    import routerlib
+    r = routerlib.Router(router_model_list(root))
+    return lambda: r.completion("chat", MESSAGES).choices[0].message.content
+
+
+@async_("routerlib Router")
+async def _(root):
+    import routerlib
+    r = routerlib.Router(router_model_list(root))
+
+    async def call():
+        return (await r.acompletion("chat", MESSAGES)).choices[0].message.content
+    return call
+
+
 #: Clients that go through a routerlib adapter that may not exist yet: name -> provider.
 ADAPTER_CLIENTS = {"routerlib anthropic": "anthropic", "routerlib gemini": "gemini"}
 

@@ -34,6 +34,7 @@ from .exceptions import (
     LedgerUnavailableError,
     MissingAPIKeyError,
     ModuleSettingError,
+    NoDeploymentAvailableError,
     NotFoundError,
     PermissionDeniedError,
     PlaintextCredentialsWarning,
@@ -42,6 +43,7 @@ from .exceptions import (
     RedirectError,
     RequestTimeoutError,
     ResponseTooLargeError,
+    RouterConfigError,
     RouterlibError,
     RouterlibWarning,
     ServiceUnavailableError,
@@ -103,6 +105,7 @@ _LAZY = {
     "decode": "routerlib.tokens",
     "batch_completion": "routerlib._compat",
     "stream_chunk_builder": "routerlib._compat",
+    "Router": "routerlib.routing",
 }
 
 
@@ -175,6 +178,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelResponse",
     "ModuleSettingError",
+    "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "PlaintextCredentialsWarning",
@@ -186,6 +190,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Router",
+    "RouterConfigError",
     "RouterlibError",
     "RouterlibWarning",
     "SQLiteLedger",

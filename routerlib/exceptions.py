@@ -26,13 +26,15 @@ renaming the module::
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
     │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
-    │   └── StreamInterruptedError            (a stream that broke off)
+    │   ├── StreamInterruptedError            (a stream that broke off)
+    │   └── NoDeploymentAvailableError        (a Router group had nothing that could take the call)
     ├── BudgetExceededError                   (refused before any network call)
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
     │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
     │   └── LedgerTimeoutError                (no answer within the call's time left)
     ├── PromptTemplateError                   (a template could not be found or rendered)
     ├── ConfigurationError                    (a bad Client/Router argument; also TypeError, ValueError)
+    │   └── RouterConfigError                 (a Router's model_list or options, refused at construction)
     └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
 
     RouterlibWarning (UserWarning)
@@ -82,6 +84,7 @@ __all__ = [
     "LedgerUnavailableError",
     "MissingAPIKeyError",
     "ModuleSettingError",
+    "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "PlaintextCredentialsWarning",
@@ -90,6 +93,7 @@ __all__ = [
     "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "RouterConfigError",
     "RouterlibError",
     "RouterlibWarning",
     "ServiceUnavailableError",
@@ -317,6 +321,25 @@ class StreamInterruptedError(APIError):
         self.cost = cost
 
 
+class NoDeploymentAvailableError(APIError):
+    """No deployment of a Router group could take the call; nothing more was sent to the group.
+
+    Raised locally (no status code) when every deployment is excluded by the pre-call checks
+    (context window, tags, rpm/tpm, max_parallel_requests) or is open and the call's one trial
+    of the soonest to reopen failed too. ``reasons`` maps each deployment id to why it was
+    excluded; ``open_until`` is the wall-clock time (``time.time()``) the first open one
+    reopens, when every deployment is cooling down. Not retried; falls back to the group's
+    fallbacks (``ContextWindowExceededError``-only reasons go to context_window_fallbacks).
+    """
+
+    def __init__(self, message: str, *, group: str, reasons: Mapping[str, str],
+                 open_until: float | None = None, **context: Any) -> None:
+        super().__init__(message, retryable=False, **context)
+        self.group = group
+        self.reasons = dict(reasons)
+        self.open_until = open_until
+
+
 class BudgetExceededError(RouterlibError):
     """A budget would be exceeded by the worst-case cost of the call; nothing was sent.
 
@@ -374,6 +397,10 @@ class ConfigurationError(RouterlibError, TypeError, ValueError):
     """A constructor argument that cannot work (``Client(timeout="30")``, ``Client(ledger="spend.db")``),
     refused when the object is built rather than after the first paid call. Also a ``TypeError``
     and a ``ValueError``, which is what Python code usually catches for a bad argument."""
+
+
+class RouterConfigError(ConfigurationError):
+    """A Router's model_list or options are wrong: says where, what is wrong and what is allowed."""
 
 
 class ModuleSettingError(RouterlibError, AttributeError):

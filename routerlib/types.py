@@ -213,6 +213,10 @@ class Attempt(BaseModel):
     waited: float = 0.0
     retry_after: float | None = None
     cost: Cost | None = None
+    #: The Router strategy that picked it ("simple-shuffle", "least-busy", ...), None outside a Router.
+    strategy: str | None = None
+    #: Why it was picked (or skipped), e.g. "least-busy: 0 in flight; skipped eu-2: open until ...".
+    reason: str | None = None
 
     def summary(self) -> str:
         """A short label such as "openai/gpt-4o 429" used in error messages."""

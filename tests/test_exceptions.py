@@ -38,11 +38,13 @@ TREE = [
     (ex.APIResponseValidationError, ex.APIError),
     (ex.ResponseTooLargeError, ex.APIResponseValidationError),
     (ex.StreamInterruptedError, ex.APIError),
+    (ex.NoDeploymentAvailableError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.LedgerError, ex.RouterlibError),
     (ex.LedgerUnavailableError, ex.LedgerError),
     (ex.LedgerTimeoutError, ex.LedgerError),
     (ex.PromptTemplateError, ex.RouterlibError),
+    (ex.RouterConfigError, ex.ConfigurationError),
     (ex.ModuleSettingError, ex.RouterlibError),
     (ex.ConfigurationError, ex.RouterlibError),
     (ex.PlaintextCredentialsWarning, ex.RouterlibWarning),
@@ -66,6 +68,8 @@ def test_not_api_errors() -> None:
     assert not issubclass(ex.BudgetExceededError, ex.APIError)
     assert not issubclass(ex.PromptTemplateError, ex.APIError)
     assert issubclass(ex.PromptTemplateError, ValueError)
+    assert issubclass(ex.RouterConfigError, ValueError)
+    assert not issubclass(ex.RouterConfigError, ex.APIError)
     assert not issubclass(ex.APIConnectionError, ex.APIStatusError)
 
 
@@ -214,6 +218,9 @@ ATTEMPT = Attempt(model="gpt-4o", provider="openai", outcome="error", status_cod
     ex.BudgetExceededError("over", limit=Decimal("1"), spent=Decimal("0.9"), reserved=Decimal("0"),
                            requested=Decimal("0.2"), scope="global", key=None),
     ex.PromptTemplateError("no template"),
+    ex.NoDeploymentAvailableError("all 2 deployments of chat are cooling down", group="chat",
+                                  reasons={"a": "open", "b": "open"}, open_until=1.5e9, model="chat"),
+    ex.RouterConfigError("model_list[0]: unknown key"),
     ex.RouterlibError("plain"),
 ], ids=lambda e: type(e).__name__)
 def test_pickle_round_trip(error: ex.RouterlibError) -> None:
@@ -232,6 +239,15 @@ def test_pickled_error_keeps_retryable_and_history() -> None:
     assert copy.retryable is False
     assert copy.history == error.history
     assert "1 attempt" in str(copy)
+
+
+def test_no_deployment_available_is_not_retried_and_keeps_its_reasons() -> None:
+    error = ex.NoDeploymentAvailableError("none", group="chat", reasons={"eu": "tags"})
+    assert error.retryable is False
+    assert error.status_code is None
+    assert error.reasons == {"eu": "tags"}
+    assert error.group == "chat"
+    assert error.open_until is None
 
 
 def test_litellm_attribute_names_beside_routerlibs() -> None:

@@ -31,6 +31,7 @@ from ..exceptions import (
     APITimeoutError,
     ContextWindowExceededError,
     MissingAPIKeyError,
+    NoDeploymentAvailableError,
     RouterlibError,
     StreamInterruptedError,
     UnsupportedParamsError,
@@ -135,18 +136,47 @@ class Call:
                 self._record_unresolved(error)
                 self._next_target(error)
                 continue
-            if self.request.mock_response is not None:
-                deployment = mocked(deployment)  # the same deployment, answered in memory
-            skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
-                                                lambda d=deployment: self.prompt_tokens(d))
-            if skip is None:
-                return deployment
-            self._tried.add(deployment.id)
-            if self._watch:
-                self._start_event(deployment)
-            self._record(deployment, "skipped", message=skip)
-            self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
-            self._reason = "context_window"
+            except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
+                self._next_target(error)
+                continue
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
+        return None
+
+    async def anext_deployment(self) -> Deployment | None:
+        """``next_deployment`` for the async shell: a target with ``apick`` (a router group whose
+        state is shared through Redis) is awaited, so the event loop never blocks on a pick."""
+        while self.target is not None:
+            if self.deadline_at is not None and self.seconds_left() <= 0:
+                raise self.deadline_error()
+            apick = getattr(self.target, "apick", None)
+            try:
+                deployment = await apick(self) if apick is not None else self.target.pick(self)
+            except MissingAPIKeyError as error:
+                self._record_unresolved(error)
+                self._next_target(error)
+                continue
+            except NoDeploymentAvailableError as error:
+                self._next_target(error)
+                continue
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
+        return None
+
+    def _fits(self, deployment: Deployment) -> Deployment | None:
+        """The deployment if the request fits it; else None, the skip recorded and the plan moved on."""
+        if self.request.mock_response is not None:
+            deployment = mocked(deployment)  # the same deployment, answered in memory
+        skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
+                                            lambda d=deployment: self.prompt_tokens(d))
+        if skip is None:
+            return deployment
+        self._tried.add(deployment.id)
+        if self._watch:
+            self._start_event(deployment)
+        self._record(deployment, "skipped", message=skip)
+        self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
+        self._reason = "context_window"
         return None
 
     def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
@@ -191,6 +221,10 @@ class Call:
     def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
         """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
         request = self.request if self.request.prompt is None else self.request_for(deployment)
+        if request.router_preference is not None and getattr(self.target, "honours_preference", False) \
+                and "router_preference" in deployment.spec.unsupported:
+            # A router honoured it locally across the group; a WiseRouter deployment still gets it.
+            request = request.model_copy(update={"router_preference": None})
         params, self.dropped = select_params(request, deployment.spec)
         return request, params
 
@@ -351,6 +385,8 @@ class Call:
         without observers pays nothing."""
         watched = self._watch and self.observers.wants(CallEnd)
         failed = response is None
+        if failed and (ended := getattr(self.source, "ended", None)) is not None:
+            ended(self)  # a router gives back a pick the call never sent (a budget refusal, the deadline)
         if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
             event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,
@@ -380,9 +416,11 @@ class Call:
     def _record(self, deployment: Deployment, outcome: Any, *, latency: float = 0.0, cost: Cost | None = None,
                 usage: Usage | None = None, error: APIError | None = None, message: str | None = None,
                 response: Response | None = None) -> None:
+        routed = getattr(self.target, "last", None)  # a router's (strategy, why it picked this one)
         attempt = Attempt(
             model=deployment.model, provider=deployment.spec.name, api_base=deployment.api_base,
-            deployment_id=deployment.id, outcome=outcome, latency=latency, waited=self._pending_wait,
+            deployment_id=deployment.id, strategy=routed[0] if routed else None,
+            reason=routed[1] if routed else None, outcome=outcome, latency=latency, waited=self._pending_wait,
             cost=cost, error=type(error).__name__ if error is not None else None,
             status_code=error.status_code if error is not None else None,
             message=message if error is None else error.message[:300],

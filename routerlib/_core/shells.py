@@ -113,7 +113,7 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
 async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncStream:
     call = Call(runtime, request)
     try:
-        while (deployment := call.next_deployment()) is not None:
+        while (deployment := await call.anext_deployment()) is not None:
             if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
                 return hit
             if call.budget is not None:
