@@ -38,10 +38,10 @@ from ..exceptions import (
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
 from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
+from ..providers._errors import SHAPE_ERRORS, wrong_shape
 from ..providers.base import Deployment, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
-from . import caching
 
 if TYPE_CHECKING:
     from ..cost.model_map import ModelInfo
@@ -86,7 +86,8 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
-        self.cache = caching.start(runtime, request) if runtime.cache is not None else None
+        #: The call's response-cache handle: set by the shells (``caching.start``) when there is a cache.
+        self.cache: Any = None
         if self._watch and observers.wants(CallStart):
             self.observers.emit(CallStart(
                 self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
@@ -250,7 +251,10 @@ class Call:
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
         request = self.request if self.request.prompt is None else self.request_for(deployment)
-        response = adapter.parse_response(status, headers, body, request, deployment)
+        try:
+            response = adapter.parse_response(status, headers, body, request, deployment)
+        except SHAPE_ERRORS as exc:  # any adapter, ours or a user's: a typed, retryable error
+            raise wrong_shape(exc, body, provider=deployment.provider, model=deployment.model) from exc
         if request is not self.request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response
