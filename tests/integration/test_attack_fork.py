@@ -32,7 +32,7 @@ def in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         os.close(read)
         try:
             result = work()
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        except BaseException as exc:  # reported to the parent
             result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         os.write(write, json.dumps(result).encode())
         os._exit(0)

@@ -75,13 +75,18 @@ def test_router_refuses_at_construction(server: FaultServer, what: str, make: Ca
 CACHE_VALUES: list[tuple[str, Callable[[Path], Any]]] = [
     ("SQLiteCache in a missing directory (sqlite3.OperationalError, path not named)",
      lambda d: SQLiteCache(str(d / "missing" / "cache.db"))),
-    ("SQLiteCache busy_timeout nan (ValueError from int())", lambda d: SQLiteCache(str(d / "c.db"), busy_timeout=float("nan"))),
-    ("SQLiteCache max_value_bytes -1 (accepted: never stores)", lambda d: SQLiteCache(str(d / "c.db"), max_value_bytes=-1)),
+    ("SQLiteCache busy_timeout nan (ValueError from int())",
+     lambda d: SQLiteCache(str(d / "c.db"), busy_timeout=float("nan"))),
+    ("SQLiteCache max_value_bytes -1 (accepted: never stores)",
+     lambda d: SQLiteCache(str(d / "c.db"), max_value_bytes=-1)),
     ("RedisCache http:// URL (redis-py ValueError)", lambda d: RedisCache("http://127.0.0.1:6379/0")),
-    ("RedisCache timeout inf (accepted: unbounded operations)", lambda d: RedisCache("redis://127.0.0.1:1", timeout=float("inf"))),
-    ("RedisCache timeout nan (accepted: every operation fails)", lambda d: RedisCache("redis://127.0.0.1:1", timeout=float("nan"))),
+    ("RedisCache timeout inf (accepted: unbounded operations)",
+     lambda d: RedisCache("redis://127.0.0.1:1", timeout=float("inf"))),
+    ("RedisCache timeout nan (accepted: every operation fails)",
+     lambda d: RedisCache("redis://127.0.0.1:1", timeout=float("nan"))),
     ("RedisCache max_connections 0 (accepted)", lambda d: RedisCache("redis://127.0.0.1:1", max_connections=0)),
-    ("RedisCache max_value_bytes -1 (accepted: never stores)", lambda d: RedisCache("redis://127.0.0.1:1", max_value_bytes=-1)),
+    ("RedisCache max_value_bytes -1 (accepted: never stores)",
+     lambda d: RedisCache("redis://127.0.0.1:1", max_value_bytes=-1)),
     ("MemoryCache namespace with a space (plain ValueError)", lambda d: MemoryCache(namespace="a b")),
 ]
 
@@ -89,6 +94,7 @@ CACHE_VALUES: list[tuple[str, Callable[[Path], Any]]] = [
 @pytest.mark.xfail(strict=True, reason="cache constructors accept these or raise non-routerlib exceptions "
                    "(cache/sqlite.py, cache/redis.py, cache/base.py __init__)")
 @pytest.mark.parametrize(("what", "make"), CACHE_VALUES, ids=[v[0] for v in CACHE_VALUES])
-def test_cache_constructors_refuse_with_a_routerlib_error(tmp_path: Path, what: str, make: Callable[[Path], Any]) -> None:
+def test_cache_constructors_refuse_with_a_routerlib_error(tmp_path: Path, what: str,
+                                                          make: Callable[[Path], Any]) -> None:
     with pytest.raises(RouterlibError):
         make(tmp_path)
