@@ -12,6 +12,7 @@ import pytest
 
 from routerlib.cache import sqlite as sqlite_module
 from routerlib.cache.sqlite import SQLiteCache
+from routerlib.exceptions import ConfigurationError
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_a_file_of_another_format_version_is_not_read(path: str) -> None:
 
 
 def test_a_bad_path_fails_at_configuration(tmp_path: Path) -> None:
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(ConfigurationError, match="missing-dir"):  # typed, and names the path
         SQLiteCache(str(tmp_path / "missing-dir" / "cache.db"))
 
 

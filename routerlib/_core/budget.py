@@ -73,7 +73,7 @@ class CallBudget:
         self._hooks = hooks
         self._call = call
         metadata: Mapping[str, Any] = call.request.metadata or {}
-        self.user: str | None = metadata.get("user") or call.request.user
+        self.user: str | None = call.request.caller
         self.team: str | None = metadata.get("team")
         tags = metadata.get("tags") or ()
         self.tags: tuple[str, ...] = (tags,) if isinstance(tags, str) else tuple(tags)

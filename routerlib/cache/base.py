@@ -18,15 +18,17 @@ timeout. Backends bound their own waits: ``RedisCache(timeout=...)``, ``SQLiteCa
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+from ..exceptions import ConfigurationError
 from .control import check_namespace
 from .single_flight import SingleFlight
 
-__all__ = ["CacheBackend", "LockResult"]
+__all__ = ["CacheBackend", "LockResult", "config_seconds", "config_size"]
 
 logger = logging.getLogger("routerlib")
 T = TypeVar("T")
@@ -69,6 +71,26 @@ class _Outage:
                 logger.info("routerlib cache %s is available again", self.name)
 
 
+def config_seconds(name: str, value: Any, *, low: float, strict: bool = True) -> float:
+    """A constructor's seconds: a finite number above ``low`` (or at it, not ``strict``), at most a
+    week; else ``ConfigurationError`` saying so."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or (value <= low if strict else value < low) or value > _WEEK:
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        raise ConfigurationError(f"{name}={value!r}: must be a finite number of seconds {bound}, at most a week")
+    return float(value)
+
+
+def config_size(name: str, value: Any, *, low: int = 1) -> int:
+    """A constructor's count or size: a whole number >= ``low``; else ``ConfigurationError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigurationError(f"{name}={value!r}: must be a whole number >= {low}")
+    return value
+
+
+_WEEK = 7 * 24 * 3600.0
+
+
 class CacheBackend:
     """The base of ``MemoryCache``, ``SQLiteCache`` and ``RedisCache``.
 
@@ -83,14 +105,16 @@ class CacheBackend:
 
     def __init__(self, *, ttl: float | None = None, namespace: str = "default", per_user: bool = False,
                  retry_interval: float = 5.0) -> None:
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0):
-            raise ValueError(f"ttl={ttl!r}: must be seconds > 0, or None for no expiry")
+        if ttl is not None:
+            config_seconds("ttl", ttl, low=0.0)
         if not isinstance(per_user, bool):
-            raise TypeError(f"per_user={per_user!r}: must be True or False")
-        if isinstance(retry_interval, bool) or not isinstance(retry_interval, int | float) or retry_interval <= 0:
-            raise ValueError(f"retry_interval={retry_interval!r}: must be seconds > 0")
+            raise ConfigurationError(f"per_user={per_user!r}: must be True or False")
+        config_seconds("retry_interval", retry_interval, low=0.0)
         self.ttl = None if ttl is None else float(ttl)
-        self.namespace = check_namespace(namespace)
+        try:
+            self.namespace = check_namespace(namespace)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self.per_user = per_user
         self.flights = SingleFlight()
         self._outage = _Outage(self.kind, float(retry_interval))

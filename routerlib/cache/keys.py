@@ -249,7 +249,5 @@ def make_key(h: Any, deployment: Deployment, namespace: str, user: str | None = 
 
 
 def user_scope(request: ChatRequest) -> str | None:
-    """The caller's user for per-user scoping: ``metadata["user"]``, else the OpenAI ``user``."""
-    metadata = request.metadata
-    user = metadata.get("user") if metadata else None
-    return user if isinstance(user, str) and user else request.user
+    """The caller's user for per-user scoping (``ChatRequest.caller``; a blank name is no user)."""
+    return request.caller

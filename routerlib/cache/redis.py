@@ -32,7 +32,9 @@ import asyncio
 import weakref
 from typing import Any
 
-from .base import NO_LOCK, CacheBackend, LockResult
+from .._secrets import strip_userinfo
+from ..exceptions import ConfigurationError
+from .base import NO_LOCK, CacheBackend, LockResult, config_seconds, config_size
 
 __all__ = ["RedisCache"]
 
@@ -92,19 +94,17 @@ class RedisCache(CacheBackend):
                  max_value_bytes: int = 8 * 1024 * 1024, max_connections: int = 64,
                  retry_interval: float = 5.0) -> None:
         super().__init__(ttl=ttl, namespace=namespace, per_user=per_user, retry_interval=retry_interval)
-        for name, value in (("timeout", timeout), ("lock_wait", lock_wait), ("lock_ttl", lock_ttl)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{name}={value!r}: must be seconds >= 0")
-        if timeout <= 0 or lock_ttl <= 0:
-            raise ValueError("timeout and lock_ttl must be > 0 seconds")
+        self.timeout = config_seconds("timeout", timeout, low=0.0)
+        self.lock_wait = config_seconds("lock_wait", lock_wait, low=0.0, strict=False)
+        self.lock_ttl = config_seconds("lock_ttl", lock_ttl, low=0.0)
+        self.max_value_bytes = config_size("max_value_bytes", max_value_bytes)
+        self.max_connections = config_size("max_connections", max_connections)
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            shown = strip_userinfo(url) if isinstance(url, str) else repr(url)
+            raise ConfigurationError(f"RedisCache url={shown}: must be a redis://, rediss:// or unix:// URL")
         redis = _import_redis()
         self.url = url
         self.prefix = prefix
-        self.timeout = float(timeout)
-        self.lock_wait = float(lock_wait)
-        self.lock_ttl = float(lock_ttl)
-        self.max_value_bytes = int(max_value_bytes)
-        self.max_connections = int(max_connections)
         pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=self.timeout,
                                                      **self._options(redis.retry.Retry))
         self._redis: Any = redis.Redis(connection_pool=pool)

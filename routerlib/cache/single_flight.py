@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
+import weakref
 from typing import Any
 
 __all__ = ["Flight", "Published", "SingleFlight"]
@@ -118,14 +120,32 @@ def _set(future: asyncio.Future[Any], result: Published | None) -> None:
         future.set_result(result)
 
 
+#: Flight tables to empty in a forked child (its parent's leaders are not running there).
+_AFTER_FORK: weakref.WeakSet[SingleFlight] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for table in list(_AFTER_FORK):
+        table._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class SingleFlight:
     """The flights of one cache, by key. Thread-safe; shared by sync and async calls."""
 
-    __slots__ = ("_flights", "_lock")
+    __slots__ = ("__weakref__", "_flights", "_lock")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[str, Flight] = {}
+        _AFTER_FORK.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child no leader of the parent's flights exists: none is waited for."""
+        self._lock = threading.Lock()
+        self._flights = {}
 
     def join(self, key: str, *, lead: bool = True) -> tuple[Flight | None, bool]:
         """(flight, True) when this call leads ``key``'s flight; (flight, False) when another call

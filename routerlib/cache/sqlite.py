@@ -28,7 +28,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from .base import CacheBackend
+from ..exceptions import ConfigurationError
+from .base import CacheBackend, config_seconds, config_size
 from .keys import FORMAT_VERSION
 
 __all__ = ["SQLiteCache"]
@@ -68,21 +69,19 @@ class SQLiteCache(CacheBackend):
                  per_user: bool = False, busy_timeout: float = 0.1, max_entries: int | None = None,
                  max_value_bytes: int = 8 * 1024 * 1024, retry_interval: float = 5.0) -> None:
         super().__init__(ttl=ttl, namespace=namespace, per_user=per_user, retry_interval=retry_interval)
-        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) or busy_timeout < 0:
-            raise ValueError(f"busy_timeout={busy_timeout!r}: must be seconds >= 0")
-        if max_entries is not None and (isinstance(max_entries, bool) or not isinstance(max_entries, int)
-                                        or max_entries < 1):
-            raise ValueError(f"max_entries={max_entries!r}: must be an integer >= 1, or None")
+        self.busy_timeout = config_seconds("busy_timeout", busy_timeout, low=0.0, strict=False)
+        self.max_entries = None if max_entries is None else config_size("max_entries", max_entries)
+        self.max_value_bytes = config_size("max_value_bytes", max_value_bytes)
         self.path = os.fspath(path)
-        self.busy_timeout = float(busy_timeout)
-        self.max_entries = max_entries
-        self.max_value_bytes = int(max_value_bytes)
         self._local = threading.local()
         self._handles: list[_Handle] = []
         self._handles_lock = threading.Lock()
         self._writes = 0
         self._executor: ThreadPoolExecutor | None = None
-        self._conn()  # a bad path fails here, at configuration time, not during a call
+        try:
+            self._conn()  # a bad path fails here, at configuration time, not during a call
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"SQLiteCache({self.path!r}): cannot open the cache file: {exc}") from None
 
     def _conn(self) -> sqlite3.Connection:
         handle: _Handle | None = getattr(self._local, "handle", None)

@@ -20,6 +20,8 @@ a group with no deployment, two deployments with one id, a fallback naming nothi
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -119,8 +121,11 @@ def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
         org = entry.pop("organization")
         entry["headers"] = {**(entry.get("headers") or {}), "OpenAI-Organization": str(org)}
     ident = info.get("id", "")
-    if not isinstance(ident, str):
-        raise RouterConfigError(f"{where}.model_info.id: must be a string, got {ident!r}")
+    if not isinstance(ident, str) or (ident and _BAD_ID.search(ident)):
+        raise RouterConfigError(f"{where}.model_info.id={ident!r}: must be a string of printable characters "
+                                f"without spaces or braces (ids name logs, traces and Redis keys)")
+    if not isinstance(entry.get("headers", {}), Mapping) or not isinstance(entry.get("extra_headers", {}), Mapping):
+        raise RouterConfigError(f"{where}.litellm_params.headers: must be a dict of header names to values")
     return MemberConfig(group, model, entry, ident, _options(params, info, where), where)
 
 
@@ -145,7 +150,7 @@ def _options(params: Mapping[str, Any], info: Mapping[str, Any], where: str) -> 
         weight=_number(params.get("weight"), f"{p}.weight", low=0.0),
         rpm=_whole(params.get("rpm"), f"{p}.rpm"),
         tpm=_whole(params.get("tpm"), f"{p}.tpm"),
-        timeout=_number(params.get("timeout"), f"{p}.timeout", low=0.0, strict=True),
+        timeout=_seconds(params.get("timeout"), f"{p}.timeout"),
         max_parallel_requests=_whole(params.get("max_parallel_requests"), f"{p}.max_parallel_requests"),
         prices=Prices(**prices) if prices else None,
         tags=tuple(tags),
@@ -185,13 +190,30 @@ def _name(value: Any, where: str) -> str:
     return value
 
 
+#: A deployment id names logs, traces and Redis keys: no whitespace, control characters or braces
+#: (Redis Cluster reads ``{...}`` in a key as a hash tag).
+_BAD_ID = re.compile(r"[\s{}\x00-\x1f\x7f]")
+
+
 def _number(value: Any, where: str, *, low: float | None = None, strict: bool = False) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RouterConfigError(f"{where}={value!r}: must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RouterConfigError(f"{where}={value!r}: must be a finite number")
     if low is not None and (value <= low if strict else value < low):
         raise RouterConfigError(f"{where}={value!r}: must be {'>' if strict else '>='} {low:g}")
+    return float(value)
+
+
+def _seconds(value: Any, where: str) -> float | None:
+    """A timeout: finite, > 0 and at most a week (the Client's rule)."""
+    from .._checks import timeout_problem
+
+    if value is None:
+        return None
+    problem = timeout_problem(value)
+    if problem is not None:
+        raise RouterConfigError(f"{where}={value!r}: {problem}")
     return float(value)
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import Random
@@ -218,6 +220,18 @@ class _Pending:
         self.trial = trial
 
 
+#: Stores to reset in a forked child (see ``MemoryHealth._after_fork``).
+_AFTER_FORK: weakref.WeakSet[MemoryHealth] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for store in list(_AFTER_FORK):
+        store._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class MemoryHealth:
     """Routing state in this process (the default). Thread-safe; async calls use it as is."""
 
@@ -227,6 +241,19 @@ class MemoryHealth:
     def __init__(self) -> None:
         self._members: Sequence[Member] = ()
         self._pending: dict[str, _Pending] = {}
+        _AFTER_FORK.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's calls in flight are not this process's. Their counts,
+        pending picks and half-open trial slots are dropped (the breakers' history is kept), and
+        the lock, which a parent thread may have held at the fork, is new."""
+        self._pending = {}
+        if not self._members:
+            return
+        self._lock = threading.Lock()
+        self._flight = [0] * len(self._members)
+        for breaker in self._breakers:
+            breaker.trials = 0
 
     def bind(self, members: Sequence[Member], config: BreakerConfig, clock: Callable[[], float]) -> None:
         n = len(members)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .._checks import timeout_problem
+from .._secrets import strip_userinfo
 from ..client import DEFAULT_TIMEOUT, Client
 from ..exceptions import InvalidRequestError, MissingAPIKeyError, RouterConfigError, RouterlibError
 from ..planning import StaticSource
@@ -109,9 +111,8 @@ class Router(Client):
             if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
                 raise RouterConfigError(f"num_retries={num_retries!r}: must be a whole number >= 0")
             policy = (policy or RetryPolicy()).replace(num_retries=num_retries)
-        if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, int | float)
-                                     or deadline <= 0):
-            raise RouterConfigError(f"deadline={deadline!r}: must be a number of seconds > 0")
+        if deadline is not None and (problem := timeout_problem(deadline)) is not None:
+            raise RouterConfigError(f"deadline={deadline!r}: {problem}")
         self._deadline = deadline
         if deadline is None:  # nothing to add per call: the Client's methods as they are, one frame less
             for name in ("completion", "acompletion", "text_completion", "atext_completion"):
@@ -268,6 +269,8 @@ def _breaker_config(breaker: BreakerConfig | None, allowed_fails: int | None,
     if allowed_fails is not None:
         changes["allowed_fails"] = allowed_fails
     if cooldown_time is not None:
+        if (problem := timeout_problem(cooldown_time)) is not None:
+            raise RouterConfigError(f"cooldown_time={cooldown_time!r}: {problem}")
         changes["cooldown_time"] = cooldown_time
         if cooldown_time > config.max_cooldown and isinstance(cooldown_time, int | float):
             changes["max_cooldown"] = cooldown_time
@@ -277,6 +280,10 @@ def _breaker_config(breaker: BreakerConfig | None, allowed_fails: int | None,
 def _store(state: HealthStore | None, redis_url: str | None) -> HealthStore:
     if state is not None and redis_url is not None:
         raise RouterConfigError("pass redis_url= or state=, not both")
+    if redis_url is not None and (not isinstance(redis_url, str)
+                                  or not redis_url.startswith(("redis://", "rediss://", "unix://"))):
+        shown = strip_userinfo(redis_url) if isinstance(redis_url, str) else repr(redis_url)
+        raise RouterConfigError(f"redis_url={shown}: must be a redis://, rediss:// or unix:// URL")
     if state is not None:
         if not callable(getattr(state, "choose", None)) or not callable(getattr(state, "bind", None)):
             raise RouterConfigError(f"state={state!r}: must be a routing state (MemoryHealth, RedisHealth)")

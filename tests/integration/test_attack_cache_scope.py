@@ -17,8 +17,6 @@ from routerlib.cache import MemoryCache
 MESSAGES = [{"role": "user", "content": "what is my account balance?"}]
 
 
-@pytest.mark.xfail(strict=True, reason="cache/keys.py:user_scope returns request.user even when it is '' "
-                   "(and request validation accepts user=''), so anonymous callers share one scope")
 @pytest.mark.parametrize("user", ["", " "])
 def test_an_empty_user_is_no_user_under_per_user_scoping(user: str) -> None:
     with fault_servers("a") as (a,):

@@ -54,8 +54,6 @@ def _during_a_parent_call(server: FaultServer, call: Callable[[], Any]) -> threa
     return thread
 
 
-@pytest.mark.xfail(strict=True, reason="MemoryHealth keeps the parent's in-flight count after fork: the child's "
-                   "max_parallel_requests slot is taken forever by a thread that does not exist there")
 def test_forked_child_is_not_blocked_by_the_parents_in_flight_router_call() -> None:
     with fault_servers("a", latency=1.0) as (a,):
         router = Router([entry(a, max_parallel_requests=1)], environ={}, seed=1)
@@ -70,8 +68,6 @@ def test_forked_child_is_not_blocked_by_the_parents_in_flight_router_call() -> N
         assert result == {"content": "a", "in_flight": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="the cache's single-flight table survives fork: a child's identical call "
-                   "waits its whole timeout for a leader thread that exists only in the parent")
 def test_forked_child_does_not_wait_for_the_parents_single_flight_leader() -> None:
     with fault_servers("a", latency=4.0) as (a,):
         client = Client(cache=MemoryCache())
