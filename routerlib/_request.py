@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -50,13 +50,81 @@ PROVIDER_PARAMS: tuple[str, ...] = (
 Number = float | int | str | Decimal
 
 
-class ChatRequest(BaseModel):
-    """One chat call, validated. Build it with ``build_request``, never by hand."""
+class BaseRequest(BaseModel):
+    """What every call takes besides its operation's own parameters: routing, connection,
+    retries, prices and testing switches. ``ChatRequest`` (completion, text_completion) and
+    ``EmbeddingRequest`` (embedding) extend it; the call core reads these fields for both,
+    and tells the two apart by ``operation`` (a class constant, so checking it costs nothing).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
                               protected_namespaces=())
 
+    #: Which adapter methods the core calls: build_request/parse_response, or the embedding twins.
+    operation: ClassVar[Literal["chat", "embeddings"]]
+    #: The fields sent to the provider (``providers.base.select_params`` reads these).
+    provider_params: ClassVar[tuple[str, ...]]
+
     model: str = Field(min_length=1)
+    # -- routing and connection
+    timeout: float | None = Field(default=None, strict=True, gt=0)
+    deadline: float | None = Field(default=None, strict=True, gt=0)
+    deployment_id: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    #: Azure OpenAI: a Microsoft Entra ID token, sent as a bearer when there is no api_key.
+    azure_ad_token: str | None = Field(default=None, repr=False)
+    model_list: tuple[Mapping[str, Any], ...] | None = None
+    headers: Mapping[str, str] | None = None
+    metadata: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
+    drop_params: bool = Field(default=False, strict=True)
+    # -- reliability (behaviour: routerlib.policy)
+    num_retries: int | None = Field(default=None, strict=True, ge=0)
+    #: This call's retry/fallback policy (which errors retry or fall back, backoff, caps);
+    #: replaces the client's for this call only. num_retries, if given, still wins.
+    policy: InstanceOf[RetryPolicy] | None = None
+    fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
+    context_window_fallback_dict: Mapping[str, str] | None = None
+    # -- cost (behaviour: routerlib.cost)
+    input_cost_per_token: Decimal | None = Field(default=None, ge=0)
+    output_cost_per_token: Decimal | None = Field(default=None, ge=0)
+    input_cost_per_second: Decimal | None = Field(default=None, ge=0)
+    output_cost_per_second: Decimal | None = Field(default=None, ge=0)
+    # -- testing (behaviour: routerlib.providers.mock)
+    #: LiteLLM's switch: the primary (and model_list deployments) fail with a mocked 500, so the
+    #: fallbacks are exercised (answered for real, or by mock_response).
+    mock_testing_fallbacks: bool | None = Field(default=None, strict=True)
+
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """user, team and tags attribute spend: check them now, not when the record is written."""
+        if metadata:
+            for name in ("user", "team"):
+                value = metadata.get(name)
+                if value is not None and (not isinstance(value, str) or not value):
+                    raise ValueError(f"metadata.{name}={value!r}: must be a non-empty string")
+            tags = metadata.get("tags")
+            if tags is not None and not isinstance(tags, str) and not (
+                    isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
+                raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
+        return metadata
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
+        for name, value in super().__repr_args__():
+            yield name, (redacted(value) if name in _MAY_HOLD_SECRETS else value)
+
+
+class ChatRequest(BaseRequest):
+    """One chat call (or a text_completion, with ``prompt`` set), validated. Build it with
+    ``build_request``, never by hand."""
+
+    operation: ClassVar[Literal["chat"]] = "chat"
+    provider_params: ClassVar[tuple[str, ...]] = PROVIDER_PARAMS
+
     messages: tuple[Mapping[str, Any], ...] = ()
     # -- sent to the provider
     temperature: float | None = Field(default=None, strict=True, ge=0, le=2)
@@ -93,32 +161,6 @@ class ChatRequest(BaseModel):
     echo: bool | None = Field(default=None, strict=True)
     best_of: int | None = Field(default=None, strict=True, ge=1, le=20)
     suffix: str | None = None
-    # -- routing and connection
-    timeout: float | None = Field(default=None, strict=True, gt=0)
-    deadline: float | None = Field(default=None, strict=True, gt=0)
-    deployment_id: str | None = None
-    api_base: str | None = None
-    api_version: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    #: Azure OpenAI: a Microsoft Entra ID token, sent as a bearer when there is no api_key.
-    azure_ad_token: str | None = Field(default=None, repr=False)
-    model_list: tuple[Mapping[str, Any], ...] | None = None
-    headers: Mapping[str, str] | None = None
-    metadata: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
-    drop_params: bool = Field(default=False, strict=True)
-    # -- reliability (behaviour: routerlib.policy)
-    num_retries: int | None = Field(default=None, strict=True, ge=0)
-    #: This call's retry/fallback policy (which errors retry or fall back, backoff, caps);
-    #: replaces the client's for this call only. num_retries, if given, still wins.
-    policy: InstanceOf[RetryPolicy] | None = None
-    fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
-    context_window_fallback_dict: Mapping[str, str] | None = None
-    # -- cost (behaviour: routerlib.cost)
-    input_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    input_cost_per_second: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_second: Decimal | None = Field(default=None, ge=0)
     # -- prompt templates for raw-prompt providers (behaviour: routerlib.prompts)
     initial_prompt_value: str | None = None
     roles: Mapping[str, Mapping[str, str]] | None = None
@@ -126,8 +168,11 @@ class ChatRequest(BaseModel):
     bos_token: str | None = None
     eos_token: str | None = None
     hf_model_name: str | None = None
-    # -- testing
-    mock_response: str | None = None
+    # -- testing (behaviour: routerlib.providers.mock)
+    #: The answer's text; or an exception (or "litellm.RateLimitError", ...) each attempt fails with.
+    mock_response: str | InstanceOf[Exception] | None = None
+    #: Tool calls the mocked answer carries (OpenAI's shape), streamed too.
+    mock_tool_calls: tuple[Mapping[str, Any], ...] | None = None
     #: Set for text_completion(): the raw prompt, sent to /completions as is.
     prompt: str | tuple[str, ...] | None = None
 
@@ -137,21 +182,6 @@ class ChatRequest(BaseModel):
         for i, message in enumerate(messages):
             _check_message(i, message)
         return messages
-
-    @field_validator("metadata")
-    @classmethod
-    def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """user, team and tags attribute spend: check them now, not when the record is written."""
-        if metadata:
-            for name in ("user", "team"):
-                value = metadata.get(name)
-                if value is not None and (not isinstance(value, str) or not value):
-                    raise ValueError(f"metadata.{name}={value!r}: must be a non-empty string")
-            tags = metadata.get("tags")
-            if tags is not None and not isinstance(tags, str) and not (
-                    isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
-                raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
-        return metadata
 
     @field_validator("roles")
     @classmethod
@@ -169,6 +199,25 @@ class ChatRequest(BaseModel):
         if isinstance(stop, list | tuple) and len(stop) > 4:
             raise ValueError(f"at most 4 stop sequences are allowed, got {len(stop)}")
         return stop
+
+    @field_validator("mock_response")
+    @classmethod
+    def _check_mock_response(cls, value: str | Exception | None) -> str | Exception | None:
+        if isinstance(value, str) and value.startswith("litellm."):
+            from .providers.mock import check_mock_error_name
+
+            check_mock_error_name(value)  # a misspelt error name must not pass as the answer's text
+        return value
+
+    @field_validator("mock_tool_calls")
+    @classmethod
+    def _check_mock_tool_calls(cls, calls: tuple[Mapping[str, Any], ...] | None
+                               ) -> tuple[Mapping[str, Any], ...] | None:
+        if calls is not None:
+            from .providers.mock import check_tool_calls
+
+            check_tool_calls(calls)
+        return calls
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
@@ -191,11 +240,6 @@ class ChatRequest(BaseModel):
             raise ValueError(f"top_logprobs={self.top_logprobs!r}: only allowed together with logprobs=True "
                              f"(got logprobs={self.logprobs!r})")
         return self
-
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
-        for name, value in super().__repr_args__():
-            yield name, (redacted(value) if name in _MAY_HOLD_SECRETS else value)
 
     @property
     def wants_usage_chunk(self) -> bool:
@@ -335,15 +379,20 @@ def _forbid_extra_properties(schema: Any) -> None:
             _forbid_extra_properties(value)
 
 
-def _unknown_parameter_error(names: Sequence[str]) -> InvalidRequestError:
+def _unknown_parameter_error(names: Sequence[str], accepted: frozenset[str] | set[str] = ACCEPTED
+                             ) -> InvalidRequestError:
     parts = []
     for name in names:
-        close = difflib.get_close_matches(name, sorted(ACCEPTED), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name, sorted(accepted), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         parts.append(f"{name!r}{hint}")
     return InvalidRequestError(
         f"unknown parameter {', '.join(parts)}; provider-specific parameters go in extra_body={{...}}",
         code="unknown_parameter")
+
+
+#: Values never quoted in an error message: they may be long, and they are the user's data.
+_NEVER_SHOWN = frozenset({"messages", "input"})
 
 
 def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> InvalidRequestError:
@@ -352,12 +401,12 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         loc = err["loc"]
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
-        if name in params and name != "messages":
+        if name in params and name not in _NEVER_SHOWN:
             shown = "<hidden>" if name in ("api_key", "azure_ad_token") else repr(redacted(params[name]))
             problems.append(f"{name}={shown}: {message}")
         elif message.startswith(name):
             problems.append(message)
-        else:  # messages (never shown whole): point at the message, e.g. "messages[0]: ..., got str"
+        else:  # messages, input (never shown whole): point at the item, e.g. "messages[0]: ..., got str"
             where = name + "".join(f"[{p}]" for p in loc[1:2] if isinstance(p, int))
             got = f", got {type(err['input']).__name__}" if where != name else ""
             problems.append(f"{where}: {message}{got}" if where else message)

@@ -9,6 +9,9 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
 - ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
 
+``EmbeddingResponse`` (``embedding()``) carries the same fields beside OpenAI's ``data``,
+``model`` and ``usage``.
+
 Every object also reads like LiteLLM's (so code written for it ports by changing the import):
 ``r["choices"][0]["message"]["content"]``, ``delta.get("content")``, ``"usage" in r``,
 ``r.json()`` and ``r.to_dict()`` (plain dicts, the same as ``model_dump()``), and
@@ -34,6 +37,8 @@ __all__ = [
     "ChoiceDelta",
     "CompletionTokensDetails",
     "Cost",
+    "Embedding",
+    "EmbeddingResponse",
     "Function",
     "ModelResponse",
     "PromptTokensDetails",
@@ -320,3 +325,21 @@ class TextCompletion(_RouterlibFields):
     choices: list[TextChoice]
     usage: Usage | None = None
     system_fingerprint: str | None = None
+
+
+class Embedding(_OpenModel):
+    """One input's vector: floats, or a base64 string of little-endian float32 with encoding_format="base64"."""
+
+    object: str = "embedding"
+    index: int = 0
+    embedding: list[float] | str
+
+
+class EmbeddingResponse(_RouterlibFields):
+    """An embedding call's answer, shaped like OpenAI's ``CreateEmbeddingResponse``: one
+    ``data[i].embedding`` per input, in input order; ``usage.prompt_tokens`` is what is billed."""
+
+    object: str = "list"
+    data: list[Embedding]
+    model: str = ""
+    usage: Usage | None = None

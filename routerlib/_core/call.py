@@ -8,6 +8,8 @@ here; the shells only send, sleep and do the ledger's I/O::
     next_deployment()        -> the next deployment to try (skips recorded), or None
     begin(deployment)        -> AttemptStart; the attempt's timeout
     build / interpret        -> HTTPRequest; response or typed error
+                                (the request's ``operation`` picks the adapter's chat or
+                                embedding methods: one core for both)
     succeeded(...)           -> response priced and decorated, attempt recorded
     failed(...)              -> attempt recorded
     after_failure(...)       -> seconds to wait before the next attempt, or the error raised
@@ -34,13 +36,14 @@ from ..exceptions import (
     StreamInterruptedError,
     UnsupportedParamsError,
 )
-from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Operation, Retry
 from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
-from ..providers.base import Deployment, select_params
+from ..providers.base import Deployment, embedding_adapter, select_params
 from ..providers.mock import mocked
-from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
+from ..types import Attempt, EmbeddingResponse, ModelResponse, TextChoice, TextCompletion
 
 if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest, Request
     from ..cost.model_map import ModelInfo
     from ..request import ChatRequest
     from ..transport import HTTPRequest
@@ -48,13 +51,15 @@ if TYPE_CHECKING:
     from .runtime import Runtime
     from .source import Target
 
-Response = ModelResponse | TextCompletion
+#: What a chat call answers (streams assemble one too), and what any call answers.
+ChatResponse = ModelResponse | TextCompletion
+Response = ChatResponse | EmbeddingResponse
 
 
 class Call:
     """One call in flight. Never shared between calls."""
 
-    def __init__(self, runtime: Runtime, request: ChatRequest) -> None:
+    def __init__(self, runtime: Runtime, request: Request) -> None:
         self.runtime = runtime
         self.request = request
         self.clock = clock = runtime.clock
@@ -84,9 +89,10 @@ class Call:
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
         if self._watch and observers.wants(CallStart):
-            self.observers.emit(CallStart(
-                self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
-                request.stream, request, self.started, time.time()))
+            operation: Operation = ("embeddings" if request.operation == "embeddings"
+                                    else "chat" if request.prompt is None else "text_completion")
+            self.observers.emit(CallStart(self.call_id, operation, request.model, request.stream, request,
+                                          self.started, time.time()))
 
     # -- what a deployment source may read (``_core.source.CallView``)
     @property
@@ -132,8 +138,10 @@ class Call:
                 self._record_unresolved(error)
                 self._next_target(error)
                 continue
-            if self.request.mock_response is not None:
-                deployment = mocked(deployment)  # the same deployment, answered in memory
+            request = self.request
+            if request.mock_response is not None or request.mock_testing_fallbacks or request.mock_tool_calls:
+                # the same deployment, answered in memory (providers.mock); a fallback may stay real
+                deployment = mocked(deployment, request, self.target.kind in _PRIMARY_KINDS)
             skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
                                                 lambda d=deployment: self.prompt_tokens(d))
             if skip is None:
@@ -183,21 +191,29 @@ class Call:
         return self.clock() - self._attempt_started
 
     def build(self, deployment: Deployment) -> HTTPRequest:
-        return deployment.spec.adapter.build_request(*self.adapter_params(deployment), deployment)
-
-    def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
-        """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
-        request = self.request if self.request.prompt is None else self.request_for(deployment)
+        """The attempt's HTTP request, from the adapter (its provider params selected, dropped ones recorded)."""
+        request = self.request
+        if request.operation == "embeddings":
+            return self._build_embedding(request, deployment)
+        if request.prompt is not None:
+            request = self.request_for(deployment)
         params, self.dropped = select_params(request, deployment.spec)
-        return request, params
+        return deployment.spec.adapter.build_request(request, params, deployment)
+
+    def _build_embedding(self, request: EmbeddingRequest, deployment: Deployment) -> HTTPRequest:
+        adapter = embedding_adapter(deployment)  # a provider without embeddings: refused, falls back
+        params, self.dropped = select_params(request, deployment.spec)
+        return adapter.build_embedding_request(request, params, deployment)
 
     def request_for(self, deployment: Deployment) -> ChatRequest:
-        """The request as the deployment's adapter takes it.
+        """The chat request as the deployment's adapter takes it.
 
         A text_completion() sent to a chat-only provider (Anthropic, Gemini, ...) goes as one
         user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
         """
         request = self.request
+        if request.operation == "embeddings":
+            raise TypeError("an embedding request has no chat form")
         if request.prompt is None or (getattr(deployment.spec.adapter, "accepts_prompt", False)
                                       and not prompt_goes_through_chat(deployment.provider, self.info(deployment))):
             return request
@@ -212,9 +228,15 @@ class Call:
         adapter = deployment.spec.adapter
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
-        request = self.request if self.request.prompt is None else self.request_for(deployment)
-        response = adapter.parse_response(status, headers, body, request, deployment)
-        if request is not self.request and isinstance(response, ModelResponse):
+        request = self.request
+        if request.operation == "embeddings":
+            return embedding_adapter(deployment).parse_embedding_response(status, headers, body, request,
+                                                                          deployment)
+        if request.prompt is None:
+            return adapter.parse_response(status, headers, body, request, deployment)
+        chat = self.request_for(deployment)
+        response = adapter.parse_response(status, headers, body, chat, deployment)
+        if chat is not request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response
 
@@ -418,6 +440,10 @@ class Call:
             raise StreamInterruptedError("the stream ended before any content arrived", partial_text="")
 
 
+#: Target kinds that make up a call's primary (``mock_testing_fallbacks`` fails them).
+_PRIMARY_KINDS = frozenset({"primary", "deployment"})
+
+
 def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
     """Whether a text_completion() to this deployment must be sent as a chat call.
 
@@ -431,7 +457,9 @@ def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
 
 
 def text_of(response: Response) -> str:
-    """The generated text of a response (all choices), for local usage estimates."""
+    """The generated text of a response (all choices), for local usage estimates ("" for embeddings)."""
+    if isinstance(response, EmbeddingResponse):
+        return ""
     if isinstance(response, TextCompletion):
         return "".join(c.text for c in response.choices)
     return "".join(c.message.content or "" for c in response.choices)
