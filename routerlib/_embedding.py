@@ -78,8 +78,8 @@ class EmbeddingRequest(BaseRequest):
         if isinstance(value, list | tuple) and value and all(
                 isinstance(x, int | float) and not isinstance(x, bool) for x in value):
             return tuple(float(x) for x in value)
-        raise ValueError("mock_response for embedding(): a list of floats (the vector each input gets), an "
-                         "exception, or an error name such as 'litellm.RateLimitError'")
+        raise ValueError("for embedding(), give a list of floats (the vector each input gets), an exception, "
+                         "or an error name such as 'litellm.RateLimitError'")
 
     @property
     def count(self) -> int:
@@ -149,8 +149,10 @@ def _is_token(value: Any) -> bool:
 
 def _check_tokens(tokens: Any, where: str) -> None:
     for j, token in enumerate(tokens):
-        if not _is_token(token) or token < 0:
-            raise ValueError(f"{where}[{j}]={token!r}: token ids are integers >= 0")
+        if not _is_token(token):
+            raise ValueError(f"{where}[{j}]: token ids are integers >= 0, got {type(token).__name__}")
+        if token < 0:
+            raise ValueError(f"{where}[{j}]={token}: token ids are integers >= 0")
 
 
 FIELDS = frozenset(EmbeddingRequest.model_fields)

@@ -174,7 +174,7 @@ class Planner:
                 inherited.update(api_key=primary.api_key, headers=primary.headers,
                                  azure_ad_token=primary.bearer_token)
         deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
-                                     key_optional=request.mock_response is not None, split=(provider, name))
+                                     key_optional=_mocked(request, target), split=(provider, name))
         return self.with_template(deployment, request)
 
     def with_template(self, deployment: Deployment, request: Request) -> Deployment:
@@ -258,6 +258,12 @@ class Planner:
             if value:
                 return value
         return None
+
+
+def _mocked(request: Request, target: Target) -> bool:
+    """Whether the target's deployment is answered in memory (``providers.mock``): then it needs no key."""
+    return (request.mock_response is not None or bool(request.mock_tool_calls)
+            or (bool(request.mock_testing_fallbacks) and target.kind in ("primary", "deployment")))
 
 
 def same_origin(a: str, b: str) -> bool:

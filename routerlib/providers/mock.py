@@ -119,11 +119,11 @@ def check_mock_error_name(value: str, *, embedding: bool = False) -> None:
     if value.startswith("litellm.") and name in MOCK_ERRORS:
         return
     if value.startswith("litellm.") and name.isidentifier() and name[:1].isupper():
-        raise ValueError(f"mock_response={value!r} names no LiteLLM error routerlib mocks; known: "
+        raise ValueError(f"names no LiteLLM error routerlib mocks; known: "
                          f"{', '.join('litellm.' + n for n in MOCK_ERRORS)}")
     if embedding:
-        raise ValueError(f"mock_response={value[:40]!r}: for embedding(), give a list of floats (the vector "
-                         f"each input gets), an exception, or an error name such as 'litellm.RateLimitError'")
+        raise ValueError("for embedding(), give a list of floats (the vector each input gets), an exception, "
+                         "or an error name such as 'litellm.RateLimitError'")
 
 
 def check_tool_calls(calls: Sequence[Any]) -> None:
