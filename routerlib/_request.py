@@ -213,10 +213,11 @@ class ChatRequest(BaseRequest):
     @classmethod
     def _check_mock_tool_calls(cls, calls: tuple[Mapping[str, Any], ...] | None
                                ) -> tuple[Mapping[str, Any], ...] | None:
-        if calls is not None:
-            from .providers.mock import check_tool_calls
+        if not calls:
+            return None  # as LiteLLM: an empty list mocks nothing
+        from .providers.mock import check_tool_calls
 
-            check_tool_calls(calls)
+        check_tool_calls(calls)
         return calls
 
     @model_validator(mode="after")

@@ -173,8 +173,11 @@ class Planner:
                 # Credentials go only where they were meant to: the same scheme, host and port.
                 inherited.update(api_key=primary.api_key, headers=primary.headers,
                                  azure_ad_token=primary.bearer_token)
+        # A deployment answered in memory (``providers.mock``) needs no key.
+        mocked = (request.mock_response is not None or request.mock_tool_calls is not None
+                  or (request.mock_testing_fallbacks is True and target.kind in _PRIMARY_KINDS))
         deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
-                                     key_optional=_mocked(request, target), split=(provider, name))
+                                     key_optional=mocked, split=(provider, name))
         return self.with_template(deployment, request)
 
     def with_template(self, deployment: Deployment, request: Request) -> Deployment:
@@ -260,12 +263,6 @@ class Planner:
         return None
 
 
-def _mocked(request: Request, target: Target) -> bool:
-    """Whether the target's deployment is answered in memory (``providers.mock``): then it needs no key."""
-    return (request.mock_response is not None or bool(request.mock_tool_calls)
-            or (bool(request.mock_testing_fallbacks) and target.kind in ("primary", "deployment")))
-
-
 def same_origin(a: str, b: str) -> bool:
     """True if two URLs share scheme, host and port (the rule for sending the same credentials)."""
     try:
@@ -277,6 +274,8 @@ def same_origin(a: str, b: str) -> bool:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The targets ``mock_testing_fallbacks`` fails (answered in memory, so they need no key).
+_PRIMARY_KINDS = ("primary", "deployment")
 
 
 class StaticTarget:

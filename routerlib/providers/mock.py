@@ -167,8 +167,6 @@ class _Failure:
 
 def _failure(request: Request, primary: bool) -> _Failure | None:
     mock = request.mock_response
-    if mock.__class__ is str and not request.mock_testing_fallbacks and not mock.startswith("litellm."):
-        return None  # the common case, text: checked with as few calls as possible
     if isinstance(mock, APIError):
         return _Failure(type(mock), mock.status_code, mock.message, given=mock)
     if isinstance(mock, Exception):
@@ -194,10 +192,14 @@ def mocked(deployment: Deployment, request: Request, primary: bool) -> Deploymen
     ``primary``: the deployment belongs to the call's primary (or a model_list entry), which
     ``mock_testing_fallbacks`` fails. A fallback with nothing else mocked is answered for real.
     """
-    failure = _failure(request, primary)
-    if failure is None and request.mock_response is None and not request.mock_tool_calls:
-        return deployment  # mock_testing_fallbacks: the fallbacks run for real
-    if isinstance(deployment.adapter, MockAdapter):
+    mock = request.mock_response
+    if mock.__class__ is str and not request.mock_testing_fallbacks and not mock.startswith("litellm."):
+        failure = None  # the common case, text: decided with as few calls as possible
+    else:
+        failure = _failure(request, primary)
+        if failure is None and mock is None and not request.mock_tool_calls:
+            return deployment  # mock_testing_fallbacks: the fallbacks run for real
+    if deployment.spec.adapter.__class__ is MockAdapter:
         return deployment
     if deployment.spec.options.get("in_process") and isinstance(request.mock_response, str) \
             and not request.mock_tool_calls and not (request.mock_testing_fallbacks and primary):
@@ -225,8 +227,8 @@ class MockAdapter:
         if calls and request.prompt is not None:
             raise InvalidRequestError("mock_tool_calls: only for chat completions (a text completion has no "
                                       "tool calls)", code="invalid_parameter")
-        answer = {"model": deployment.model, "text": mock if isinstance(mock, str) else None,
-                  "tool_calls": _tool_calls(calls or ()), "prompt": request.prompt is not None,
+        answer = {"model": deployment.model, "text": mock if mock.__class__ is str else None,
+                  "tool_calls": _tool_calls(calls) if calls else None, "prompt": request.prompt is not None,
                   "stream": request.stream}
         return self._request(deployment, answer)
 
