@@ -143,6 +143,30 @@ def _(root):
                                         ).choices[0].message.content
 
 
+def _distinct(cache):
+    """A client of its own whose every call asks something new (a counter in the message), so that with
+    a cache each call is a miss: looked up, sent, stored. Without a cache it is the same call (the
+    paired reference for what a miss adds)."""
+    def factory(root):
+        import itertools
+
+        import routerlib
+        from routerlib.cache import MemoryCache
+        client = routerlib.Client(cache=MemoryCache(max_entries=1000) if cache else None)
+        base = root + "/v1"
+        counter = itertools.count()
+
+        def call():
+            messages = [{"role": "user", "content": f"Say hello. {next(counter)}"}]
+            return client.completion(ROUTED_MODEL, messages, api_base=base, api_key=KEY).choices[0].message.content
+        return call
+    return factory
+
+
+pair_only("routerlib distinct")(_distinct(cache=False))
+pair_only("routerlib cache miss")(_distinct(cache=True))
+
+
 # ---------------------------------------------------------------------------- observers (paired only)
 # The same call on a Client without observers, and with routerlib.otel.OpenTelemetryObserver on the
 # API's no-op providers, on an SDK that samples nothing, and on an SDK that records everything (spans
@@ -360,6 +384,33 @@ def _(root):
 
 
 stream("litellm")(_stream_openai("litellm"))
+
+
+# ---------------------------------------------------------------------------- routerlib.Router
+# A group of two deployments on the floor server (distinct paths, one connection pool): the same call as
+# "routerlib Client", routed. Paired with it (sync) and beside "routerlib" (async); benchmarks/router_bench.py
+# measures picking, Redis-shared state and the chaos run.
+def router_model_list(root, n=2):
+    return [{"model_name": "chat", "litellm_params": {"model": ROUTED_MODEL, "api_base": f"{root}/d{i}/v1",
+                                                      "api_key": KEY}, "model_info": {"id": f"d{i}"}}
+            for i in range(n)]
+
+
+@pair_only("routerlib Router")
+def _(root):
+    import routerlib
+    r = routerlib.Router(router_model_list(root))
+    return lambda: r.completion("chat", MESSAGES).choices[0].message.content
+
+
+@async_("routerlib Router")
+async def _(root):
+    import routerlib
+    r = routerlib.Router(router_model_list(root))
+
+    async def call():
+        return (await r.acompletion("chat", MESSAGES)).choices[0].message.content
+    return call
 
 
 #: Clients that go through a routerlib adapter that may not exist yet: name -> provider.

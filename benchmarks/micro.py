@@ -8,6 +8,9 @@
   python micro.py cost-routerlib         routerlib.cost.compute_cost per call (+ model map load)
   python micro.py cost-litellm           litellm.completion_cost(completion_response=r) per call (+ dict floor)
   python micro.py ledger                 routerlib.spend.SQLiteLedger.record per call (MemoryLedger beside it)
+  python micro.py cache                  a whole completion() answered from the cache: MemoryCache, SQLiteCache,
+                                         RedisCache (own redis-server, if installed), beside one raw Redis round
+                                         trip and the Redis commands one hit sends
 
 run.py calls these in fresh processes (LITELLM_LOCAL_MODEL_COST_MAP is set only for cost-litellm and for
 `import litellm`). Adapted from the shared perf harness (micro.py there).
@@ -203,6 +206,93 @@ def ledger():
     return out
 
 
+def cache():
+    """A whole ``completion()`` answered from each cache, and what a Redis hit costs on the wire.
+
+    The cache is filled by one call through an in-memory transport (the floor server is not
+    needed: a hit sends nothing), so what is timed is all a hit does: validation, planning,
+    the key, the lookup, decoding a fresh response, recording the attempt.
+    """
+    import tempfile
+
+    import routerlib
+    from routerlib.cache import MemoryCache, SQLiteCache
+    from routerlib.transport import HTTPResponse, MockTransport
+    body = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": "Hello from the cache."}}],
+                       "usage": {"prompt_tokens": 9, "completion_tokens": 6, "total_tokens": 15}}).encode()
+    transport = MockTransport(lambda request: HTTPResponse(200, {"content-type": "application/json"}, body))
+    messages = [{"role": "user", "content": "Say hello."}]
+    params = {"api_base": "http://127.0.0.1:9/v1", "api_key": "x"}
+
+    def hit_call(backend):
+        client = routerlib.Client(cache=backend, transport=transport)
+        first = client.completion("openai/gpt-4o-mini", messages, **params)
+        call = lambda: client.completion("openai/gpt-4o-mini", messages, **params)  # noqa: E731
+        assert not first.cache_hit and call().cache_hit
+        return call
+
+    plain = routerlib.Client(transport=transport)
+    out = {}
+    timed(out, "memory_hit_us", hit_call(MemoryCache()), 2000, 15)
+    out["in_memory_transport_call_no_cache_us"] = per_call_us(
+        lambda: plain.completion("openai/gpt-4o-mini", messages, **params), 2000, 15)
+    with tempfile.TemporaryDirectory() as d:
+        timed(out, "sqlite_hit_us", hit_call(SQLiteCache(os.path.join(d, "cache.db"))), 500, 15)
+    out.update(_redis_hit(hit_call))
+    return out
+
+
+def _redis_hit(hit_call):
+    """RedisCache hit beside a raw redis-py round trip, and the round trips one hit makes (commands
+    written to the socket, counted on the client's connections)."""
+    import shutil
+    import socket
+    if shutil.which("redis-server") is None:
+        return {"redis_skipped": "redis-server not on PATH"}
+    import redis
+    import redis.connection
+
+    from routerlib.cache import RedisCache
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        raw = redis.Redis(port=port)
+        for _ in range(200):
+            try:
+                raw.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        out = {}
+        call = hit_call(RedisCache(f"redis://127.0.0.1:{port}/0"))
+        raw.set("bench:probe", b"x" * 700)
+        timed(out, "redis_roundtrip_us", lambda: raw.get("bench:probe"), 500, 15)
+        timed(out, "redis_hit_us", call, 500, 15)
+        sends = 0
+        real = redis.connection.AbstractConnection.send_packed_command
+
+        def counting(self, *args, **kwargs):
+            nonlocal sends
+            sends += 1
+            return real(self, *args, **kwargs)
+        redis.connection.AbstractConnection.send_packed_command = counting
+        try:
+            for _ in range(100):
+                call()
+        finally:
+            redis.connection.AbstractConnection.send_packed_command = real
+        out["redis_roundtrips_per_hit"] = sends / 100
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     sys.path.insert(0, REPO)
@@ -218,6 +308,8 @@ def main():
         res = cost_litellm()
     elif cmd == "ledger":
         res = ledger()
+    elif cmd == "cache":
+        res = cache()
     else:
         sys.exit(__doc__)
     sys.stdout.write(json.dumps(res) + "\n")

@@ -18,7 +18,8 @@ def keyed_rows(d, cells, pad=()):
 
 
 def markdown(res):
-    sections = (_header, _targets, _sync, _pairs, _async, _stream, _calls, _rss, _imports, _micro, _profile)
+    sections = (_header, _targets, _sync, _pairs, _async, _stream, _calls, _rss, _imports, _micro, _router,
+                _profile)
     return "\n".join(line for section in sections for line in section(res)) + "\n"
 
 
@@ -136,6 +137,40 @@ def _micro(res):
     for phase, evs in (nc.get("phases") or {}).items():
         rows.append([f"audit events: {phase}", ", ".join(sorted({ev[0] for ev in evs})) or "none"])
     return ["\n## Micro figures\n", table(["figure", "value"], rows)]
+
+
+def _router(res):
+    r = res.get("router") or {}
+    out = []
+    pick = r.get("pick") or {}
+    if pick and "error" not in pick:
+        sizes = sorted({int(k.rsplit("@", 1)[1]) for k in pick if "@" in k})
+        names = sorted({k.rsplit(" @", 1)[0] for k in pick if "@" in k})
+        out += ["\n## Router: picking a deployment (µs per pick, reservation included; median of batches)\n",
+                table(["strategy", *[f"{n} deployments" for n in sizes]],
+                      [[name, *[fmt(pick.get(f"{name} @{n}", {}).get("pick_us"), 1) for n in sizes]]
+                       for name in names])]
+    rd = r.get("redis") or {}
+    if "median_us" in rd:
+        out += ["\n## Router: Redis-shared state (paired in one process, calls interleaved)\n",
+                table(["client", "median µs", "p99 µs"], [[k, fmt(v), fmt(rd["p99_us"][k])]
+                                                         for k, v in rd["median_us"].items()]),
+                f"\nRedis round trips per call: {rd['redis_round_trips_per_call']:.2f} (one to pick and reserve, "
+                "one to report)."]
+    chaos = r.get("chaos") or {}
+    if "settings" in chaos:
+        st = chaos["settings"]
+        prof = "; ".join(f"{k}: {v['latency_ms']:g} ms, {v['failure_rate']:.0%} failing"
+                         for k, v in st["profiles"].items())
+        rows = [[k, f"{v['success_rate']:.2%}", fmt(v["p50_ms"]), fmt(v["p99_ms"]), fmt(v["upstream_per_success"], 3),
+                 ", ".join(f"{d} {x:.0%}" for d, x in v["share"].items()), fmt(v["wall_s"], 1)]
+                if "success_rate" in v else [k, f"error: {v.get('error')}", "", "", "", "", ""]
+                for k, v in chaos.items() if k != "settings" and isinstance(v, dict)]
+        out += [f"\n## Router: chaos run ({st['calls']:,} calls, {st['concurrency']} concurrent, "
+                f"num_retries={st['num_retries']}; {prof})\n",
+                table(["router strategy", "success", "p50 ms", "p99 ms", "upstream requests per success",
+                       "traffic share", "wall s"], rows)]
+    return out
 
 
 def _profile(res):

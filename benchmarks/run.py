@@ -40,14 +40,15 @@ PY = sys.executable
 # ---------------------------------------------------------------------------- what runs
 SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
         "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
-ASYNC = ["aiohttp raw", "routerlib", "routerlib redis budget", "litellm"]
+ASYNC = ["aiohttp raw", "routerlib", "routerlib redis budget", "routerlib Router", "litellm"]
 STREAM = ["httpx raw SSE", "httpx raw SSE anthropic", "httpx raw SSE gemini", "routerlib", "routerlib anthropic",
           "routerlib gemini", "litellm"]
 PAIRS = [("httpx", "routerlib"), ("routerlib", "routerlib retries+fallbacks"),
          ("routerlib", "routerlib anthropic"), ("routerlib", "routerlib gemini"),
+         ("routerlib distinct", "routerlib cache miss"),
          ("routerlib Client", "routerlib otel sdk disabled"), ("routerlib Client", "routerlib otel no-op"),
          ("routerlib Client", "routerlib otel sdk sampled-out"),
-         ("routerlib Client", "routerlib otel sdk recording")]
+         ("routerlib Client", "routerlib otel sdk recording"), ("routerlib Client", "routerlib Router")]
 CALLS_SYNC = ["stdlib http.client", "httpx", "routerlib", "routerlib retries+fallbacks", "routerlib mock_response",
               "routerlib anthropic", "routerlib gemini", "litellm", "litellm retries+fallbacks"]
 CALLS_STREAM = ["httpx raw SSE", "routerlib", "routerlib anthropic", "routerlib gemini", "litellm"]
@@ -192,7 +193,7 @@ def parse_args():
     ap.add_argument("--n", type=int, help="sequential calls per sync sample")
     ap.add_argument("--only", default="", help="regex: only clients whose name matches (floors always kept)")
     ap.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out (faster)")
-    ap.add_argument("--modes", default="sync,pairs,async,stream,calls,rss,micro")
+    ap.add_argument("--modes", default="sync,pairs,async,stream,calls,rss,micro,router")
     ap.add_argument("--out", help="result name under results/ (default: latest, or quick with --quick)")
     ap.add_argument("--no-profile", action="store_true", help="do not profile routerlib after a miss")
     return ap.parse_args()
@@ -266,7 +267,21 @@ def measure_micro(res, cfg, no_litellm):
     if not no_litellm:
         res["micro"]["cost_litellm"] = micro("cost-litellm", client="litellm")
     res["micro"]["ledger"] = micro("ledger")
+    res["micro"]["cache"] = micro("cache")
     log("  [micro] done")
+
+
+def measure_router(res, root, no_litellm):
+    """routerlib.Router: picking at 100 and 1,000 deployments, Redis-shared state, the chaos run (with LiteLLM's
+    Router beside it unless --no-litellm). Each in a fresh process (router_bench.py)."""
+    script = os.path.join(HERE, "router_bench.py")
+    res["router"]["pick"] = spawn([script, "pick"], "routerlib", timeout=900)
+    log(f"  [router] pick: {res['router']['pick'].get('error', 'ok')}")
+    res["router"]["redis"] = spawn([script, "redis", "--root", root], "routerlib", timeout=900)
+    log(f"  [router] redis: {res['router']['redis'].get('error', 'ok')}")
+    if not no_litellm:
+        res["router"]["chaos"] = spawn([script, "chaos"], "routerlib", timeout=1800)
+        log(f"  [router] chaos: {res['router']['chaos'].get('error', 'ok')}")
 
 
 def profile_misses(res):
@@ -304,13 +319,15 @@ def main():
     meta["calibration_us"] = micro("calibration")["calibration_sum_range_1000_us"]
     res = {"args": {**cfg, "quick": a.quick, "only": a.only, "no_litellm": a.no_litellm, "modes": sorted(modes)},
            "meta": meta, "skips": {}, "sync": {}, "sync_raw": {}, "pairs": {}, "async": {}, "stream": {}, "calls": {},
-           "rss": {}, "imports": {}, "micro": {}, "server": {}}
+           "rss": {}, "imports": {}, "micro": {}, "server": {}, "router": {}}
     srv, root = start_server()
     try:
         res["skips"] = probe_adapters(root, [n for n in SYNC if keep(n)])
         live = lambda names: [n for n in names if keep(n) and n not in res["skips"]]  # noqa: E731
         measure_call_modes(res, cfg, modes, root, live)
         measure_calls_and_rss(res, cfg, modes, root, live, a.quick)
+        if "router" in modes:
+            measure_router(res, root, a.no_litellm)
         st = server_stats(root)
         res["server"] = {**st, "cpu_us_per_request": st["cpu_s"] * 1e6 / max(1, st["requests"])}
     finally:

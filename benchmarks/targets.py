@@ -32,7 +32,7 @@ def targets(res):
         found.append({"figure": fig, "value": val, "target": target, "reference": ref, "status": status, "note": note})
 
     for section in (_sequential, _streaming_and_async, _imports, _memory, _cost_and_ledger, _adapters, _observers,
-                    _reuse):
+                    _cache, _reuse, _router):
         section(res, add)
     return found
 
@@ -210,6 +210,31 @@ def _observers(res, add):
             f"{pr['ratios']}")
 
 
+def _cache(res, add):
+    """The response cache: a hit in memory and in Redis (micro.py cache), a miss paired with the same call."""
+    c = res["micro"].get("cache", {})
+    if "memory_hit_us" in c:
+        add("Cache hit, MemoryCache: a whole completion()", f"{fmt(c['memory_hit_us'], 1)} µs", "≤ 50 µs",
+            f"the same completion() through an in-memory transport, no cache: "
+            f"{fmt(c.get('in_memory_transport_call_no_cache_us'), 1)} µs", c["memory_hit_us"] <= 50,
+            f"best batch {fmt(c.get('memory_hit_best_us'), 1)} µs; SQLiteCache hit {fmt(c.get('sqlite_hit_us'), 1)} µs")
+    if "redis_roundtrips_per_hit" in c:
+        rt = c["redis_roundtrips_per_hit"]
+        add("Cache hit, RedisCache: round trips per hit", f"{fmt(rt, 2)} ({fmt(c.get('redis_hit_us'), 1)} µs)",
+            "≤ 1 Redis round trip", f"one raw redis-py GET: {fmt(c.get('redis_roundtrip_us'), 1)} µs", rt <= 1.0,
+            f"counted on the client's connection; best batch {fmt(c.get('redis_hit_best_us'), 1)} µs")
+    elif c.get("redis_skipped"):
+        add("Cache hit, RedisCache: round trips per hit", "skipped", "≤ 1 Redis round trip", "", "skip",
+            c["redis_skipped"])
+    pr = res["pairs"].get("routerlib distinct vs routerlib cache miss", {})
+    if "ratio" in pr:
+        extra = pr["other_median_us"] - pr["base_median_us"]
+        add("Cache miss (MemoryCache): looked up, sent, stored",
+            f"{fmt(pr['other_median_us'])} µs = {fmt(pr['ratio'], 3)}× ({extra:+.1f} µs)",
+            "≤ 1.03× the same call without a cache (paired)", f"no cache {fmt(pr['base_median_us'])} µs",
+            pr["ratio"] <= 1.03, f"p99 paired {fmt(pr['ratio_p99'], 2)}×; per round {pr.get('ratios')}")
+
+
 def _reuse(res, add):
     """Connection reuse: a pooled client opens no new connection per call once warm."""
     s, a, st = res["sync"], res["async"], res["stream"]
@@ -226,3 +251,64 @@ def _reuse(res, add):
         add("New connections per call once warm", "; ".join(f"{k} {v:.3f}" for k, v in reuse), "0 (pooled reuse)",
             f"litellm sync {fmt(at(s.get('litellm'), 'conns_per_call'), 2)}, stream "
             f"{fmt(at(st.get('litellm'), 'conns_per_call'), 2)}", worst <= 0.005)
+
+
+PICK_STRATEGIES = ("simple-shuffle", "least-busy", "latency-based-routing", "cost-based-routing",
+                   "usage-based-routing")
+
+
+def _router(res, add):
+    """routerlib.Router (issue 11): picking, the call through a Router, async, Redis state, the chaos run."""
+    r = res.get("router", {})
+    pick = r.get("pick", {})
+    for strategy in PICK_STRATEGIES:
+        at100, at1000 = pick.get(f"{strategy} @100"), pick.get(f"{strategy} @1000")
+        if not at100 or not at1000:
+            continue
+        growth = at1000["pick_us"] / at100["pick_us"]
+        add(f"Router pick, {strategy}, 100 deployments", f"{fmt(at100['pick_us'], 1)} µs",
+            "≤ 10 µs at 100; ≤ 10× that at 1,000 (linear)", "LiteLLM's stateful strategies: 580 µs at 100, "
+            "51,000 µs at 1,000 (#21270)", at100["pick_us"] <= 10 and growth <= 10,
+            f"1,000 deployments: {fmt(at1000['pick_us'], 1)} µs ({growth:.1f}×); best batches "
+            f"{fmt(at100['best_us'], 1)} / {fmt(at1000['best_us'], 1)} µs")
+    pr = res["pairs"].get("routerlib Client vs routerlib Router", {})
+    if "ratio" in pr:
+        add("A call through the Router (in-memory state)",
+            f"{fmt(pr['other_median_us'])} µs = {fmt(pr['ratio'], 3)}× the direct call (paired)",
+            "≤ 1.05× the same direct routerlib call", f"Client {fmt(pr['base_median_us'])} µs",
+            pr["ratio"] <= 1.05, f"per round {pr['ratios']}; p99 {fmt(pr['ratio_p99'], 2)}×")
+    rd = r.get("redis", {})
+    if "redis_ratio" in rd:
+        add("A call through the Router (Redis state)", f"{fmt(rd['redis_ratio'], 2)}× the direct call; "
+            f"{fmt(rd['redis_round_trips_per_call'], 2)} Redis round trips per call", "reported; ≤ 2 round trips",
+            f"in-memory in the same process: {fmt(rd['memory_ratio'], 3)}×",
+            rd["redis_round_trips_per_call"] <= 2.0,
+            f"medians µs: {', '.join(f'{k} {fmt(v)}' for k, v in rd['median_us'].items())}")
+    elif rd:
+        add("A call through the Router (Redis state)", "skipped", "reported", "", "skip",
+            rd.get("skipped") or rd.get("error"))
+    ar, direct = res["async"].get("routerlib Router @200", {}), res["async"].get("routerlib @200", {})
+    if "rps" in ar and "rps" in direct:
+        share = ar["rps"] / direct["rps"]
+        add("Async, 200 in flight through the Router", f"{fmt(ar['rps'])} req/s = {share:.0%} of direct",
+            "≥ 80% of the direct routerlib figure", f"routerlib {fmt(direct['rps'])} req/s", share >= 0.8)
+    _chaos(r.get("chaos", {}), add)
+
+
+def _chaos(chaos, add):
+    for strategy in ("simple-shuffle", "latency-based-routing"):
+        mine, theirs = chaos.get(f"routerlib {strategy}", {}), chaos.get(f"litellm {strategy}", {})
+        if "success_rate" not in mine:
+            continue
+        ok_theirs = "success_rate" in theirs
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in mine["share"].items())
+        better = (ok_theirs and mine["upstream_per_success"] < theirs["upstream_per_success"]
+                  and mine["p99_ms"] < theirs["p99_ms"])
+        add(f"Chaos run ({strategy}): 2,000 calls at 50 concurrent, num_retries=2",
+            f"{mine['success_rate']:.2%} ok; p50 {fmt(mine['p50_ms'])} ms, p99 {fmt(mine['p99_ms'])} ms; "
+            f"{fmt(mine['upstream_per_success'], 3)} upstream requests per success",
+            "100% success; fewer upstream requests per success and a lower p99 than LiteLLM",
+            (f"LiteLLM Router: {theirs['success_rate']:.2%} ok; p50 {fmt(theirs['p50_ms'])} ms, p99 "
+             f"{fmt(theirs['p99_ms'])} ms; {fmt(theirs['upstream_per_success'], 3)} per success"
+             if ok_theirs else f"LiteLLM: {theirs.get('error', 'not run')}"),
+            mine["success_rate"] == 1.0 and better, f"routerlib traffic: {shares}")

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+import pydantic_core
 from pydantic import Field, ValidationError, field_validator
 
+from ._base_request import BaseRequest
 from ._request import (
     ALIASES,
     PROVIDER_PREFIX,
-    BaseRequest,
     ChatRequest,
+    _check_json,
     _fold_aliases,
     _prefix_provider,
     _unknown_parameter_error,
@@ -169,7 +171,22 @@ def build_embedding_request(params: dict[str, Any]) -> EmbeddingRequest:
     if PROVIDER_PREFIX in params:
         params = _prefix_provider(dict(params))
     try:
-        return EmbeddingRequest.model_validate(params)
+        request = EmbeddingRequest.model_validate(params)
     except ValidationError as exc:
-        raise _validation_error(exc, params) from None  # not chained: pydantic's error holds the key
+        error = _validation_error(exc, params)
+    else:
+        # As for chat (``_request.build_request``): every JSON-bound value must serialise (no lone
+        # surrogate in an input, no NaN in extra_body), checked in C, the culprit named if not.
+        values = request.__dict__
+        try:
+            text = pydantic_core.to_json([values[name] for name in _JSON_FIELDS if values[name] is not None])
+        except ValueError:
+            text = b"NaN"
+        if b"NaN" in text or b"Infinity" in text:
+            _check_json(request, _JSON_FIELDS)
+        return request
+    raise error  # outside the except block: pydantic's error holds the whole input (the key too)
+
+
+_JSON_FIELDS = ("input", "extra_body", "metadata", "user")
 

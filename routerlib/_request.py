@@ -13,13 +13,14 @@ cost, templates). ``None`` means "not given" for every optional parameter, so a 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
+import pydantic_core
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     InstanceOf,
     StrictBool,
@@ -29,9 +30,12 @@ from pydantic import (
     model_validator,
 )
 
+from . import _checks
+from ._base_request import MAY_HOLD_SECRETS, BaseRequest
 from ._messages import needs_normalising, normalise_messages
+from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
+from .cache.control import CacheControl
 from .exceptions import InvalidRequestError
-from .policy import RetryPolicy
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
@@ -50,77 +54,9 @@ PROVIDER_PARAMS: tuple[str, ...] = (
 Number = float | int | str | Decimal
 
 
-class BaseRequest(BaseModel):
-    """What every call takes besides its operation's own parameters: routing, connection,
-    retries, prices and testing switches. ``ChatRequest`` (completion, text_completion) and
-    ``EmbeddingRequest`` (embedding) extend it; the call core reads these fields for both,
-    and tells the two apart by ``operation`` (a class constant, so checking it costs nothing).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              protected_namespaces=())
-
-    #: Which adapter methods the core calls: build_request/parse_response, or the embedding twins.
-    operation: ClassVar[Literal["chat", "embeddings"]]
-    #: The fields sent to the provider (``providers.base.select_params`` reads these).
-    provider_params: ClassVar[tuple[str, ...]]
-
-    model: str = Field(min_length=1)
-    # -- routing and connection
-    timeout: float | None = Field(default=None, strict=True, gt=0)
-    deadline: float | None = Field(default=None, strict=True, gt=0)
-    deployment_id: str | None = None
-    api_base: str | None = None
-    api_version: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    #: Azure OpenAI: a Microsoft Entra ID token, sent as a bearer when there is no api_key.
-    azure_ad_token: str | None = Field(default=None, repr=False)
-    model_list: tuple[Mapping[str, Any], ...] | None = None
-    headers: Mapping[str, str] | None = None
-    metadata: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
-    drop_params: bool = Field(default=False, strict=True)
-    # -- reliability (behaviour: routerlib.policy)
-    num_retries: int | None = Field(default=None, strict=True, ge=0)
-    #: This call's retry/fallback policy (which errors retry or fall back, backoff, caps);
-    #: replaces the client's for this call only. num_retries, if given, still wins.
-    policy: InstanceOf[RetryPolicy] | None = None
-    fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
-    context_window_fallback_dict: Mapping[str, str] | None = None
-    # -- cost (behaviour: routerlib.cost)
-    input_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    input_cost_per_second: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_second: Decimal | None = Field(default=None, ge=0)
-    # -- testing (behaviour: routerlib.providers.mock)
-    #: LiteLLM's switch: the primary (and model_list deployments) fail with a mocked 500, so the
-    #: fallbacks are exercised (answered for real, or by mock_response).
-    mock_testing_fallbacks: bool | None = Field(default=None, strict=True)
-
-    @field_validator("metadata")
-    @classmethod
-    def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """user, team and tags attribute spend: check them now, not when the record is written."""
-        if metadata:
-            for name in ("user", "team"):
-                value = metadata.get(name)
-                if value is not None and (not isinstance(value, str) or not value):
-                    raise ValueError(f"metadata.{name}={value!r}: must be a non-empty string")
-            tags = metadata.get("tags")
-            if tags is not None and not isinstance(tags, str) and not (
-                    isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
-                raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
-        return metadata
-
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
-        for name, value in super().__repr_args__():
-            yield name, (redacted(value) if name in _MAY_HOLD_SECRETS else value)
-
-
 class ChatRequest(BaseRequest):
     """One chat call (or a text_completion, with ``prompt`` set), validated. Build it with
-    ``build_request``, never by hand."""
+    ``build_request``, never by hand. Routing, retries, prices: ``BaseRequest``."""
 
     operation: ClassVar[Literal["chat"]] = "chat"
     provider_params: ClassVar[tuple[str, ...]] = PROVIDER_PARAMS
@@ -168,6 +104,8 @@ class ChatRequest(BaseRequest):
     bos_token: str | None = None
     eos_token: str | None = None
     hf_model_name: str | None = None
+    # -- response cache (behaviour: routerlib.cache): LiteLLM's per-call controls
+    cache: CacheControl | None = None
     # -- testing (behaviour: routerlib.providers.mock)
     #: The answer's text; or an exception (or "litellm.RateLimitError", ...) each attempt fails with.
     mock_response: str | InstanceOf[Exception] | None = None
@@ -183,6 +121,49 @@ class ChatRequest(BaseRequest):
             _check_message(i, message)
         return messages
 
+    @field_validator("hf_model_name")
+    @classmethod
+    def _check_model_name(cls, model: str | None) -> str | None:
+        problem = _checks.model_problem(model) if model is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return model
+
+    @field_validator("tools")
+    @classmethod
+    def _check_tools(cls, tools: tuple[Mapping[str, Any], ...] | None) -> tuple[Mapping[str, Any], ...] | None:
+        for i, tool in enumerate(tools or ()):
+            problem = _tool_problem(tool)
+            if problem is not None:
+                raise ValueError(f"tools[{i}]: {problem}")
+        return tools
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _check_tool_choice(cls, choice: str | Mapping[str, Any] | None) -> str | Mapping[str, Any] | None:
+        if isinstance(choice, str):
+            if choice not in TOOL_CHOICES:
+                raise ValueError(f"allowed strings are {', '.join(map(repr, TOOL_CHOICES))}, or "
+                                 f"{{'type': 'function', 'function': {{'name': ...}}}}")
+        elif choice is not None and (not isinstance(choice.get("type"), str) or (
+                choice["type"] == "function" and not _function_name(choice.get("function")))):
+            raise ValueError("a dict tool_choice needs a 'type', and for type 'function' a "
+                             "'function': {'name': <non-empty string>}")
+        return choice
+
+    @field_validator("response_format")
+    @classmethod
+    def _check_response_format(cls, fmt: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if fmt is not None:
+            kind = fmt.get("type")
+            if kind not in RESPONSE_FORMATS:
+                raise ValueError(f"type={kind!r}: allowed types are {', '.join(RESPONSE_FORMATS)}")
+            spec = fmt.get("json_schema")
+            if kind == "json_schema" and not (isinstance(spec, Mapping) and isinstance(spec.get("name"), str)
+                                               and isinstance(spec.get("schema", {}), Mapping)):
+                raise ValueError("type 'json_schema' needs 'json_schema': {'name': <string>, 'schema': {...}}")
+        return fmt
+
     @field_validator("roles")
     @classmethod
     def _check_roles(cls, roles: Mapping[str, Mapping[str, str]] | None) -> Mapping[str, Mapping[str, str]] | None:
@@ -192,6 +173,12 @@ class ChatRequest(BaseRequest):
 
             PromptTemplate.from_params(roles=roles)  # raises naming the bad key and the allowed ones
         return roles
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _check_cache(cls, cache: Any) -> CacheControl | None:
+        """{"no-cache", "no-store", "ttl", "s-maxage", "namespace"}, as LiteLLM names them."""
+        return None if cache is None else CacheControl.parse(cache)
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -222,6 +209,20 @@ class ChatRequest(BaseRequest):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
+        # Replaces BaseRequest's validator. model, api_base and api_key are given on (almost) every
+        # call: their checks (base_request.check_call_options) are inlined here, cheapest first, and
+        # the reason is looked up only for a bad value (_checks has the rules).
+        model = self.model
+        if not (model.isprintable() and model[:1] != " " and model[-1:] not in _BAD_MODEL_ENDS):
+            raise ValueError(f"model={model!r}: {_checks.model_problem(model)}")
+        base = self.api_base
+        if base is not None and base not in _checks.GOOD_URLS:
+            problem = _checks.url_problem(base)
+            if problem is not None:
+                raise ValueError(f"api_base={_checks.shown_url(base)}: {problem}")
+        key = self.api_key
+        if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+            raise ValueError(f"api_key=<hidden>: {_checks.credential_problem(key)}")
         if self.prompt is None and not self.messages:
             raise ValueError("messages=[]: at least one message is required")
         if self.prompt is not None and self.messages:
@@ -248,41 +249,104 @@ class ChatRequest(BaseRequest):
         return bool(self.stream_options and self.stream_options.get("include_usage"))
 
 
-_MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
-_SECRET_KEYS = frozenset({"api_key", "azure_ad_token", "authorization", "proxy-authorization", "x-api-key", "api-key",
-                          "x-goog-api-key"})
+_MAY_HOLD_SECRETS = MAY_HOLD_SECRETS
+_BAD_MODEL_ENDS = ("", " ", "/")
+TOOL_CHOICES = ("none", "auto", "required")
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
-def redacted(value: Any) -> Any:
-    """``value`` with API keys and auth headers hidden, for reprs and error messages."""
-    if isinstance(value, Mapping):
-        return {k: "<hidden>" if isinstance(k, str) and k.lower() in _SECRET_KEYS else redacted(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redacted(v) for v in value)
-    return value
+def _function_name(function: Any) -> bool:
+    return isinstance(function, Mapping) and isinstance(function.get("name"), str) and bool(function["name"])
+
+
+def _tool_problem(tool: Any) -> str | None:
+    """A tool must say its type; a function tool needs a name, and its parameters are a schema object."""
+    kind = tool.get("type") if isinstance(tool, Mapping) else None
+    if not isinstance(kind, str):
+        return "each tool is a dict with a 'type' (e.g. {'type': 'function', 'function': {'name': ...}})"
+    if kind == "function":
+        function = tool.get("function")
+        if not _function_name(function):
+            return "a function tool needs 'function': {'name': <non-empty string>, ...}"
+        if not isinstance(function.get("parameters", {}), Mapping):
+            return "function.parameters must be a JSON schema object (a dict)"
+        if not isinstance(function.get("description", ""), str):
+            return "function.description must be a string"
+    return None
 
 
 def _check_message(i: int, message: Any) -> None:
     if not isinstance(message, Mapping):
         raise ValueError(f"messages[{i}]: each message must be a dict, got {type(message).__name__}")
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise ValueError(f"messages[{i}].role={role!r}: allowed roles are {', '.join(sorted(ROLES))}")
     content = message.get("content")
     if isinstance(content, list | tuple):
         for j, part in enumerate(content):
-            kind = part.get("type") if isinstance(part, Mapping) else None
-            if kind not in CONTENT_PART_TYPES:
-                raise ValueError(f"messages[{i}].content[{j}].type={kind!r}: allowed part types are "
-                                 f"{', '.join(sorted(CONTENT_PART_TYPES))}")
+            problem = _part_problem(part)
+            if problem is not None:
+                raise ValueError(f"messages[{i}].content[{j}]{problem}")
     elif content is not None and not isinstance(content, str):
         raise ValueError(f"messages[{i}].content: must be a string or a list of parts, "
                          f"got {type(content).__name__}")
     elif content is None and role != "assistant":
         raise ValueError(f"messages[{i}].content: required for role {role!r}")
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id")
+    if role == "tool" and not (message.get("tool_call_id") and isinstance(message["tool_call_id"], str)):
+        raise ValueError(f"messages[{i}]: a tool message needs tool_call_id (a string)")
+    if len(message) > 2:  # anything beyond role and content: check the shapes adapters read
+        problem = _message_extras_problem(message)
+        if problem is not None:
+            raise ValueError(f"messages[{i}].{problem}")
+
+
+def _part_problem(part: Any) -> str | None:
+    """Why a content part cannot be sent (its type, and the field that type needs), or None."""
+    kind = part.get("type") if isinstance(part, Mapping) else None
+    if not isinstance(kind, str) or kind not in CONTENT_PART_TYPES:
+        return f".type={kind!r}: allowed part types are {', '.join(sorted(CONTENT_PART_TYPES))}"
+    if kind == "text" and not isinstance(part.get("text"), str):
+        return ": a text part needs 'text': <string>"
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        if not isinstance(url, str) or not url:
+            return ": an image_url part needs 'image_url': {'url': <string>}"
+    if kind == "input_audio":
+        audio = part.get("input_audio")
+        if not (isinstance(audio, Mapping) and isinstance(audio.get("data"), str)
+                and isinstance(audio.get("format"), str)):
+            return ": an input_audio part needs 'input_audio': {'data': <base64>, 'format': 'wav' or 'mp3'}"
+    if kind == "file" and not isinstance(part.get("file"), Mapping):
+        return ": a file part needs 'file': {'file_id': ...} or {'file_data': ...}"
+    if "cache_control" in part and not isinstance(part["cache_control"], Mapping):
+        return ".cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
+
+
+def _message_extras_problem(message: Mapping[str, Any]) -> str | None:
+    """The optional message fields adapters read: name, tool_calls, thinking_blocks, cache_control."""
+    name = message.get("name")
+    if name is not None and not isinstance(name, str):
+        return f"name: must be a string, got {type(name).__name__}"
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list | tuple):
+            return f"tool_calls: must be a list, got {type(calls).__name__}"
+        for k, call in enumerate(calls):
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if not (isinstance(function, Mapping) and isinstance(function.get("name"), str)
+                    and isinstance(function.get("arguments", ""), str | Mapping)
+                    and isinstance(call.get("id", ""), str | None)):
+                return (f"tool_calls[{k}]: each needs 'id': <string> and 'function': {{'name': <string>, "
+                        f"'arguments': <JSON string>}}")
+    blocks = message.get("thinking_blocks")
+    if blocks is not None and not (isinstance(blocks, list | tuple) and all(isinstance(b, Mapping) for b in blocks)):
+        return "thinking_blocks: must be a list of dicts (as an earlier answer gave them)"
+    cache = message.get("cache_control")
+    if cache is not None and not isinstance(cache, Mapping):
+        return "cache_control: must be a dict such as {'type': 'ephemeral'}"
+    return None
 
 
 FIELDS = frozenset(ChatRequest.model_fields)
@@ -313,11 +377,76 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
     if isinstance(response_format, type):
         params["response_format"] = _json_schema_format(response_format)
     try:
-        return ChatRequest.model_validate(params)
+        request = ChatRequest.model_validate(params)
     except ValidationError as exc:
-        # Not chained: pydantic's error holds the whole input (api_key included) in input_value,
-        # which a logged traceback would print. Our message names every problem instead.
-        raise _validation_error(exc, params) from None
+        error = _validation_error(exc, params)
+    else:
+        # Every JSON-bound value serialised once, in C; the culprit is searched for only when that
+        # fails, or when the output might hold a NaN or an infinity (_check_json).
+        values = request.__dict__
+        try:
+            text = pydantic_core.to_json([values[name] for name in _JSON_FIELDS if values[name] is not None])
+        except ValueError:
+            text = b"NaN"
+        if b"NaN" in text or b"Infinity" in text:
+            _check_json(request)
+        if values["mock_response"].__class__ is str:  # the answer's text (an exception is not sent)
+            _check_json(request, ("mock_response",))
+        return request
+    # Raised outside the except block, so neither chained nor in __context__: pydantic's error
+    # holds the whole input (api_key included) in input_value. Our message names every problem.
+    raise error
+
+
+#: Fields whose values go into a JSON body (or a prompt, a record, a token count): each must
+#: serialise, with no lone surrogate, NaN or infinity anywhere inside.
+_JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "response_format", "stream_options",
+                "prediction", "audio", "logit_bias", "web_search_options", "stop", "user", "safety_identifier",
+                "service_tier", "metadata", "initial_prompt_value", "final_prompt_value",
+                "bos_token", "eos_token", "roles")
+
+
+def _check_json(request: BaseRequest, fields: tuple[str, ...] = _JSON_FIELDS) -> None:
+    """Find the value that cannot be sent as JSON and raise naming it (a "NaN" inside a string passes)."""
+    values = request.__dict__
+    for name in fields:
+        value = values[name]
+        if value is None:
+            continue
+        items = enumerate(value) if name == "messages" else ((None, value),)
+        for i, item in items:
+            problem = _json_problem(item)
+            if problem is not None:
+                where = name if i is None else f"{name}[{i}]"
+                raise InvalidRequestError(f"invalid request: {where}: {problem}", code="invalid_parameter")
+
+
+def _json_problem(value: Any) -> str | None:
+    try:
+        pydantic_core.to_json(value)
+    except ValueError as exc:
+        reason = str(exc).removeprefix("Error serializing to JSON: ")
+        if "surrogates not allowed" in reason:
+            return ("contains a lone surrogate (e.g. '\\ud800'), which is not valid Unicode text: decode the "
+                    "text with errors='replace', or fix where it came from")
+        if "Circular reference" in reason:
+            return "contains itself (a circular reference), so it cannot be sent as JSON"
+        return f"cannot be sent as JSON ({reason[:200]})"
+    if _has_nan(value, 0):
+        return "contains NaN or infinity, which JSON cannot carry"
+    return None
+
+
+def _has_nan(value: Any, depth: int) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 64:
+        return False
+    if isinstance(value, Mapping):
+        return any(_has_nan(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nan(v, depth + 1) for v in value)
+    return False
 
 
 def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +454,10 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
         if alias not in params:
             continue
         value = params.pop(alias)
-        if name == "headers" and params.get("headers") is not None and value is not None:
+        if name == "headers" and value is not None and not isinstance(value, Mapping):
+            raise InvalidRequestError(f"invalid request: {alias}: must be a dict of header names to strings, "
+                                      f"got {type(value).__name__}", code="invalid_parameter")
+        if name == "headers" and isinstance(params.get("headers"), Mapping) and value is not None:
             value = {**params["headers"], **value}
         elif params.get(name) is not None and value is not None and params[name] != value:
             raise InvalidRequestError(f"{alias} and {name} are the same parameter: give one of them")
@@ -334,8 +466,14 @@ def _fold_aliases(params: dict[str, Any]) -> dict[str, Any]:
     functions = params.pop("functions", None)
     function_call = params.pop("function_call", None)
     if functions is not None and params.get("tools") is None:
+        if not isinstance(functions, list | tuple) or not all(isinstance(f, Mapping) for f in functions):
+            raise InvalidRequestError("invalid request: functions: must be a list of function dicts "
+                                      "({'name': ..., 'parameters': {...}})", code="invalid_parameter")
         params["tools"] = [{"type": "function", "function": f} for f in functions]
     if function_call is not None and params.get("tool_choice") is None:
+        if not isinstance(function_call, str | Mapping):
+            raise InvalidRequestError("invalid request: function_call: must be 'none', 'auto' or "
+                                      "{'name': ...}", code="invalid_parameter")
         params["tool_choice"] = (function_call if isinstance(function_call, str)
                                  else {"type": "function", "function": dict(function_call)})
     return params
@@ -360,7 +498,11 @@ def _json_schema_format(model_class: type) -> dict[str, Any]:
     if not issubclass(model_class, BaseModel):
         raise InvalidRequestError(
             f"response_format={model_class!r}: pass a dict or a pydantic BaseModel subclass")
-    schema = model_class.model_json_schema()
+    try:
+        schema = model_class.model_json_schema()
+    except Exception as exc:  # pydantic's schema errors have no common base beyond this
+        raise InvalidRequestError(f"response_format={model_class.__name__}: pydantic cannot make a JSON "
+                                  f"schema of it ({type(exc).__name__}: {str(exc)[:200]})") from None
     _forbid_extra_properties(schema)
     return {"type": "json_schema",
             "json_schema": {"name": model_class.__name__, "schema": schema, "strict": True}}
@@ -392,6 +534,18 @@ def _unknown_parameter_error(names: Sequence[str], accepted: frozenset[str] | se
         code="unknown_parameter")
 
 
+def _shown(name: str, value: Any) -> str:
+    """A parameter's value as an error message quotes it: never a credential, at most 300 characters."""
+    if name in ("api_key", "azure_ad_token"):
+        return "<hidden>"
+    if name == "headers" and isinstance(value, Mapping):
+        return repr({k: "..." for k in value})[:300]  # names only: any value may be a key
+    if name == "api_base" and isinstance(value, str):
+        return _checks.shown_url(value)
+    text = repr(redacted(value) if name in _MAY_HOLD_SECRETS else value)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 #: Values never quoted in an error message: they may be long, and they are the user's data.
 _NEVER_SHOWN = frozenset({"messages", "input"})
 
@@ -403,8 +557,7 @@ def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> Invali
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
         if name in params and name not in _NEVER_SHOWN:
-            shown = "<hidden>" if name in ("api_key", "azure_ad_token") else repr(redacted(params[name]))
-            problems.append(f"{name}={shown}: {message}")
+            problems.append(f"{name}={_shown(name, params[name])}: {message}")
         elif message.startswith(name):
             problems.append(message)
         else:  # messages, input (never shown whole): point at the item, e.g. "messages[0]: ..., got str"

@@ -2,7 +2,7 @@
 
 A client holds the HTTP pools (one for sync calls, one per event loop for async calls),
 the default timeout and retry policy, the provider registry, the model/price map, the
-spend ledger and budgets, and the observers. From them it builds one immutable
+spend ledger and budgets, the observers and the response cache. From them it builds one immutable
 ``Runtime`` that every call runs on (``routerlib._core``): nothing below the client
 imports it. Nothing here reads or writes module-level settings.
 """
@@ -10,7 +10,6 @@ imports it. Nothing here reads or writes module-level settings.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from os import PathLike
@@ -25,6 +24,7 @@ from ._core.shells import run_async, run_sync
 from ._embedding import build_embedding_request
 from ._request import build_request
 from .callbacks import Callbacks, CallbacksObserver
+from .exceptions import ConfigurationError
 from .observe import Observers
 from .params import CompletionParams, EmbeddingParams
 from .planning import Planner, StaticSource
@@ -38,6 +38,7 @@ from .types import EmbeddingResponse, ModelResponse, TextCompletion
 if TYPE_CHECKING:
     from ._core.source import DeploymentSource
     from ._embedding import Request
+    from .cache import CacheBackend
     from .cost.model_map import ModelInfo, ModelMap
     from .prompts import PromptTemplate
     from .spend import Budget, Ledger
@@ -63,6 +64,7 @@ class Client:
         budgets: Sequence[Budget] = (),
         callbacks: Sequence[Any] = (),
         observers: Sequence[Any] = (),
+        cache: CacheBackend | None = None,
         limits: Limits | None = None,
         transport: TransportProtocol | None = None,
         async_transport: AsyncTransportProtocol | None = None,
@@ -74,8 +76,10 @@ class Client:
     ) -> None:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
+        _check_cache(cache)
         if limits is not None and not isinstance(limits, Limits):
-            raise TypeError(f"limits={limits!r}: must be a routerlib.Limits, e.g. Limits(max_response_bytes=8 << 20)")
+            raise ConfigurationError(f"limits={limits!r}: must be a routerlib.Limits, e.g. "
+                                     f"Limits(max_response_bytes=8 << 20)")
         self.timeout = float(timeout)
         self.policy = policy if policy is not None else RetryPolicy()
         self._transport = _mounted(transport if transport is not None else SyncTransport(limits=limits))
@@ -95,7 +99,7 @@ class Client:
             budget=_budget_hooks(ledger, budgets, accounting), observers=Observers(all_observers), policy=self.policy,
             timeout=self.timeout, transport=self._transport, async_transport=self._async_transport,
             source_factory=_source_factory or self._static_source, clock=clock, sleep=sleep,
-            async_sleep=async_sleep)
+            async_sleep=async_sleep, cache=cache)
 
     def _static_source(self, request: Request) -> DeploymentSource:
         return StaticSource(request, self._planner)
@@ -259,21 +263,33 @@ _LEDGER_METHODS = ("record", "reserve", "settle", "release")
 
 def _check_config(*, timeout: Any, policy: Any, ledger: Any, budgets: Any, observers: Any, environ: Any) -> None:
     """Refuse a bad constructor argument now, with what is allowed, not after the first paid call."""
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) \
-            or timeout <= 0:
-        raise ValueError(f"timeout={timeout!r}: must be a finite number of seconds > 0")
+    from ._checks import timeout_problem
+
+    if (problem := timeout_problem(timeout)) is not None:
+        raise ConfigurationError(f"timeout={timeout!r}: {problem}")
     if policy is not None and not isinstance(policy, RetryPolicy):
-        raise TypeError(f"policy={policy!r}: must be a routerlib.RetryPolicy, e.g. RetryPolicy(num_retries=3)")
+        raise ConfigurationError(f"policy={policy!r}: must be a routerlib.RetryPolicy, e.g. RetryPolicy(num_retries=3)")
     if ledger is not None and not all(callable(getattr(ledger, m, None)) for m in _LEDGER_METHODS):
         hint = " (for a file, pass SQLiteLedger(path))" if isinstance(ledger, str | PathLike) else ""
-        raise TypeError(f"ledger={ledger!r}: must be a ledger (MemoryLedger, SQLiteLedger, RedisLedger, or an "
-                        f"object with {', '.join(_LEDGER_METHODS)}){hint}")
+        raise ConfigurationError(f"ledger={ledger!r}: must be a ledger (MemoryLedger, SQLiteLedger, RedisLedger, "
+                                 f"or an object with {', '.join(_LEDGER_METHODS)}){hint}")
     from .spend import Budget
 
     if isinstance(budgets, str | bytes) or not isinstance(budgets, Sequence) \
             or not all(isinstance(b, Budget) for b in budgets):
-        raise TypeError(f"budgets={budgets!r}: must be a list of routerlib.Budget values")
+        raise ConfigurationError(f"budgets={budgets!r}: must be a list of routerlib.Budget values")
     if isinstance(observers, str | bytes) or not isinstance(observers, Sequence):
-        raise TypeError(f"observers={observers!r}: must be a list of Observer objects")
+        raise ConfigurationError(f"observers={observers!r}: must be a list of Observer objects")
     if environ is not None and not isinstance(environ, Mapping):
-        raise TypeError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")
+        raise ConfigurationError(f"environ must be a mapping of environment variables, got {type(environ).__name__}")
+
+
+
+def _check_cache(cache: Any) -> None:
+    if cache is None:
+        return
+    from .cache.base import CacheBackend
+
+    if not isinstance(cache, CacheBackend):
+        raise ConfigurationError(f"cache={cache!r}: must be a routerlib.cache backend: MemoryCache(...), "
+                        f"SQLiteCache(path) or RedisCache(url)")

@@ -26,18 +26,27 @@ renaming the module::
     │   │   └── APITimeoutError (alias Timeout)
     │   ├── APIResponseValidationError        (a 2xx whose body is unreadable)
     │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
-    │   └── StreamInterruptedError            (a stream that broke off)
+    │   ├── StreamInterruptedError            (a stream that broke off)
+    │   └── NoDeploymentAvailableError        (a Router group had nothing that could take the call)
     ├── BudgetExceededError                   (refused before any network call)
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
     │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
     │   └── LedgerTimeoutError                (no answer within the call's time left)
     ├── PromptTemplateError                   (a template could not be found or rendered)
+    ├── ConfigurationError                    (a bad Client/Router argument; also TypeError, ValueError)
+    │   └── RouterConfigError                 (a Router's model_list or options, refused at construction)
     └── ModuleSettingError                    (``routerlib.x = ...``: settings go to Client or the call)
+
+    RouterlibWarning (UserWarning)
+    ├── PlaintextCredentialsWarning           (a key sent over http:// to a non-loopback host)
+    └── UsageWarning                          (the provider's usage was implausible: counted locally)
 
 Every ``APIError`` carries the context needed to act on it: ``status_code``,
 ``provider``, ``model``, the provider's error ``code`` and ``message``, ``request_id``,
 ``retryable``, ``retry_after`` (seconds) and, once the reliability layer has run,
-``attempts``. API keys never appear in any of them.
+``attempts``. Credentials never appear in any of them: the core calls
+``error.redact(*deployment.secrets)`` on every failure, which hides every credential the
+deployment sent in the error and in its whole chain (see ``routerlib._secrets``).
 
 A ``LedgerError`` names its ledger (``where``: the SQLite path, or the Redis URL without its
 user and password) and the ``operation`` that failed, and chains the store's own error.
@@ -46,13 +55,13 @@ user and password) and the ``operation`` that failed, and chains the store's own
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._secrets import Redactor
     from .types import Attempt, Cost, Usage
 
 __all__ = [
@@ -64,6 +73,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "ConfigurationError",
     "ConflictError",
     "ContentPolicyViolationError",
     "ContextWindowExceededError",
@@ -74,19 +84,24 @@ __all__ = [
     "LedgerUnavailableError",
     "MissingAPIKeyError",
     "ModuleSettingError",
+    "NoDeploymentAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PlaintextCredentialsWarning",
     "PromptTemplateError",
     "RateLimitError",
     "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "RouterConfigError",
     "RouterlibError",
+    "RouterlibWarning",
     "ServiceUnavailableError",
     "StreamInterruptedError",
     "Timeout",
     "UnprocessableEntityError",
     "UnsupportedParamsError",
+    "UsageWarning",
     "error_for_status",
     "parse_retry_after",
 ]
@@ -98,6 +113,33 @@ class RouterlibError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not pickle by default; errors cross process pools.
         return (_rebuild, (type(self), self.args, self.__dict__))
+
+    def redact(self, *secrets: str | None) -> None:
+        """Hide ``secrets`` (every credential the deployment sent: ``deployment.secrets``) here
+        and in the whole chain of causes, in every form a provider may echo them."""
+        if secrets:
+            from ._secrets import redact_exception
+
+            redact_exception(self, secrets)
+
+    def _redact_own(self, redactor: Redactor) -> None:
+        """Hide the secrets in this error's own fields (the chain is walked by the caller)."""
+        self.args = tuple(redactor.value(a) for a in self.args)
+        fields = self.__dict__
+        for name in ("message", "code", "request_id", "history", "partial_text"):
+            value = fields.get(name)
+            if isinstance(value, str):
+                fields[name] = redactor.text(value)
+        if fields.get("body") is not None:
+            fields["body"] = redactor.value(fields["body"])
+        attempts = fields.get("attempts")
+        if attempts:
+            fields["attempts"] = tuple(
+                a.model_copy(update={"message": redactor.text(a.message)})
+                if a.message and redactor.finds(a.message) else a for a in attempts)
+        notes = getattr(self, "__notes__", None)
+        if isinstance(notes, list):
+            self.__notes__ = [redactor.value(n) for n in notes]
 
 
 def _rebuild(cls: type[RouterlibError], args: tuple[Any, ...], state: dict[str, Any]) -> RouterlibError:
@@ -144,22 +186,6 @@ class APIError(RouterlibError):
     def llm_provider(self) -> str | None:
         """LiteLLM's name for ``provider``, so that ``except`` blocks written for LiteLLM keep working."""
         return self.provider
-
-    def redact(self, secret: str | None) -> None:
-        """Hide ``secret`` (the API key) wherever a provider echoed it back: message and body."""
-        if not secret or len(secret) < 8:
-            return
-        if secret in self.message:
-            self.message = self.message.replace(secret, "<hidden>")
-            self.args = (self.message,)
-        if self.body is not None:
-            try:
-                text = json.dumps(self.body)
-            except (TypeError, ValueError):
-                self.body = None  # unknown shape: dropping it is safer than keeping a secret
-                return
-            if secret in text:
-                self.body = json.loads(text.replace(secret, "<hidden>"))
 
     def __str__(self) -> str:
         where = "/".join(p for p in (self.provider, self.model) if p)
@@ -295,6 +321,25 @@ class StreamInterruptedError(APIError):
         self.cost = cost
 
 
+class NoDeploymentAvailableError(APIError):
+    """No deployment of a Router group could take the call; nothing more was sent to the group.
+
+    Raised locally (no status code) when every deployment is excluded by the pre-call checks
+    (context window, tags, rpm/tpm, max_parallel_requests) or is open and the call's one trial
+    of the soonest to reopen failed too. ``reasons`` maps each deployment id to why it was
+    excluded; ``open_until`` is the wall-clock time (``time.time()``) the first open one
+    reopens, when every deployment is cooling down. Not retried; falls back to the group's
+    fallbacks (``ContextWindowExceededError``-only reasons go to context_window_fallbacks).
+    """
+
+    def __init__(self, message: str, *, group: str, reasons: Mapping[str, str],
+                 open_until: float | None = None, **context: Any) -> None:
+        super().__init__(message, retryable=False, **context)
+        self.group = group
+        self.reasons = dict(reasons)
+        self.open_until = open_until
+
+
 class BudgetExceededError(RouterlibError):
     """A budget would be exceeded by the worst-case cost of the call; nothing was sent.
 
@@ -348,6 +393,16 @@ class PromptTemplateError(RouterlibError, ValueError):
     """A prompt template could not be found, validated or rendered."""
 
 
+class ConfigurationError(RouterlibError, TypeError, ValueError):
+    """A constructor argument that cannot work (``Client(timeout="30")``, ``Client(ledger="spend.db")``),
+    refused when the object is built rather than after the first paid call. Also a ``TypeError``
+    and a ``ValueError``, which is what Python code usually catches for a bad argument."""
+
+
+class RouterConfigError(ConfigurationError):
+    """A Router's model_list or options are wrong: says where, what is wrong and what is allowed."""
+
+
 class ModuleSettingError(RouterlibError, AttributeError):
     """An assignment to a routerlib module attribute (``routerlib.num_retries = 0``).
 
@@ -355,6 +410,24 @@ class ModuleSettingError(RouterlibError, AttributeError):
     ignored; the message says where the setting goes (a ``Client`` argument or a per-call
     keyword). An ``AttributeError``, as for any attribute that cannot be set.
     """
+
+
+class RouterlibWarning(UserWarning):
+    """The root of routerlib's warnings: something works, but probably not as intended."""
+
+
+class PlaintextCredentialsWarning(RouterlibWarning):
+    """A credential is sent over plain ``http://`` to a host that is not a loopback address.
+
+    Warned once per host per process. Use ``https://``; for a server on another machine of a
+    trusted network, silence it with ``warnings.simplefilter("ignore", PlaintextCredentialsWarning)``.
+    """
+
+
+class UsageWarning(RouterlibWarning):
+    """The provider reported usage that cannot be right (negative, not an integer, absurdly large,
+    or more than the call could have generated); routerlib counted or bounded it itself and
+    marked it ``estimated`` (see docs/cost.md)."""
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

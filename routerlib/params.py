@@ -92,6 +92,8 @@ class CompletionParams(TypedDict, total=False):
     bos_token: str
     eos_token: str
     hf_model_name: str
+    # -- response cache: {"no-cache": bool, "no-store": bool, "ttl": s, "s-maxage": s, "namespace": str}
+    cache: Mapping[str, Any]
     # -- testing
     mock_response: str | Exception  # the answer's text, or a failure (an exception, "litellm.RateLimitError")
     mock_tool_calls: Sequence[Mapping[str, Any]]  # tool calls the mocked answer carries

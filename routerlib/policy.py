@@ -21,6 +21,7 @@ StreamInterruptedError before content   yes        yes           backoff
 403 PermissionDenied, 404 NotFound      no         yes           -
 ContextWindowExceededError              no         yes (mapped)  - (goes to the mapped model)
 ContentPolicyViolationError             no         yes           -
+NoDeploymentAvailableError (a Router)   no         yes           - (the group already tried its best)
 UnsupportedParamsError                  no         yes           - (another provider may take it)
 other 400, 422, InvalidRequestError     no         no            -
 BudgetExceededError                     no         no            -
@@ -46,6 +47,7 @@ from .exceptions import (
     AuthenticationError,
     ContentPolicyViolationError,
     ContextWindowExceededError,
+    NoDeploymentAvailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -66,6 +68,7 @@ DEFAULT_FALLBACK_ON: tuple[type[BaseException], ...] = (
     ContextWindowExceededError,
     ContentPolicyViolationError,
     UnsupportedParamsError,
+    NoDeploymentAvailableError,  # a Router group with nothing left: its fallback groups may answer
 )
 
 

@@ -7,7 +7,8 @@ them (in an adapter's ``build_request``, an observer's ``CallStart``) but never 
 hand.
 """
 
+from ._base_request import BaseRequest
 from ._embedding import EMBEDDING_PARAMS, EmbeddingRequest, Request
-from ._request import PROVIDER_PARAMS, BaseRequest, ChatRequest
+from ._request import PROVIDER_PARAMS, ChatRequest
 
 __all__ = ["EMBEDDING_PARAMS", "PROVIDER_PARAMS", "BaseRequest", "ChatRequest", "EmbeddingRequest", "Request"]

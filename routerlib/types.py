@@ -7,7 +7,9 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``provider``: the provider that answered (``model`` is the model that answered);
 - ``attempts``: every attempt made for the call, in order (see ``Attempt``);
 - ``cost``: a ``Cost`` whose ``total`` is a ``Decimal`` in USD, or None when no price is known;
-- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True).
+- ``dropped_params``: parameters removed because the provider does not take them (drop_params=True);
+- ``cache_hit``: True when the answer came from the client's response cache (nothing was sent;
+  ``cost.total`` is zero and ``cost.saved`` what the answer cost when it was fetched).
 
 ``EmbeddingResponse`` (``embedding()``) carries the same fields beside OpenAI's ``data``,
 ``model`` and ``usage``.
@@ -18,15 +20,20 @@ Every object also reads like LiteLLM's (so code written for it ports by changing
 ``r._hidden_params["response_cost"]`` (the cost as a float; the exact Decimal is ``r.cost.total``).
 
 Usage has one canonical meaning across providers, OpenAI's: ``prompt_tokens`` includes
-cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens.
+cached and cache-creation tokens, ``completion_tokens`` includes reasoning tokens. A
+response's or chunk's usage is checked as it is parsed (``routerlib._usage``): counts that
+are not integers from 0 to 10**9 are dropped with a ``UsageWarning``, and the engine counts
+the tokens itself, marked ``estimated``.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WrapValidator
+
+from ._usage import checked_usage
 
 __all__ = [
     "Attempt",
@@ -134,6 +141,10 @@ class Usage(_OpenModel):
         return d.reasoning_tokens if d else 0
 
 
+#: The usage of a response or chunk as a provider reports it: implausible counts become None.
+CheckedUsage = Annotated[Usage | None, WrapValidator(checked_usage)]
+
+
 class Cost(BaseModel):
     """What a call cost, in USD, exactly (Decimal), priced once per usage bucket.
 
@@ -156,6 +167,9 @@ class Cost(BaseModel):
     estimated: bool = False
     #: The model map key the prices came from (None for overrides and unknown models).
     priced_as: str | None = None
+    #: What a cache hit saved: the cost the answer had when it was fetched (``total`` is then
+    #: zero). 0 for a call that was sent; None for a hit whose original cost was unknown.
+    saved: Decimal | None = Decimal(0)
 
     def __radd__(self, other: object) -> Cost:
         """``sum(costs)`` starts from 0."""
@@ -178,6 +192,7 @@ class Cost(BaseModel):
             source=self.source if self.source == other.source else other.source,
             estimated=self.estimated or other.estimated,
             priced_as=other.priced_as or self.priced_as,
+            saved=None if self.saved is None or other.saved is None else self.saved + other.saved,
         )
 
 
@@ -192,7 +207,7 @@ class Attempt(BaseModel):
     #: The deployment's stable id (``Deployment.id``): routing state and traces are keyed by it.
     deployment_id: str | None = None
     #: "ok", "error", "skipped" (not sent: e.g. the prompt cannot fit the context window), or
-    #: "cache_hit" (answered from the response cache).
+    #: "cache_hit" (answered from the response cache: nothing sent, nothing paid).
     outcome: Literal["ok", "error", "skipped", "cache_hit"]
     error: str | None = None
     status_code: int | None = None
@@ -203,6 +218,10 @@ class Attempt(BaseModel):
     waited: float = 0.0
     retry_after: float | None = None
     cost: Cost | None = None
+    #: The Router strategy that picked it ("simple-shuffle", "least-busy", ...), None outside a Router.
+    strategy: str | None = None
+    #: Why it was picked (or skipped), e.g. "least-busy: 0 in flight; skipped eu-2: open until ...".
+    reason: str | None = None
 
     def summary(self) -> str:
         """A short label such as "openai/gpt-4o 429" used in error messages."""
@@ -211,6 +230,8 @@ class Attempt(BaseModel):
             return f"{label} ok"
         if self.outcome == "skipped":
             return f"{label} skipped ({self.message})"
+        if self.outcome == "cache_hit":
+            return f"{label} cache hit"
         return f"{label} {self.status_code or self.error}"
 
 
@@ -219,6 +240,7 @@ class _RouterlibFields(_OpenModel):
     attempts: tuple[Attempt, ...] = Field(default=(), exclude=True)
     cost: Cost | None = Field(default=None, exclude=True)
     dropped_params: tuple[str, ...] = Field(default=(), exclude=True)
+    cache_hit: bool = Field(default=False, exclude=True)
     #: The spend ledger's failure while recording this answer (a ``LedgerError``), if any: the
     #: answer stands, and the record waits in the ledger's spool for a later write.
     ledger_error: Any = Field(default=None, exclude=True)
@@ -276,7 +298,7 @@ class ModelResponse(_RouterlibFields):
     created: int = 0
     model: str = ""
     choices: list[Choice]
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None
 
 
@@ -303,7 +325,7 @@ class ChatCompletionChunk(_OpenModel):
     created: int = 0
     model: str = ""
     choices: list[StreamChoice] = []
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None
 
 
@@ -323,7 +345,7 @@ class TextCompletion(_RouterlibFields):
     created: int = 0
     model: str = ""
     choices: list[TextChoice]
-    usage: Usage | None = None
+    usage: CheckedUsage = None
     system_fingerprint: str | None = None
 
 

@@ -6,7 +6,8 @@ refreshed price map in the developer's own cache never changes a price a test ex
 ``redis_url`` is a real ``redis-server`` on a free loopback port, started once per test module
 that asks for it (so every module gets an empty server) and stopped at the module's end. Tests
 that share it keep apart by key prefix; the test is skipped when ``redis-server`` is not on PATH
-(``.ci/run`` installs it).
+(``.ci/run`` installs it). ``redis_process`` is a fresh one per test that the test can kill,
+pause (SIGSTOP) and start again on the same port, for outage tests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 from loopback_server import free_port
+from redis_helpers import redis_server
 
 # A developer's own refreshed price map (`routerlib prices update`) must not change what the tests
 # price: every test, and every subprocess a test starts, sees an empty price cache of its own.
@@ -30,33 +33,68 @@ os.environ.pop("ROUTERLIB_NO_PRICE_CACHE", None)
 atexit.register(shutil.rmtree, _PRICE_CACHE, True)
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
+class RedisProcess:
+    """A redis-server on a fixed loopback port that a test can kill, pause and start again."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_redis(self.port, self.proc)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+
+def _wait_for_redis(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {port} did not start") from None
+            time.sleep(0.02)
+    client.close()
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisProcess]:
+    """A fresh redis-server for one test, which the test may kill, pause and restart."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server binary not found on PATH: install redis-server (.ci/run does) to test RedisLedger")
-    port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pytest.skip("redis-server binary not found on PATH: install redis-server (.ci/run does)")
+    server = RedisProcess(binary)
+    server.start()
     try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {port} did not start") from None
-                time.sleep(0.02)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if server.proc is not None:
+            server.resume()
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as (url, _):
+        yield url

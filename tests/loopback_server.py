@@ -12,6 +12,7 @@ Paths select the behaviour:
   then one content chunk (a gateway "still processing").
 - ``/echo``: answers ``{"id": <the request body's "id">}`` after ``?delay=`` seconds (default 0);
 - ``/redirect``: answers ``?status=`` (default 307) with ``Location: ?to=``.
+- ``/redirect-to/<port>/...``: answers 307 to ``http://127.0.0.1:<port>/v1/chat/completions``.
 
 ``RawServer`` is a raw-socket server for byte-level misbehaviour (trickled headers, interim
 answers, truncated or endless bodies).
@@ -76,6 +77,14 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/echo":
             time.sleep(float(query.get("delay", "0")))
             self._json(200, json.dumps({"id": json.loads(raw)["id"]}).encode())
+            return
+        if parts.path.startswith("/redirect-to/"):  # an api_base can carry no query: the target port in the path
+            port = parts.path.split("/")[2]
+            self.send_response(307)
+            self.send_header("location", f"http://127.0.0.1:{port}/v1/chat/completions")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            self.wfile.flush()
             return
         if parts.path == "/redirect":
             self.send_response(int(query.get("status", "307")))

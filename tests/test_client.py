@@ -475,3 +475,12 @@ def test_limits_reach_both_transports_and_bad_values_are_refused() -> None:
         with pytest.raises(routerlib.ResponseTooLargeError):
             client.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_base=server.url,
                               api_key="k", num_retries=0)
+
+
+@pytest.mark.parametrize("kwargs", [{"timeout": "30"}, {"timeout": float("nan")}, {"policy": "aggressive"},
+                                    {"ledger": "spend.db"}, {"budgets": "5"}, {"observers": 3}, {"environ": 1}])
+def test_a_bad_constructor_argument_is_a_typed_error_at_construction(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(routerlib.ConfigurationError) as info:
+        routerlib.Client(**kwargs)
+    assert isinstance(info.value, TypeError | ValueError)  # what Python code usually catches
+    assert next(iter(kwargs)) in str(info.value)

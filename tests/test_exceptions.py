@@ -38,12 +38,17 @@ TREE = [
     (ex.APIResponseValidationError, ex.APIError),
     (ex.ResponseTooLargeError, ex.APIResponseValidationError),
     (ex.StreamInterruptedError, ex.APIError),
+    (ex.NoDeploymentAvailableError, ex.APIError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.LedgerError, ex.RouterlibError),
     (ex.LedgerUnavailableError, ex.LedgerError),
     (ex.LedgerTimeoutError, ex.LedgerError),
     (ex.PromptTemplateError, ex.RouterlibError),
+    (ex.RouterConfigError, ex.ConfigurationError),
     (ex.ModuleSettingError, ex.RouterlibError),
+    (ex.ConfigurationError, ex.RouterlibError),
+    (ex.PlaintextCredentialsWarning, ex.RouterlibWarning),
+    (ex.UsageWarning, ex.RouterlibWarning),
 ]
 
 
@@ -54,7 +59,7 @@ def test_tree_as_drawn(child: type[Exception], parent: type[Exception]) -> None:
 
 
 def test_every_public_error_is_in_the_tree() -> None:
-    drawn = {c for c, _ in TREE} | {ex.RouterlibError}
+    drawn = {c for c, _ in TREE} | {ex.RouterlibError, ex.RouterlibWarning}
     public = {getattr(ex, name) for name in ex.__all__ if isinstance(getattr(ex, name), type)}
     assert public == drawn
 
@@ -63,6 +68,8 @@ def test_not_api_errors() -> None:
     assert not issubclass(ex.BudgetExceededError, ex.APIError)
     assert not issubclass(ex.PromptTemplateError, ex.APIError)
     assert issubclass(ex.PromptTemplateError, ValueError)
+    assert issubclass(ex.RouterConfigError, ValueError)
+    assert not issubclass(ex.RouterConfigError, ex.APIError)
     assert not issubclass(ex.APIConnectionError, ex.APIStatusError)
 
 
@@ -211,6 +218,9 @@ ATTEMPT = Attempt(model="gpt-4o", provider="openai", outcome="error", status_cod
     ex.BudgetExceededError("over", limit=Decimal("1"), spent=Decimal("0.9"), reserved=Decimal("0"),
                            requested=Decimal("0.2"), scope="global", key=None),
     ex.PromptTemplateError("no template"),
+    ex.NoDeploymentAvailableError("all 2 deployments of chat are cooling down", group="chat",
+                                  reasons={"a": "open", "b": "open"}, open_until=1.5e9, model="chat"),
+    ex.RouterConfigError("model_list[0]: unknown key"),
     ex.RouterlibError("plain"),
 ], ids=lambda e: type(e).__name__)
 def test_pickle_round_trip(error: ex.RouterlibError) -> None:
@@ -231,6 +241,15 @@ def test_pickled_error_keeps_retryable_and_history() -> None:
     assert "1 attempt" in str(copy)
 
 
+def test_no_deployment_available_is_not_retried_and_keeps_its_reasons() -> None:
+    error = ex.NoDeploymentAvailableError("none", group="chat", reasons={"eu": "tags"})
+    assert error.retryable is False
+    assert error.status_code is None
+    assert error.reasons == {"eu": "tags"}
+    assert error.group == "chat"
+    assert error.open_until is None
+
+
 def test_litellm_attribute_names_beside_routerlibs() -> None:
     """Code written for LiteLLM reads e.llm_provider, e.status_code, e.message in its except blocks."""
     error = ex.error_for_status(429, "slow down", provider="openai", model="gpt-4o")
@@ -238,3 +257,34 @@ def test_litellm_attribute_names_beside_routerlibs() -> None:
     error.provider = "azure"
     assert error.llm_provider == "azure"
     assert pickle.loads(pickle.dumps(error)).llm_provider == "azure"
+# -- redact: every credential, every form, the whole chain (routerlib._secrets has the rules)
+
+SECRET = "sk-test-redact-0123456789"
+
+
+def test_redact_hides_every_secret_in_message_body_history_and_attempts() -> None:
+    from urllib.parse import quote
+
+    error = ex.AuthenticationError(f"bad key {SECRET}; token tok-0123456789xyz; {quote('a/b+' + SECRET)}",
+                                   status_code=401, body={"error": {"key": SECRET, "list": [SECRET]}})
+    error.history = f"1 attempt: {SECRET}"
+    error.attempts = (Attempt(model="m", provider="p", outcome="error", message=f"bad key {SECRET}"),)
+    error.redact(SECRET, "tok-0123456789xyz", None)
+    shown = repr(error.__dict__) + str(error) + repr(error.args)
+    assert SECRET not in shown and "tok-0123456789xyz" not in shown
+    assert "<hidden>" in error.message and error.args == (error.message,)
+    assert pickle.loads(pickle.dumps(error)).message == error.message
+
+
+def test_redact_with_no_secret_changes_nothing() -> None:
+    error = ex.APIError("message", body={"a": 1})
+    error.redact()
+    error.redact(None)
+    assert error.message == "message" and error.body == {"a": 1}
+
+
+def test_every_routerlib_error_can_be_redacted() -> None:
+    error = ex.BudgetExceededError(f"over budget for {SECRET}", limit=Decimal(1), spent=Decimal(1),
+                                   reserved=Decimal(0), requested=None, scope="user")
+    error.redact(SECRET)
+    assert SECRET not in str(error)

@@ -492,3 +492,20 @@ def test_loosely_typed_answers_still_parse() -> None:
     data["usage"] = {"input_tokens": 20.0, "output_tokens": 5}  # strict validation fails, lax passes
     usage = parse(data).usage
     assert usage is not None and usage.prompt_tokens == 20 and usage.total_tokens == 25
+
+
+def test_usage_with_counts_that_are_not_integers_is_left_to_the_engine() -> None:
+    from routerlib.exceptions import UsageWarning
+    from routerlib.providers._anthropic_parse import normalise_usage
+
+    with pytest.warns(UsageWarning, match="not integers"):
+        assert normalise_usage({"input_tokens": 9, "output_tokens": [3]}) is None
+    assert normalise_usage({"input_tokens": 9.0, "output_tokens": 3})["total_tokens"] == 12  # type: ignore[index]
+
+
+def test_the_api_version_replaces_a_caller_header_of_any_case() -> None:
+    dep = Deployment(spec=SPEC, model=MODEL, api_base="https://api.anthropic.com", api_key="sk-ant-test",
+                     api_version="2099-01-01", headers={"Anthropic-Version": "2000-01-01"})
+    request = build_request({"model": f"anthropic/{MODEL}", "messages": [{"role": "user", "content": "x"}]})
+    headers = SPEC.adapter.build_request(request, {"max_tokens": 5}, dep).headers
+    assert [v for k, v in headers.items() if k.lower() == "anthropic-version"] == ["2099-01-01"]

@@ -419,6 +419,39 @@ def test_wrongly_typed_answers_are_unreadable_not_crashes() -> None:
         parse(data)
 
 
+# -- model ids in the URL path (issue 10 item 12)
+
+def test_a_model_id_outside_the_plain_characters_is_percent_encoded() -> None:
+    request = build_request({"model": "gemini/x", "messages": HELLO})
+    for model, segment in (("gémini", "g%C3%A9mini"), ("a+b", "a%2Bb"), ("tuned~1.5_x-y", "tuned~1.5_x-y")):
+        assert ADAPTER.build_request(request, {}, deployment(model)).url == f"{BASE}/models/{segment}:generateContent"
+
+
+@pytest.mark.parametrize("model", ["../../admin", "x:generateContent?alt=sse#", "a/b", "..", "x y", "x%2F"])
+def test_a_model_id_that_would_change_the_url_cannot_make_a_deployment(model: str) -> None:
+    with pytest.raises(exc.InvalidRequestError, match="goes into the URL path"):
+        deployment(model)
+
+
+def test_usage_with_counts_that_are_not_integers_is_left_to_the_engine() -> None:
+    from routerlib.exceptions import UsageWarning
+    from routerlib.providers._gemini_parse import normalise_usage
+
+    with pytest.warns(UsageWarning, match="not integers"):
+        assert normalise_usage({"promptTokenCount": "9", "candidatesTokenCount": 3}) is None
+    usage = normalise_usage({"promptTokenCount": 9.0, "candidatesTokenCount": 3, "promptTokensDetails": "odd"})
+    assert usage is not None and usage["prompt_tokens"] == 9
+
+
+@pytest.mark.parametrize("schema", [
+    {"$defs": ["A"], "type": "object"}, {"$ref": "#/$defs/A", "$defs": {"A": True}}, {"allOf": [True]},
+    {"properties": "x"}, {"anyOf": None}, {"type": [{}, "null"]},
+])
+def test_a_schema_of_the_wrong_shape_is_a_typed_error(schema: dict[str, Any]) -> None:
+    with pytest.raises(exc.InvalidRequestError, match=r"cannot be converted for gemini|not defined"):
+        gemini.gemini_schema(schema)
+
+
 # -- embeddings ----------------------------------------------------------------------------------
 
 def embed(value: Any, **params: Any) -> tuple[HTTPRequest, Any]:

@@ -337,6 +337,26 @@ def _chat_request_for_errors() -> Any:
     return build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
 
 
+# -- headers: one per name, whatever its case
+
+def test_a_caller_header_replaces_routerlib_s_of_the_same_name_in_any_case() -> None:
+    dep = deployment(headers={"Authorization": "Bearer other-token", "Content-Type": "application/json; x=1",
+                              "X-Extra": "1"})
+    headers = built(dep)[0].headers
+    lowered = [k.lower() for k in headers]
+    assert sorted(lowered) == sorted(set(lowered)), "each header is sent once"
+    assert headers["Authorization"] == "Bearer other-token" and headers["X-Extra"] == "1"
+    assert headers["Content-Type"] == "application/json; x=1"
+
+
+def test_a_body_that_cannot_serialise_is_a_typed_error_before_sending() -> None:
+    # build_request refuses these; a request made another way (a router, an adapter's additions) still fails typed.
+    dep = deployment()
+    request = build_request({"model": MODEL, "messages": MESSAGES})
+    with pytest.raises(ex.InvalidRequestError, match="cannot be sent as JSON"):
+        ADAPTER.build_request(request, {"temperature": object()}, dep)
+
+
 # -- embeddings
 
 def embedding_request(**params: Any) -> Any:

@@ -489,6 +489,163 @@ def test_text_completion_only_parameters() -> None:
     assert "best_of=0" in str(rejected(best_of=0, prompt="x", messages=()))
     assert "echo='yes'" in str(rejected(echo="yes", prompt="x", messages=()))
     assert {"echo", "best_of", "suffix"} <= set(PROVIDER_PARAMS)
+# -- hardening (issue 10 item 15, issue 13 item 7): checks on shapes adapters read
+
+def test_a_validation_error_has_no_context_at_all() -> None:
+    # raise ... from None only hides pydantic's error (input_value holds the key) from the printed traceback;
+    # __context__ still held it for any tool that walks the chain.
+    with pytest.raises(InvalidRequestError) as info:
+        build_request({"model": MODEL, "messages": [], "api_key": KEY})
+    assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ({"role": {"x": 1}, "content": "a"}, r"messages\[0\].role="),
+    ({"role": "user", "content": [{"type": {"x": 1}}]}, r"messages\[0\].content\[0\].type="),
+    ({"role": "user", "content": [{"type": "text", "text": 5}]}, "a text part needs 'text'"),
+    ({"role": "user", "content": [{"type": "text"}]}, "a text part needs 'text'"),
+    ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": 5}}]}, "an image_url part needs"),
+    ({"role": "user", "content": [{"type": "image_url"}]}, "an image_url part needs"),
+    ({"role": "user", "content": [{"type": "input_audio", "input_audio": "AAAA"}]}, "input_audio part needs"),
+    ({"role": "user", "content": [{"type": "file", "file": "f"}]}, "a file part needs"),
+    ({"role": "user", "content": [{"type": "text", "text": "a", "cache_control": "x"}]}, "cache_control"),
+    ({"role": "tool", "content": "42", "tool_call_id": 7}, "tool_call_id"),
+    ({"role": "user", "content": "a", "name": 5}, r"messages\[0\].name"),
+    ({"role": "assistant", "content": None, "tool_calls": 5}, "tool_calls: must be a list"),
+    ({"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": "{}"}}]}, r"tool_calls\[0\]"),
+    ({"role": "assistant", "content": None, "tool_calls": [{"id": 1, "function": {"name": "f"}}]}, r"tool_calls\[0\]"),
+    ({"role": "assistant", "content": "a", "thinking_blocks": 5}, "thinking_blocks"),
+    ({"role": "user", "content": "a", "cache_control": "ephemeral"}, "cache_control"),
+])
+def test_message_shapes_adapters_read_are_checked(message: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InvalidRequestError, match=expected):
+        build_request({"model": MODEL, "messages": [message]})
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"tools": [{"function": {"name": "f"}}]}, "each tool is a dict with a 'type'"),
+    ({"tools": [{"type": "function"}]}, "a function tool needs"),
+    ({"tools": [{"type": "function", "function": {"name": ""}}]}, "a function tool needs"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]}, "JSON schema object"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "description": 1}}]}, "description"),
+    ({"tool_choice": "any"}, "allowed strings are 'none', 'auto', 'required'"),
+    ({"tool_choice": {"type": "function"}}, "a dict tool_choice needs"),
+    ({"tool_choice": {"function": {"name": "f"}}}, "a dict tool_choice needs"),
+    ({"response_format": {"type": "xml"}}, "allowed types are text, json_object, json_schema"),
+    ({"response_format": {"type": "json_schema"}}, "needs 'json_schema'"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": 5}}}, "needs 'json_schema'"),
+    ({"functions": 5}, "functions: must be a list"),
+    ({"function_call": 5}, "function_call: must be"),
+    ({"deployment_id": "../x"}, "goes into the URL path"),
+    ({"api_version": "2024-10-21\r\nX: y"}, "api_version="),
+    ({"context_window_fallback_dict": {"a": "openai/"}}, "names no model"),
+    ({"hf_model_name": "meta/llama\n"}, "hf_model_name="),
+])
+def test_tool_format_and_routing_shapes_are_checked(params: dict[str, Any], expected: str) -> None:
+    with pytest.raises(InvalidRequestError, match=expected):
+        build(**params)
+
+
+def test_well_formed_tools_and_formats_pass() -> None:
+    tool = {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}}
+    request = build(tools=[tool, {"type": "custom", "custom": {"name": "g"}}], tool_choice={"type": "function",
+                    "function": {"name": "f"}}, response_format={"type": "json_schema",
+                                                                  "json_schema": {"name": "x", "schema": {}}})
+    assert request.tools is not None and len(request.tools) == 2
+
+
+# -- the whole surface through every adapter, without I/O: a sendable request or a typed local error
+
+_circ: list[Any] = []
+_circ.append(_circ)
+_ATOMS = [None, True, False, 0, -1, 1, 2**70, 0.5, math.nan, math.inf, "", " ", "x", "\n", "a\r\nb", "\ud800", "é",
+          "日本", "a\x00b", [], [1], {}, {"a": 1}, {"a": object()}, _circ, b"\xff", object(), ("t",), {"type": "text"}]
+_text = st.one_of(st.sampled_from(["", " ", "x", "\n", "\ud800", "é", "a:b", "..", "/", "?", "#", "http://h:1/v1",
+                                   "localhost:1", "openai/", "openai/gpt-4o"]), st.text(max_size=6))
+_any = st.recursive(st.one_of(st.sampled_from(_ATOMS), _text, st.integers(), st.floats()),
+                    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(_text, c, max_size=3)), max_leaves=5)
+_image = st.one_of(_any, st.fixed_dictionaries({"url": _any}))
+_part = st.fixed_dictionaries({"type": st.one_of(st.sampled_from(["text", "image_url", "input_audio", "file"]), _any)},
+                              optional={"text": _any, "image_url": _image, "input_audio": _any, "file": _any,
+                                        "cache_control": _any})
+_call = st.fixed_dictionaries({}, optional={"id": _any, "function": st.one_of(
+    _any, st.fixed_dictionaries({}, optional={"name": _any, "arguments": _any}))})
+_message = st.fixed_dictionaries(
+    {"role": st.one_of(st.sampled_from(["system", "user", "assistant", "tool", "developer", "function"]), _any)},
+    optional={"content": st.one_of(_text, _any, st.lists(_part, max_size=2)), "tool_call_id": _any, "name": _any,
+              "tool_calls": st.one_of(_any, st.lists(_call, max_size=2)), "cache_control": _any,
+              "thinking_blocks": _any})
+_ENTRY_KEYS = ["model", "api_base", "base_url", "api_key", "api_version", "headers", "extra_headers", "timeout",
+               "input_cost_per_token", "azure_ad_token"]
+_entry = st.dictionaries(st.sampled_from(_ENTRY_KEYS), st.one_of(_text, _any), max_size=3).map(
+    lambda d: {"model": "openai/gpt-4o", **d})
+_SHAPED = {
+    "messages": st.lists(_message, min_size=1, max_size=2),
+    "headers": st.dictionaries(_text, st.one_of(_text, _any), max_size=2),
+    "tools": st.lists(st.one_of(_any, st.fixed_dictionaries({"type": st.one_of(st.just("function"), _any)}, optional={
+        "function": st.one_of(_any, st.fixed_dictionaries({"name": _any}, optional={"parameters": _any}))})),
+        max_size=2),
+    "fallbacks": st.lists(st.one_of(_entry, _text), max_size=2),
+    "model_list": st.lists(_entry.map(lambda d: {"model_name": "m", "litellm_params": d}), max_size=2),
+    "api_base": st.one_of(_text, _any),
+}
+_FUZZED = sorted(ACCEPTED - {"model", "policy", "api_key", "mock_response"})
+
+
+def _sendable(request: Any) -> None:
+    """What http.client and a strict JSON server would take."""
+    import json
+
+    assert request.url.isascii() and request.url.isprintable() and " " not in request.url
+    for name, value in request.headers.items():
+        name.encode("ascii")
+        value.encode("latin-1")
+        assert not any(c in value for c in "\r\n\x00")
+    json.loads(request.body, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash",
+                                   "azure/my-deployment", "text-completion-openai/gpt-3.5-turbo-instruct"])
+@given(params=st.dictionaries(st.sampled_from(_FUZZED), _any, max_size=4).flatmap(
+    lambda d: st.fixed_dictionaries({k: _SHAPED.get(k, st.just(v)) for k, v in d.items()})),
+    messages=_SHAPED["messages"])
+def test_fuzz_every_parameter_through_every_adapter(model: str, params: dict[str, Any],
+                                                    messages: list[Any]) -> None:
+    from routerlib.exceptions import ContextWindowExceededError, MissingAPIKeyError, UnsupportedParamsError
+    from routerlib.planning import Planner, targets_for
+    from routerlib.providers.base import select_params
+    from routerlib.providers.registry import ProviderRegistry
+
+    call = {"model": model, "messages": messages, "api_key": KEY, "api_base": "http://127.0.0.1:9/v1", **params}
+    if "prompt" in call:
+        call.pop("messages")
+    planner = Planner(ProviderRegistry.with_builtins(), None, {})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            request = build_request(call)
+            targets = targets_for(request)
+            if len(targets) > 1:
+                planner.check(targets, request)
+            primary = None
+            for target in targets:
+                deployment = planner.resolve(target, request, primary)
+                primary = primary or deployment
+                if request.prompt is not None and not getattr(deployment.adapter, "accepts_prompt", False):
+                    continue
+                selected, _ = select_params(request, deployment.spec)
+                _sendable(deployment.adapter.build_request(request, selected, deployment))
+        except (InvalidRequestError, UnsupportedParamsError, ContextWindowExceededError, MissingAPIKeyError):
+            pass
+
+
+def test_the_words_nan_and_infinity_inside_strings_are_fine() -> None:
+    request = build(extra_body={"note": "NaN and Infinity"}, stop=["NaN"], user="Infinity")
+    assert request.extra_body == {"note": "NaN and Infinity"}
+
+
 
 
 def test_litellms_mock_forms_are_accepted_and_checked() -> None:

@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import tenacity
 
+from .._usage import bound_usage
 from ..exceptions import (
     APIError,
     APITimeoutError,
     ContextWindowExceededError,
     MissingAPIKeyError,
+    NoDeploymentAvailableError,
     RouterlibError,
     StreamInterruptedError,
     UnsupportedParamsError,
@@ -41,6 +43,7 @@ from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers.base import Deployment, embedding_adapter, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, EmbeddingResponse, ModelResponse, TextChoice, TextCompletion
+from . import caching
 
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest, Request
@@ -88,6 +91,7 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
+        self.cache = caching.start(runtime, request) if runtime.cache is not None else None
         if self._watch and observers.wants(CallStart):
             operation: Operation = ("embeddings" if request.operation == "embeddings"
                                     else "chat" if request.prompt is None else "text_completion")
@@ -138,20 +142,49 @@ class Call:
                 self._record_unresolved(error)
                 self._next_target(error)
                 continue
-            request = self.request
-            if request.mock_response is not None or request.mock_testing_fallbacks or request.mock_tool_calls:
-                # the same deployment, answered in memory (providers.mock); a fallback may stay real
-                deployment = mocked(deployment, request, self.target.kind in _PRIMARY_KINDS)
-            skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
-                                                lambda d=deployment: self.prompt_tokens(d))
-            if skip is None:
-                return deployment
-            self._tried.add(deployment.id)
-            if self._watch:
-                self._start_event(deployment)
-            self._record(deployment, "skipped", message=skip)
-            self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
-            self._reason = "context_window"
+            except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
+                self._next_target(error)
+                continue
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
+        return None
+
+    async def anext_deployment(self) -> Deployment | None:
+        """``next_deployment`` for the async shell: a target with ``apick`` (a router group whose
+        state is shared through Redis) is awaited, so the event loop never blocks on a pick."""
+        while self.target is not None:
+            if self.deadline_at is not None and self.seconds_left() <= 0:
+                raise self.deadline_error()
+            apick = getattr(self.target, "apick", None)
+            try:
+                deployment = await apick(self) if apick is not None else self.target.pick(self)
+            except MissingAPIKeyError as error:
+                self._record_unresolved(error)
+                self._next_target(error)
+                continue
+            except NoDeploymentAvailableError as error:
+                self._next_target(error)
+                continue
+            if (fitting := self._fits(deployment)) is not None:
+                return fitting
+        return None
+
+    def _fits(self, deployment: Deployment) -> Deployment | None:
+        """The deployment if the request fits it; else None, the skip recorded and the plan moved on."""
+        request = self.request
+        if request.mock_response is not None or request.mock_testing_fallbacks or request.mock_tool_calls:
+            # the same deployment, answered in memory (providers.mock); a fallback may stay real
+            deployment = mocked(deployment, request, self.target is not None and self.target.kind in _PRIMARY_KINDS)
+        skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
+                                            lambda d=deployment: self.prompt_tokens(d))
+        if skip is None:
+            return deployment
+        self._tried.add(deployment.id)
+        if self._watch:
+            self._start_event(deployment)
+        self._record(deployment, "skipped", message=skip)
+        self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
+        self._reason = "context_window"
         return None
 
     def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
@@ -197,6 +230,10 @@ class Call:
             return self._build_embedding(request, deployment)
         if request.prompt is not None:
             request = self.request_for(deployment)
+        if request.router_preference is not None and getattr(self.target, "honours_preference", False) \
+                and "router_preference" in deployment.spec.unsupported:
+            # A router honoured it locally across the group; a WiseRouter deployment still gets it.
+            request = request.model_copy(update={"router_preference": None})
         params, self.dropped = select_params(request, deployment.spec)
         return deployment.spec.adapter.build_request(request, params, deployment)
 
@@ -247,6 +284,8 @@ class Call:
         accounting = self.runtime.accounting
         if usage is None and text is not None:
             usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
+        elif usage is not None:
+            usage = bound_usage(usage, self.request, self.info(deployment))
         return usage, accounting.price(self.request, deployment, self.info(deployment), usage, latency)
 
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
@@ -255,6 +294,8 @@ class Call:
         if usage is None:
             usage = response.usage = self.runtime.accounting.estimate(
                 self.request, deployment, self.prompt_tokens(deployment), text_of(response))
+        else:  # what the provider reports is bounded by what the call could have read and written
+            usage = response.usage = bound_usage(usage, self.request, self.info(deployment))
         cost = self.runtime.accounting.price(self.request, deployment, self.info(deployment), usage, latency)
         self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
         return self.decorate(response, deployment)
@@ -267,7 +308,7 @@ class Call:
         return response
 
     def failed(self, deployment: Deployment, error: APIError, latency: float) -> None:
-        error.redact(deployment.api_key)  # some providers quote the key back in a 401
+        error.redact(*deployment.secrets)  # some providers quote the key back in a 401
         if error.provider is None:
             error.provider = deployment.provider
         if error.model is None:
@@ -284,7 +325,7 @@ class Call:
         latency = self.elapsed()
         usage, cost = self.usage_and_cost(deployment, usage, text, latency)
         if error is not None:
-            error.redact(deployment.api_key)
+            error.redact(*deployment.secrets)
         self._record(deployment, "ok" if error is None else "error", latency=latency, cost=cost,
                      usage=usage, error=error, response=response)
         if error is not None:
@@ -366,6 +407,8 @@ class Call:
         without observers pays nothing."""
         watched = self._watch and self.observers.wants(CallEnd)
         failed = response is None
+        if failed and (ended := getattr(self.source, "ended", None)) is not None:
+            ended(self)  # a router gives back a pick the call never sent (a budget refusal, the deadline)
         if watched or (failed and LOGGER.isEnabledFor(logging.WARNING)):
             now = self.clock()
             event = CallEnd(self.call_id, "error" if failed or error is not None else "ok", response, error,
@@ -395,9 +438,11 @@ class Call:
     def _record(self, deployment: Deployment, outcome: Any, *, latency: float = 0.0, cost: Cost | None = None,
                 usage: Usage | None = None, error: APIError | None = None, message: str | None = None,
                 response: Response | None = None) -> None:
+        routed = getattr(self.target, "last", None)  # a router's (strategy, why it picked this one)
         attempt = Attempt(
             model=deployment.model, provider=deployment.spec.name, api_base=deployment.api_base,
-            deployment_id=deployment.id, outcome=outcome, latency=latency, waited=self._pending_wait,
+            deployment_id=deployment.id, strategy=routed[0] if routed else None,
+            reason=routed[1] if routed else None, outcome=outcome, latency=latency, waited=self._pending_wait,
             cost=cost, error=type(error).__name__ if error is not None else None,
             status_code=error.status_code if error is not None else None,
             message=message if error is None else error.message[:300],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._embedding import Request
+    from ..cache.base import CacheBackend
     from ..observe import Observers
     from ..planning import Planner
     from ..policy import RetryPolicy
@@ -39,3 +40,5 @@ class Runtime:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     async_sleep: Callable[[float], Coroutine[Any, Any, None]]
+    #: The response cache (``routerlib.cache``), or None. Used through ``_core.caching``.
+    cache: CacheBackend | None = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import APIError, RouterlibError
 from ..streaming import AsyncStream, ChatToTextParser, Stream, aiter_sse, iter_sse
+from . import caching
 from .call import Call, Response
 from .stream_start import StreamStart
 
@@ -32,6 +33,8 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
     call = Call(runtime, request)
     try:
         while (deployment := call.next_deployment()) is not None:
+            if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
+                return hit
             if call.budget is not None:
                 call.budget.reserve(deployment)
             try:
@@ -43,10 +46,14 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
     except RouterlibError as error:
         if call.budget is not None:
             call.budget.end(*call.end_reason(cancelled=False))
+        if call.cache is not None:
+            caching.abandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             call.budget.end(*call.end_reason(cancelled=True))
+        if call.cache is not None:
+            caching.abandon(call)
         call.finished(None)
         raise
 
@@ -64,6 +71,8 @@ def _attempt(call: Call, deployment: Deployment) -> Response | Stream:
     if call.budget is not None:
         last = call.attempts[-1]
         response.ledger_error = call.budget.settle(deployment, response.usage, last.cost, last.latency)
+    if call.cache is not None:
+        caching.store(call, deployment, response)
     if call.watched:
         call.finished(response)
     return response
@@ -97,7 +106,8 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
     except APIError:
         http.close()
         raise
-    return Stream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
+    return Stream(http, events, start.parser, start.acc, start.buffered,
+                  caching.ending(call, deployment, start.ending(http)),
                   forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 
@@ -105,7 +115,9 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
 async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStream:
     call = Call(runtime, request)
     try:
-        while (deployment := call.next_deployment()) is not None:
+        while (deployment := await call.anext_deployment()) is not None:
+            if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
+                return hit
             if call.budget is not None:
                 await call.budget.areserve(deployment)
             try:
@@ -117,10 +129,14 @@ async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStrea
     except RouterlibError as error:
         if call.budget is not None:
             await call.budget.aend(*call.end_reason(cancelled=False))
+        if call.cache is not None:
+            await caching.aabandon(call)
         raise call.exhausted(error)  # noqa: B904 - the same error, now carrying the history
     except BaseException:
         if call.budget is not None:
             await call.budget.aend(*call.end_reason(cancelled=True))
+        if call.cache is not None:
+            await caching.aabandon(call)
         call.finished(None)
         raise
 
@@ -138,6 +154,8 @@ async def _aattempt(call: Call, deployment: Deployment) -> Response | AsyncStrea
     if call.budget is not None:
         last = call.attempts[-1]
         response.ledger_error = await call.budget.asettle(deployment, response.usage, last.cost, last.latency)
+    if call.cache is not None:
+        await caching.astore(call, deployment, response)
     if call.watched:
         call.finished(response)
     return response
@@ -170,7 +188,8 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
     except APIError:
         await http.aclose()
         raise
-    return AsyncStream(http, events, start.parser, start.acc, start.buffered, start.ending(http),
+    return AsyncStream(http, events, start.parser, start.acc, start.buffered,
+                       caching.ending(call, deployment, start.ending(http)),
                        forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 

@@ -32,6 +32,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._usage import count, warn_implausible
 from ..exceptions import APIError
 from ..types import ChatCompletionChunk, ModelResponse
 from ._errors import build_error, unreadable_body
@@ -107,12 +108,22 @@ def _message(blocks: list[Any], json_tool: str | None) -> dict[str, Any]:
     return message
 
 
-def normalise_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
-    """Anthropic usage in routerlib's canonical (OpenAI) meaning; see the module docstring."""
+def normalise_usage(usage: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Anthropic usage in routerlib's canonical (OpenAI) meaning; see the module docstring.
+
+    None (with a ``UsageWarning``) when a count is not an integer: the engine then counts locally.
+    """
     read = usage.get("cache_read_input_tokens") or 0
     written = usage.get("cache_creation_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + read + written
+    given = usage.get("input_tokens") or 0
     completion = usage.get("output_tokens") or 0
+    if not (read.__class__ is int and written.__class__ is int and given.__class__ is int
+            and completion.__class__ is int):  # the common case costs no call; else convert or give up
+        read, written, given, completion = (count(v) for v in (read, written, given, completion))
+        if read is None or written is None or given is None or completion is None:
+            warn_implausible("counts that are not integers")
+            return None
+    prompt = given + read + written
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": read, "cache_creation_tokens": written}}
 
@@ -166,7 +177,9 @@ class AnthropicStreamParser:
         chunks = self._chunks
         chunks.id = message.get("id") or chunks.id
         chunks.model = message.get("model") or chunks.model
-        self._usage.update(message.get("usage") or {})
+        usage = message.get("usage") if isinstance(message, Mapping) else None
+        if isinstance(usage, Mapping):
+            self._usage.update(usage)
         return [chunks.delta({"role": "assistant", "content": ""})]
 
     def _block_start(self, payload: Mapping[str, Any]) -> list[ChatCompletionChunk]:
@@ -207,13 +220,15 @@ class AnthropicStreamParser:
 
     def _message_delta(self, payload: Mapping[str, Any]) -> list[ChatCompletionChunk]:
         """The stop reason and the final (cumulative) usage: the finish chunk, then the usage chunk."""
-        usage = payload.get("usage") or {}
-        self._usage.update((k, v) for k, v in usage.items() if v is not None)
+        usage = payload.get("usage")
+        if isinstance(usage, Mapping):
+            self._usage.update((k, v) for k, v in usage.items() if v is not None)
         reason = (payload.get("delta") or {}).get("stop_reason")
         finish = FINISH_REASONS.get(reason or "end_turn", "stop")
         if finish == "tool_calls" and self._tool_calls == 0:
             finish = "stop"  # only the json_output tool answered
         chunks = [self._chunks.delta({}, finish)]
-        if self._usage:  # none at all: leave it to the engine to estimate, never a silent zero
-            chunks.append(self._chunks.usage(normalise_usage(self._usage)))
+        usage = normalise_usage(self._usage) if self._usage else None
+        if usage is not None:  # none (or unusable): the engine estimates, never a silent zero
+            chunks.append(self._chunks.usage(usage))
         return chunks

@@ -40,6 +40,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._usage import count, warn_implausible
 from ..exceptions import APIError, AuthenticationError, ContentPolicyViolationError
 from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse
 from ._errors import build_error, unreadable_body
@@ -129,14 +130,27 @@ def _no_candidates(data: Mapping[str, Any], body: bytes, deployment: Deployment,
                            model=deployment.model, headers=headers)
 
 
-def normalise_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """usageMetadata in routerlib's canonical (OpenAI) meaning; see the module docstring."""
-    prompt = (meta.get("promptTokenCount") or 0) + (meta.get("toolUsePromptTokenCount") or 0)
+def normalise_usage(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """usageMetadata in routerlib's canonical (OpenAI) meaning; see the module docstring.
+
+    None (with a ``UsageWarning``) when a count is not an integer: the engine then counts locally.
+    """
+    given = meta.get("promptTokenCount") or 0
+    tools = meta.get("toolUsePromptTokenCount") or 0
     thoughts = meta.get("thoughtsTokenCount") or 0
-    completion = (meta.get("candidatesTokenCount") or 0) + thoughts
-    prompt_details: dict[str, Any] = {"cached_tokens": meta.get("cachedContentTokenCount") or 0}
-    for detail in meta.get("promptTokensDetails") or ():
-        if detail.get("modality") == "AUDIO":
+    candidates = meta.get("candidatesTokenCount") or 0
+    cached = meta.get("cachedContentTokenCount") or 0
+    if not (given.__class__ is int and tools.__class__ is int and thoughts.__class__ is int
+            and candidates.__class__ is int and cached.__class__ is int):  # the common case costs no call
+        given, tools, thoughts, candidates, cached = (count(v) for v in (given, tools, thoughts, candidates, cached))
+        if given is None or tools is None or thoughts is None or candidates is None or cached is None:
+            warn_implausible("counts that are not integers")
+            return None
+    prompt, completion = given + tools, candidates + thoughts
+    prompt_details: dict[str, Any] = {"cached_tokens": cached}
+    details = meta.get("promptTokensDetails")
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, Mapping) and detail.get("modality") == "AUDIO":
             prompt_details["audio_tokens"] = detail.get("tokenCount") or 0
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": prompt_details,

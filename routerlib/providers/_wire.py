@@ -42,14 +42,28 @@ __all__ = [
     "split_data_url",
     "stop_sequences",
     "text_of",
+    "unserialisable",
     "unsupported_part",
     "validated",
 ]
 
 
 def dump_body(body: Mapping[str, Any]) -> bytes:
-    """The JSON request body (pydantic-core's serialiser: the measured fast path)."""
-    return pydantic_core.to_json(body)
+    """The JSON request body (pydantic-core's serialiser: the measured fast path).
+
+    Validation refuses what cannot serialise before this runs; a request built another way
+    (a router's, an adapter's own additions) still fails typed, before anything is sent.
+    """
+    try:
+        return pydantic_core.to_json(body)
+    except ValueError as exc:
+        raise unserialisable(exc) from None
+
+
+def unserialisable(exc: ValueError) -> InvalidRequestError:
+    """The error for a request body that is not JSON (not chained: the cause quotes the body)."""
+    reason = str(exc).removeprefix("Error serializing to JSON: ")[:200]
+    return InvalidRequestError(f"the request body cannot be sent as JSON: {reason}", code="invalid_parameter")
 
 
 def parse_json(data: bytes) -> Any:

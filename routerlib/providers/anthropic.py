@@ -68,7 +68,7 @@ from ._wire import (
     unsupported_part,
 )
 from .base import Deployment, ProviderSpec
-from .openai_compat import auth_headers
+from .openai_compat import auth_headers, merge_headers
 
 __all__ = ["AnthropicAdapter", "specs"]
 
@@ -97,7 +97,7 @@ class AnthropicAdapter:
         body = request_body(request, params, deployment)
         headers = auth_headers(deployment.spec, deployment)
         if deployment.api_version:
-            headers["anthropic-version"] = deployment.api_version
+            merge_headers(headers, {"anthropic-version": deployment.api_version})
         return HTTPRequest("POST", deployment.api_base.rstrip("/") + self.path, headers, dump_body(body))
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,

@@ -10,7 +10,9 @@ through ``openai_compat``::
 - **Endpoint**: ``api_base`` from the call, else ``AZURE_API_BASE`` (or ``AZURE_OPENAI_ENDPOINT``).
   A base ending in ``/openai`` is accepted too.
 - **Deployment**: the name after ``azure/``; a per-call ``deployment_id`` overrides it for the
-  deployment named by ``model`` (fallbacks keep their own names).
+  deployment named by ``model`` (fallbacks keep their own names). Both are one URL path
+  segment, percent-encoded; ``.``, ``..`` and names with ``/ \\ ? # % :``, whitespace or control
+  characters are refused before anything is sent.
 - **api-version**: the call's ``api_version``, else ``AZURE_API_VERSION`` (or
   ``OPENAI_API_VERSION``, the openai SDK's name), else ``DEFAULT_API_VERSION`` (the latest GA
   data-plane inference version). Before 2024-09-01 Azure rejects ``stream_options``, so with an
@@ -35,12 +37,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import pydantic_core
-
 from .._request import ChatRequest
 from ..exceptions import APIError, ContentPolicyViolationError, MissingAPIKeyError
 from ..transport import HTTPRequest
 from ._errors import build_error
+from ._wire import dump_body
 from .base import Deployment, ProviderSpec
 from .openai_compat import OpenAICompatAdapter, auth_headers, embedding_body, request_body
 
@@ -64,6 +65,9 @@ _STREAM_USAGE_SINCE = "2024-09-01"
 class AzureAdapter(OpenAICompatAdapter):
     """``OpenAICompatAdapter`` with Azure's deployment URL, api-version and auth."""
 
+    #: The deployment name is a URL path segment: ``Deployment`` refuses ``..``, ``/``, ``?``, ``#``...
+    model_in_url = True
+
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
         version = api_version(deployment)
@@ -73,12 +77,12 @@ class AzureAdapter(OpenAICompatAdapter):
             # is then counted locally rather than asked for.
             body.pop("stream_options", None)
         return HTTPRequest("POST", azure_url(request, deployment, version), azure_headers(deployment),
-                           pydantic_core.to_json(body))
+                           dump_body(body))
 
     def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
                                 deployment: Deployment) -> HTTPRequest:
         return HTTPRequest("POST", azure_url(request, deployment), azure_headers(deployment),
-                           pydantic_core.to_json(embedding_body(request, params, deployment)))
+                           dump_body(embedding_body(request, params, deployment)))
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
                     deployment: Deployment) -> APIError:

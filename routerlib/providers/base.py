@@ -17,7 +17,14 @@ holds its key, which parameters it takes or renames, and its quirks, each with t
 OpenAI-compatible gateways are rows on one adapter; a different wire format is a module.
 
 A ``Deployment`` is one concrete target of a call: a provider row, the model name sent to
-it, and the endpoint and credentials resolved for this call.
+it, and the endpoint and credentials resolved for this call. Making one checks what it will
+send (``_checks.check_deployment``: endpoint, model id, credentials, headers; an
+``InvalidRequestError`` before anything is sent) and warns once per host when credentials
+would go over plain http to a non-loopback host. ``secrets`` lists every credential value it
+sends, for ``error.redact(*deployment.secrets)``; its repr shows none of them.
+
+An adapter that puts the model name in the URL path (Gemini, Azure) sets ``model_in_url =
+True``: the model id is then refused when it is not one safe path segment.
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from .._checks import check_deployment
 from .._request import PROVIDER_PARAMS, ChatRequest
+from .._secrets import deployment_secrets, redacted, strip_userinfo
 from ..exceptions import UnsupportedParamsError
 
 if TYPE_CHECKING:
@@ -120,8 +130,9 @@ class ProviderSpec:
     unsupported: frozenset[str] = frozenset()
     #: Provider params spelled differently there: routerlib name -> provider name.
     renamed: Mapping[str, str] = field(default_factory=dict)
-    #: Headers every request to this provider carries, besides authentication.
-    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    #: Headers every request to this provider carries, besides authentication (not in the repr:
+    #: a row may carry a credential here).
+    extra_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: How the key is sent: "bearer", "x-api-key", "api-key", "bearer+x-api-key", "query".
     auth: str = "bearer"
     #: The provider name used as a prefix in the model map ("" for bare keys).
@@ -204,7 +215,20 @@ class Deployment:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", f"{self.spec.name}/{self.model}@{self.api_base}")
+            base = self.api_base if "@" not in self.api_base else strip_userinfo(self.api_base)
+            object.__setattr__(self, "id", f"{self.spec.name}/{self.model}@{base}")
+        check_deployment(self)
+
+    def __repr__(self) -> str:
+        return (f"Deployment(id={self.id!r}, provider={self.spec.name!r}, model={self.model!r}, "
+                f"api_base={strip_userinfo(self.api_base)!r}, api_version={self.api_version!r}, "
+                f"headers={redacted(self.headers, headers=True)!r}, options={self.options!r})")
+
+    @cached_property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential value this deployment sends: the key, the bearer token, the values of
+        credential headers (``routerlib._secrets``); for ``error.redact(*deployment.secrets)``."""
+        return deployment_secrets(self)
 
     @property
     def provider(self) -> str:

@@ -4,7 +4,10 @@ A pure translator: this module builds the request; ``_gemini_parse`` reads answe
 events and errors. What changes on the way, and why (each from ai.google.dev/api):
 
 - **Endpoint and key.** ``{api_base}/models/{model}:generateContent``, or
-  ``:streamGenerateContent?alt=sse`` for SSE (ai.google.dev/api/generate-content);
+  ``:streamGenerateContent?alt=sse`` for SSE (ai.google.dev/api/generate-content). The model
+  id is one path segment: one with ``..``, ``/``, ``?``, ``#``, ``:``, ``%``, whitespace or
+  control characters is refused when the deployment is made (``gemini/../../admin`` would
+  post the key to another path); anything else outside ``[A-Za-z0-9._~-]`` is percent-encoded;
   ``api_base`` includes the version segment (default ``.../v1beta``). The key travels in the
   ``x-goog-api-key`` header, never in the ``?key=`` query, so it cannot leak into URLs that
   get logged (ai.google.dev/gemini-api/docs/api-key). JSON field names are the camelCase
@@ -51,8 +54,10 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .._request import TEXT_ONLY_PARAMS, ChatRequest
 from ..exceptions import APIError, InvalidRequestError, UnsupportedParamsError
@@ -70,6 +75,7 @@ from ._wire import (
     unsupported_part,
 )
 from .base import Deployment, ProviderSpec
+from .openai_compat import merge_headers
 
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest
@@ -92,6 +98,8 @@ _SCHEMA_KEYS = frozenset({
     "minimum", "maximum", "anyOf", "propertyOrdering",
 })
 _MAX_SCHEMA_DEPTH = 40
+#: A model id that needs no percent-encoding in a URL path (the usual case: gemini-2.5-flash).
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
 UNSUPPORTED = frozenset({
     "logit_bias", "logprobs", "top_logprobs", "user", "safety_identifier", "service_tier",
@@ -103,9 +111,14 @@ UNSUPPORTED = frozenset({
 class GeminiAdapter:
     """The Gemini API adapter (see the module docstring for the mapping)."""
 
+    #: The model id is a URL path segment: ``Deployment`` refuses ``..``, ``/``, ``?``, ``#``, ``:``...
+    model_in_url = True
+
     def build_request(self, request: ChatRequest, params: dict[str, Any],
                       deployment: Deployment) -> HTTPRequest:
         model = deployment.model.removeprefix("models/")
+        if not _PLAIN_SEGMENT.fullmatch(model):  # checked when the deployment was made; encoded here
+            model = quote(model, safe="")
         action = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
         url = f"{deployment.api_base.rstrip('/')}/models/{model}{action}"
         return HTTPRequest("POST", url, _headers(deployment), dump_body(request_body(request, params, deployment)))
@@ -124,6 +137,8 @@ class GeminiAdapter:
     def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
                                 deployment: Deployment) -> HTTPRequest:
         model = deployment.model.removeprefix("models/")
+        if not _PLAIN_SEGMENT.fullmatch(model):  # checked when the deployment was made; encoded here
+            model = quote(model, safe="")
         texts = request.texts()
         if texts is None:
             raise UnsupportedParamsError("gemini embeds text only: pass strings, not token ids",
@@ -149,7 +164,8 @@ def _headers(deployment: Deployment) -> dict[str, str]:
     if deployment.api_key:
         headers["x-goog-api-key"] = deployment.api_key
     headers.update(deployment.spec.extra_headers)
-    headers.update(deployment.headers)
+    if deployment.headers:
+        merge_headers(headers, deployment.headers)
     return headers
 
 
@@ -285,30 +301,36 @@ def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int
         raise InvalidRequestError("the schema is recursive or too deep for gemini's responseSchema",
                                   provider="gemini", code="invalid_schema")
     if defs is None:
-        defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
+        defs = {**_schema_object(schema.get("definitions"), "definitions"),
+                **_schema_object(schema.get("$defs"), "$defs")}
     ref = schema.get("$ref")
     if isinstance(ref, str):
         target = defs.get(ref.rsplit("/", 1)[-1])
         if target is None:
             raise InvalidRequestError(f"schema $ref {ref!r} is not defined in $defs", provider="gemini",
                                       code="invalid_schema")
-        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        merged = {**_schema_object(target, ref), **{k: v for k, v in schema.items() if k != "$ref"}}
         return gemini_schema(merged, defs, depth + 1)
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:  # pydantic's wrapper for a described $ref
         rest = {k: v for k, v in schema.items() if k != "allOf"}
-        return gemini_schema({**all_of[0], **rest}, defs, depth + 1)
+        return gemini_schema({**_schema_object(all_of[0], "allOf[0]"), **rest}, defs, depth + 1)
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "const":
             out["enum"] = [value]
         elif key == "properties":
-            out[key] = {name: gemini_schema(sub, defs, depth + 1) for name, sub in value.items()}
+            out[key] = {name: gemini_schema(sub, defs, depth + 1)
+                        for name, sub in _schema_object(value, "properties").items()}
         elif key == "items":
             out[key] = gemini_schema(value, defs, depth + 1)
         elif key == "anyOf":
+            if not isinstance(value, list):
+                raise _bad_schema("anyOf must be a list of schemas")
             _any_of(out, value, defs, depth)
         elif key == "type" and isinstance(value, list):
+            if not all(isinstance(k, str) for k in value):
+                raise _bad_schema("a list of types must hold type names")
             kinds = [k for k in value if k != "null"]
             if len(kinds) < len(value):
                 out["nullable"] = True
@@ -319,6 +341,20 @@ def gemini_schema(schema: Any, defs: Mapping[str, Any] | None = None, depth: int
         elif key in _SCHEMA_KEYS:
             out[key] = value
     return out
+
+
+def _schema_object(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` when it is a schema object (None: an empty one), else the InvalidRequestError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad_schema(f"{where} must be an object")
+    return value
+
+
+def _bad_schema(reason: str) -> InvalidRequestError:
+    return InvalidRequestError(f"the JSON schema cannot be converted for gemini: {reason}", provider="gemini",
+                               code="invalid_schema")
 
 
 def _any_of(out: dict[str, Any], variants: list[Any], defs: Mapping[str, Any], depth: int) -> None:

@@ -19,6 +19,7 @@ from ..exceptions import APIError
 from ..transport import HTTPRequest
 from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse, TextCompletion
 from ._errors import build_error, decode_error_body, unreadable_body
+from ._wire import dump_body, unserialisable
 from .base import Deployment, ProviderSpec, StreamParser
 
 if TYPE_CHECKING:
@@ -38,11 +39,23 @@ def auth_headers(spec: ProviderSpec, deployment: Deployment) -> dict[str, str]:
             headers["x-api-key"] = key
         if spec.auth == "api-key":
             headers["api-key"] = key
-    if spec.extra_headers:
+    if spec.extra_headers:  # a row's own headers: lower-case names, like routerlib's
         headers.update(spec.extra_headers)
     if deployment.headers:
-        headers.update(deployment.headers)
+        merge_headers(headers, deployment.headers)
     return headers
+
+
+def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add ``extra`` to ``headers``, a name given again in another case replacing the first:
+    ``Authorization`` from the caller replaces routerlib's ``authorization`` rather than both
+    being sent (a server would take either)."""
+    for name, value in extra.items():
+        if name not in headers:
+            lower = name.lower()
+            for existing in [k for k in headers if k.lower() == lower]:
+                del headers[existing]
+        headers[name] = value
 
 
 def request_body(request: ChatRequest, params: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
@@ -73,6 +86,8 @@ class OpenAICompatAdapter:
     chat_path = "/chat/completions"
     text_path = "/completions"
     embeddings_path = "/embeddings"
+    #: The model travels in the JSON body, not in the URL (Azure's subclass says otherwise).
+    model_in_url = False
     #: Takes text_completion() prompts as they are (chat-only adapters get them as a message).
     accepts_prompt = True
 
@@ -80,8 +95,12 @@ class OpenAICompatAdapter:
                       deployment: Deployment) -> HTTPRequest:
         path = self.text_path if request.prompt is not None else self.chat_path
         body = request_body(request, params, deployment)
+        try:
+            data = pydantic_core.to_json(body)
+        except ValueError as exc:
+            raise unserialisable(exc) from None
         return HTTPRequest("POST", deployment.api_base.rstrip("/") + path,
-                           auth_headers(deployment.spec, deployment), pydantic_core.to_json(body))
+                           auth_headers(deployment.spec, deployment), data)
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
                        request: ChatRequest, deployment: Deployment) -> ModelResponse | TextCompletion:
@@ -106,9 +125,9 @@ class OpenAICompatAdapter:
     # -- embeddings (platform.openai.com/docs/api-reference/embeddings/create)
     def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
                                 deployment: Deployment) -> HTTPRequest:
+        body = dump_body(embedding_body(request, params, deployment))
         return HTTPRequest("POST", deployment.api_base.rstrip("/") + self.embeddings_path,
-                           auth_headers(deployment.spec, deployment),
-                           pydantic_core.to_json(embedding_body(request, params, deployment)))
+                           auth_headers(deployment.spec, deployment), body)
 
     def parse_embedding_response(self, status: int, headers: Mapping[str, str], body: bytes,
                                  request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:

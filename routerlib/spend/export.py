@@ -39,6 +39,8 @@ CSV_COLUMNS = (
     "latency",
     "estimated",
     "metadata",
+    "cache_hit",
+    "saved",
 )
 _JSON_CELLS = ("tags", "cost_breakdown", "metadata")
 
@@ -80,6 +82,7 @@ def _csv_row(rec: SpendRecord) -> dict[str, Any]:
     row["timestamp"] = repr(rec.timestamp)
     row["latency"] = repr(rec.latency)
     row["estimated"] = "true" if rec.estimated else "false"
+    row["cache_hit"] = "true" if rec.cache_hit else "false"
     row["day_utc"] = utc_day(rec.timestamp)
     return row
 
@@ -104,5 +107,6 @@ def read_csv(path_or_file: str | os.PathLike[str] | IO[str]) -> Iterator[SpendRe
             for key in _JSON_CELLS:
                 data[key] = json.loads(row[key]) if row.get(key) else None
             data["estimated"] = row.get("estimated") == "true"
+            data["cache_hit"] = row.get("cache_hit") == "true"
             data["model"], data["provider"] = row["model"], row["provider"]  # may be "", never None
             yield SpendRecord.from_dict(data)

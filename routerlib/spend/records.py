@@ -143,6 +143,8 @@ class SpendRecord:
     """What one routerlib call cost: written once per call, keyed (and deduplicated) by ``call_id``.
 
     ``cost`` is the total in USD, None when no price was known (stored, counted as 0 in totals);
+    a call answered from the response cache has ``cache_hit`` True, ``cost`` 0 and ``saved`` the
+    cost the answer had when it was fetched (None if that was unknown);
     ``cost_breakdown`` maps a pricing bucket ("input", "output", ...) to decimal text.
     ``metadata`` holds JSON extras: values JSON cannot hold (a datetime, NaN, an object) are kept
     as their ``str()``, so that writing a record can never fail on them and every backend stores
@@ -167,6 +169,8 @@ class SpendRecord:
     latency: float = 0.0
     estimated: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    cache_hit: bool = False
+    saved: Decimal | None = None
 
     def __post_init__(self) -> None:
         check_name(self.call_id, "call_id", optional=False)
@@ -184,12 +188,15 @@ class SpendRecord:
         if isinstance(self.latency, bool) or not isinstance(self.latency, (int, float)) or not self.latency >= 0:
             raise ValueError(f"latency must be seconds >= 0; got {self.latency!r}")
         cost = None if self.cost is None else to_decimal(self.cost, "cost")
+        saved = None if self.saved is None else to_decimal(self.saved, "saved")
         breakdown = {str(k): dec_text(to_decimal(v, f"cost_breakdown[{k!r}]")) for k, v in self.cost_breakdown.items()}
         setattr_ = object.__setattr__
         setattr_(self, "timestamp", float(self.timestamp))
         setattr_(self, "latency", float(self.latency))
         setattr_(self, "tags", normalise_tags(self.tags))
         setattr_(self, "cost", cost)
+        setattr_(self, "saved", saved)
+        setattr_(self, "cache_hit", bool(self.cache_hit))
         setattr_(self, "cost_breakdown", breakdown)
         if not isinstance(self.metadata, Mapping):
             raise TypeError(f"metadata must be a mapping; got {self.metadata!r}")
@@ -222,6 +229,8 @@ class SpendRecord:
             "latency": self.latency,
             "estimated": self.estimated,
             "metadata": dict(self.metadata),
+            "cache_hit": self.cache_hit,
+            "saved": None if self.saved is None else dec_text(self.saved),
         }
 
     @classmethod
@@ -243,6 +252,8 @@ class SpendRecord:
             latency=float(data.get("latency") or 0.0),
             estimated=bool(data.get("estimated", False)),
             metadata=data.get("metadata") or {},
+            cache_hit=bool(data.get("cache_hit", False)),
+            saved=None if data.get("saved") is None else Decimal(data["saved"]),
         )
 
     def to_json(self) -> str:
@@ -278,6 +289,7 @@ class SpendRecord:
     ) -> SpendRecord:
         """Build the record of a finished call from its ``Usage`` and ``Cost`` (both may be missing)."""
         breakdown = {} if cost is None else {b: dec_text(getattr(cost, b)) for b in _COST_BUCKETS if getattr(cost, b)}
+        tokens: dict[str, Any] = {name: getattr(usage, name) if usage is not None else 0 for name in _TOKEN_FIELDS}
         return cls(
             call_id=call_id,
             timestamp=time.time() if timestamp is None else timestamp,
@@ -286,7 +298,7 @@ class SpendRecord:
             user=user,
             team=team,
             tags=tuple(tags),
-            **{name: getattr(usage, name) if usage is not None else 0 for name in _TOKEN_FIELDS},
+            **tokens,
             cost=None if cost is None else cost.total,
             cost_breakdown=breakdown,
             attempts=attempts,

@@ -1,0 +1,167 @@
+"""The stored value: one answer, as bytes every backend keeps as they are. Two JSON lines::
+
+    [format, routerlib version, key, kind, provider, model, created, usage_estimated,
+     cost, source, estimated, priced_as]
+    <the response's OpenAI JSON, usage included>
+
+for example::
+
+    [1,"0.1.0","v1:0.1.0:default:9f2c…","chat","openai","gpt-4o-mini",1764863000.5,false,
+     "0.000123","model_map",false,"gpt-4o-mini"]
+    {"id":"chatcmpl-…","object":"chat.completion","choices":[…],"usage":{…},…}
+
+The head is an array (the fields in this order) because it is read on every hit and an array
+decodes fastest; the response is parsed and validated in one step by pydantic's JSON
+validator. ``kind`` is "chat" or "text"; ``created`` is epoch seconds (for s-maxage);
+``cost`` is what the answer cost when it was fetched (exact decimal text; null when no price
+was known), so that a hit can say what it saved; ``source``, ``estimated`` and ``priced_as``
+say how that cost was priced, as on the original response.
+The key is stored inside the value and checked on read, with the format and the routerlib
+version: an entry written by another version, under another key, or of the wrong shape
+(corrupt, truncated, foreign) is *invalid*: never returned, and the caller deletes it so
+that the next answer replaces it. Nothing a provider could have put in a response is trusted
+until pydantic has validated it into a ``ModelResponse`` / ``TextCompletion`` again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from decimal import Decimal
+from typing import Literal, cast
+
+import pydantic_core
+from pydantic import ValidationError
+
+from ..types import Cost, ModelResponse, TextCompletion
+from .keys import FORMAT_VERSION
+
+__all__ = ["CachedAnswer", "InvalidEntryError", "decode", "encode", "kind_of"]
+
+Kind = Literal["chat", "text"]
+
+
+_ZERO = Decimal(0)
+_HEAD_FIELDS = 12
+_Source = Literal["model_map", "override", "per_second", "unknown"]
+_SOURCES = frozenset({"model_map", "override", "per_second", "unknown"})
+
+
+class CachedAnswer:
+    """A valid entry, decoded: a fresh response object for each reader. (A plain slotted class: a
+    frozen dataclass costs a microsecond more to build, on every hit.)"""
+
+    __slots__ = ("cost", "created", "model", "provider", "raw", "response")
+
+    def __init__(self, response: ModelResponse | TextCompletion, provider: str, model: str, cost: Cost,
+                 created: float, raw: bytes) -> None:
+        self.response = response
+        self.provider = provider
+        self.model = model
+        #: The cost of this hit: total 0, ``saved`` the cost the answer had (None: it was unknown).
+        self.cost = cost
+        #: Epoch seconds when it was stored (for s-maxage).
+        self.created = created
+        #: The encoded entry, as read (a follower of a single flight decodes the same bytes).
+        self.raw = raw
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.created)
+
+
+def kind_of(response: ModelResponse | TextCompletion) -> Kind:
+    return "text" if isinstance(response, TextCompletion) else "chat"
+
+
+def _version() -> str:
+    return str(getattr(sys.modules.get("routerlib"), "__version__", "0"))
+
+
+def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str, model: str,
+           cost: Cost | None, created: float) -> bytes:
+    """The stored bytes of ``response`` under ``key``.
+
+    The response's own JSON is produced by pydantic (fast, and only the OpenAI fields: the
+    routerlib fields are excluded from dumps).
+    """
+    usage = response.usage
+    head = [FORMAT_VERSION, _version(), key, kind_of(response), provider, model, created,
+            bool(usage is not None and usage.estimated)]
+    if cost is None:
+        head += [None, "unknown", False, None]
+    else:
+        head += [None if cost.total is None else format(cost.total, "f"), cost.source, cost.estimated, cost.priced_as]
+    # JSON never holds a raw newline (they are escaped), so the first b"\n" ends the head. pydantic's
+    # Rust serializer writes both lines (several times faster than json; routerlib's fields excluded).
+    return pydantic_core.to_json(head) + b"\n" + response.__pydantic_serializer__.to_json(response)
+
+
+def _hit_cost(text: object, source: object, estimated: object, priced_as: object) -> Cost:
+    """The cost of a hit from the head's fields, each checked."""
+    if text is not None and not isinstance(text, str):
+        raise InvalidEntryError("a cost that is not decimal text")
+    try:
+        saved = None if text is None else Decimal(text)
+    except ArithmeticError:
+        raise InvalidEntryError("a cost that is not decimal text") from None
+    if saved is not None and (not saved.is_finite() or saved < 0):
+        raise InvalidEntryError("a negative or non-finite cost")
+    if source not in _SOURCES or not isinstance(estimated, bool) or not (priced_as is None
+                                                                         or isinstance(priced_as, str)):
+        raise InvalidEntryError("cost fields of the wrong shape")
+    # Validated construction: pydantic's model_construct deep-copies every default and is slower.
+    return Cost(total=_ZERO, saved=saved, source=cast(_Source, source), estimated=estimated, priced_as=priced_as)
+
+
+class InvalidEntryError(ValueError):
+    """A stored value that must not be returned (see the module docstring)."""
+
+
+_Head = tuple[object, object, object, object, str, str, float, object, Cost]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_head(head: bytes) -> _Head:
+    """The head's fields, their shapes checked and the hit's cost built (or ``InvalidEntryError``).
+
+    Memoized by the head's exact bytes: a popular entry is parsed once, not on every hit (its
+    response is still validated afresh each time). What depends on the reader -- the routerlib
+    version, the key, the kind -- is checked by ``decode`` on every read, never memoized.
+    """
+    try:
+        data = json.loads(head.decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidEntryError("not JSON") from None
+    if not isinstance(data, list) or len(data) != _HEAD_FIELDS:
+        raise InvalidEntryError("not an entry head")
+    version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated = data[:8]
+    if not isinstance(provider, str) or not isinstance(model, str):
+        raise InvalidEntryError("provider or model missing")
+    if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
+        raise InvalidEntryError("creation time missing")
+    return (version, routerlib_version, stored_key, stored_kind, provider, model, float(created), usage_estimated,
+            _hit_cost(*data[8:]))
+
+
+def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
+    """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used."""
+    head, _, body = raw.partition(b"\n")
+    version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated, cost = \
+        _parse_head(head)
+    if version != FORMAT_VERSION or routerlib_version != _version():
+        raise InvalidEntryError("written by another routerlib version or format")
+    if stored_key != key:
+        raise InvalidEntryError("stored under another key")
+    if stored_kind != kind:
+        raise InvalidEntryError(f"a {stored_kind!r} answer, {kind!r} expected")
+    try:
+        response = (TextCompletion if kind == "text" else ModelResponse).model_validate_json(body)
+    except ValidationError:
+        raise InvalidEntryError("the response does not validate") from None
+    if not response.choices:
+        raise InvalidEntryError("a response without choices")
+    if response.usage is not None and usage_estimated is True:
+        response.usage.estimated = True
+    return CachedAnswer(response, provider, model, cost, created, raw)
