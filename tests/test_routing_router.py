@@ -197,8 +197,8 @@ def test_embedding_picks_from_a_group_and_switches_to_a_sibling() -> None:
                 "data": [{"object": "embedding", "index": i, "embedding": [float(i)]} for i in range(2)]}
         return HTTPResponse(200, {}, json.dumps(body).encode())
 
-    r = Router([embed("down"), embed("up")], environ={}, transport=MockTransport(handler), routing_strategy="simple-shuffle",
-               seed=3, num_retries=1)
+    r = Router([embed("down"), embed("up")], environ={}, transport=MockTransport(handler),
+               routing_strategy="simple-shuffle", seed=3, num_retries=1)
     response = r.embedding("embed", ["a", "b"])
     assert [d.embedding for d in response.data] == [[0.0], [1.0]]
     assert response.attempts[-1].deployment_id == "up" and sent[-1] == "http://h/up/embeddings"
