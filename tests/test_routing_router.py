@@ -202,4 +202,5 @@ def test_embedding_picks_from_a_group_and_switches_to_a_sibling() -> None:
     response = r.embedding("embed", ["a", "b"])
     assert [d.embedding for d in response.data] == [[0.0], [1.0]]
     assert response.attempts[-1].deployment_id == "up" and sent[-1] == "http://h/up/embeddings"
+    assert sent[0] == "http://h/down/embeddings"  # (this seed picks it first) a 503 switches at once
     assert all(url.endswith("/embeddings") for url in sent)
