@@ -390,8 +390,6 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
             text = b"NaN"
         if b"NaN" in text or b"Infinity" in text:
             _check_json(request)
-        if values["mock_response"].__class__ is str:  # the answer's text (an exception is not sent)
-            _check_json(request, ("mock_response",))
         return request
     # Raised outside the except block, so neither chained nor in __context__: pydantic's error
     # holds the whole input (api_key included) in input_value. Our message names every problem.
@@ -402,7 +400,7 @@ def build_request(params: dict[str, Any]) -> ChatRequest:
 #: serialise, with no lone surrogate, NaN or infinity anywhere inside.
 _JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "response_format", "stream_options",
                 "prediction", "audio", "logit_bias", "web_search_options", "stop", "user", "safety_identifier",
-                "service_tier", "metadata", "initial_prompt_value", "final_prompt_value",
+                "service_tier", "metadata", "mock_response", "initial_prompt_value", "final_prompt_value",
                 "bos_token", "eos_token", "roles")
 
 
@@ -411,7 +409,7 @@ def _check_json(request: BaseRequest, fields: tuple[str, ...] = _JSON_FIELDS) ->
     values = request.__dict__
     for name in fields:
         value = values[name]
-        if value is None:
+        if value is None or isinstance(value, Exception):  # mock_response=Exception(...) is raised, not sent
             continue
         items = enumerate(value) if name == "messages" else ((None, value),)
         for i, item in items:
