@@ -36,14 +36,11 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from ._secrets import strip_userinfo, warn_if_plaintext
+from ._secrets import DeploymentLike, strip_userinfo, warn_if_plaintext
 from .exceptions import InvalidRequestError
-
-if TYPE_CHECKING:
-    from .providers.base import Deployment
 
 __all__ = [
     "GOOD_URLS",
@@ -251,7 +248,7 @@ _CHECKED_BASES: set[str] = set()
 _PLAIN_MODELS: set[str] = set()
 
 
-def check_deployment(deployment: Deployment) -> None:
+def check_deployment(deployment: DeploymentLike) -> None:
     """Refuse a deployment whose endpoint, model, credentials or headers cannot be sent (values that
     came from the environment, a provider row or an entry, not only the call), and warn when its
     credentials would travel in plaintext. Runs for every deployment made: what was checked once
@@ -272,7 +269,7 @@ def check_deployment(deployment: Deployment) -> None:
             raise _invalid(deployment, f"{deployment.spec.name} headers: {problem}", "invalid_headers")
 
 
-def _check_base(deployment: Deployment) -> None:
+def _check_base(deployment: DeploymentLike) -> None:
     spec, base = deployment.spec, deployment.api_base
     if spec.options.get("in_process"):  # the LiteLLM bridge: LiteLLM sends, not routerlib
         return
@@ -288,7 +285,7 @@ def _check_base(deployment: Deployment) -> None:
     _CHECKED_BASES.add(base)
 
 
-def _check_model(deployment: Deployment) -> None:
+def _check_model(deployment: DeploymentLike) -> None:
     model, spec = deployment.model, deployment.spec
     if not model:
         raise _invalid(deployment, f"model {spec.name + '/'!r}: names no model after the provider", "invalid_model")
@@ -302,5 +299,5 @@ def _check_model(deployment: Deployment) -> None:
             raise _invalid(deployment, f"model {spec.name + '/' + model[:100]!r}: {problem}", "invalid_model")
 
 
-def _invalid(deployment: Deployment, message: str, code: str) -> InvalidRequestError:
+def _invalid(deployment: DeploymentLike, message: str, code: str) -> InvalidRequestError:
     return InvalidRequestError(message, provider=deployment.spec.name, model=deployment.model or None, code=code)

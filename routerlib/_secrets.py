@@ -35,11 +35,34 @@ import binascii
 import ipaddress
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urlsplit
 
-if TYPE_CHECKING:
-    from .providers.base import Deployment
+
+class DeploymentLike(Protocol):
+    """What the credential and request checks read of a ``providers.base.Deployment`` (named as a
+    protocol so that these leaf modules never import the provider seam that imports them)."""
+
+    @property
+    def spec(self) -> Any: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def api_base(self) -> str: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def bearer_token(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
 
 __all__ = [
     "HIDDEN",
@@ -131,7 +154,7 @@ def _header_secrets(value: str) -> list[str]:
     return found
 
 
-def deployment_secrets(deployment: Deployment) -> tuple[str, ...]:
+def deployment_secrets(deployment: DeploymentLike) -> tuple[str, ...]:
     """Every credential value ``deployment`` sends (see the module docstring), longest first."""
     found: list[str] = []
     for value in (deployment.api_key, deployment.bearer_token):
@@ -353,8 +376,7 @@ def warn_if_plaintext(url: str, has_credentials: bool) -> None:
     if parts.scheme != "http" or _is_loopback(host) or host in _WARNED_HOSTS:
         return
     _WARNED_HOSTS.add(host)
-    from .cost._errors import caller_stacklevel
-    from .exceptions import PlaintextCredentialsWarning
+    from ._warnings import PlaintextCredentialsWarning, caller_stacklevel
 
     warnings.warn(PlaintextCredentialsWarning(
         f"credentials are sent in plaintext over http:// to {host} ({strip_userinfo(url)}): anyone on the "

@@ -23,89 +23,20 @@ and distrusts the count (docs/cost.md, "Usage from the provider"):
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError, ValidatorFunctionWrapHandler
+# The checks made as usage is parsed live beside the ``Usage`` type they guard (``types``); the
+# warning is a leaf's (``_warnings``). Both are re-exported here, the module of usage rules.
+from ._warnings import warn_implausible
+from .types import USAGE_TOKEN_LIMIT, Usage, checked_usage, count, usage_problem
 
 if TYPE_CHECKING:
     from ._embedding import Request
     from .cost.model_map import ModelInfo
-    from .types import Usage
 
 __all__ = ["USAGE_TOKEN_LIMIT", "bound_usage", "checked_usage", "count", "usage_problem", "warn_implausible"]
 
-#: The most tokens any one count of one call may be (a billion).
-USAGE_TOKEN_LIMIT = 10**9
 _SLACK = 1024
-
-
-def warn_implausible(problem: str, action: str = "routerlib counts the tokens itself") -> None:
-    """The ``UsageWarning`` for usage that cannot be right."""
-    from .cost._errors import caller_stacklevel
-    from .exceptions import UsageWarning
-
-    warnings.warn(UsageWarning(f"the provider reported implausible usage ({problem}); {action} and marks "
-                               f"the cost estimated"), stacklevel=caller_stacklevel())
-
-
-def count(value: Any) -> int | None:
-    """A token count from a provider's JSON: an int (or an integral float), else None."""
-    if type(value) is int:
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def usage_problem(usage: Usage) -> str | None:
-    """Why ``usage`` cannot be right (a count below 0 or above ``USAGE_TOKEN_LIMIT``), or None."""
-    limit = USAGE_TOKEN_LIMIT
-    p, c, t = usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
-    if 0 <= p <= limit and 0 <= c <= limit and 0 <= t <= limit and (
-            usage.prompt_tokens_details is None and usage.completion_tokens_details is None):
-        return None  # the common case, in a handful of comparisons
-    named = [("prompt_tokens", p), ("completion_tokens", c), ("total_tokens", t)]
-    ptd, ctd = usage.prompt_tokens_details, usage.completion_tokens_details
-    if ptd is not None:
-        named += [("cached_tokens", ptd.cached_tokens), ("cache_creation_tokens", ptd.cache_creation_tokens),
-                  ("prompt audio_tokens", ptd.audio_tokens or 0)]
-    if ctd is not None:
-        named += [("reasoning_tokens", ctd.reasoning_tokens), ("completion audio_tokens", ctd.audio_tokens or 0)]
-    for name, value in named:
-        if not 0 <= value <= limit:
-            return f"{name}={value}: counts are integers from 0 to {limit:,}"
-    return None
-
-
-def checked_usage(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | None:
-    """The ``usage`` field of responses and chunks: a plausible ``Usage``, else None and a warning."""
-    if value is None:
-        return None
-    try:
-        usage: Usage | None = handler(value)
-    except ValidationError:
-        from .types import Usage
-
-        try:  # a strict pass failed on a loose type (20.0 for 20): the lax one decides
-            usage = Usage.model_validate(value)
-        except ValidationError:
-            warn_implausible("counts that are not integers")
-            return None
-    if usage is None:
-        return None
-    ptd, ctd = usage.prompt_tokens_details, usage.completion_tokens_details
-    counts = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
-              ptd.cached_tokens if ptd is not None else 0, ptd.cache_creation_tokens if ptd is not None else 0,
-              (ptd.audio_tokens or 0) if ptd is not None else 0, ctd.reasoning_tokens if ctd is not None else 0,
-              (ctd.audio_tokens or 0) if ctd is not None else 0)
-    if min(counts) >= 0 and max(counts) <= USAGE_TOKEN_LIMIT:
-        return usage  # the common case, in two calls
-    problem = usage_problem(usage)
-    if problem is not None:
-        warn_implausible(problem)
-        return None
-    return usage
 
 
 def bound_usage(usage: Usage, request: Request, info: ModelInfo | None) -> Usage:

@@ -60,6 +60,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ._warnings import PlaintextCredentialsWarning, RouterlibWarning, UsageWarning
+
 if TYPE_CHECKING:
     from ._secrets import Redactor
     from .types import Attempt, Cost, Usage
@@ -410,24 +412,6 @@ class ModuleSettingError(RouterlibError, AttributeError):
     ignored; the message says where the setting goes (a ``Client`` argument or a per-call
     keyword). An ``AttributeError``, as for any attribute that cannot be set.
     """
-
-
-class RouterlibWarning(UserWarning):
-    """The root of routerlib's warnings: something works, but probably not as intended."""
-
-
-class PlaintextCredentialsWarning(RouterlibWarning):
-    """A credential is sent over plain ``http://`` to a host that is not a loopback address.
-
-    Warned once per host per process. Use ``https://``; for a server on another machine of a
-    trusted network, silence it with ``warnings.simplefilter("ignore", PlaintextCredentialsWarning)``.
-    """
-
-
-class UsageWarning(RouterlibWarning):
-    """The provider reported usage that cannot be right (negative, not an integer, absurdly large,
-    or more than the call could have generated); routerlib counted or bounded it itself and
-    marked it ``estimated`` (see docs/cost.md)."""
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

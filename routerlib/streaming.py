@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .exceptions import APIError, StreamInterruptedError
+from .providers._errors import SHAPE_ERRORS, wrong_shape
 from .types import (
     Attempt,
     ChatCompletionChunk,
@@ -299,6 +300,9 @@ class _StreamBase:
         self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
         return error
 
+    def _wrong_shape(self, exc: BaseException) -> APIError:
+        return wrong_shape(exc, b"", provider=self.provider, model=self.model or "")
+
     def _interrupted(self, exc: APIError) -> StreamInterruptedError:
         """A failure after content reached the caller: always a StreamInterruptedError."""
         if exc.provider is None:
@@ -358,6 +362,9 @@ class Stream(_StreamBase):
         except APIError as exc:
             self._http.close()
             self._end(self._interrupted(exc))
+        except SHAPE_ERRORS as exc:  # a chunk of the wrong shape: typed, like any malformed chunk
+            self._http.close()
+            self._end(self._interrupted(self._wrong_shape(exc)))
         finally:
             if not finished and not self._ended:
                 self.close()  # the caller stopped reading (break): release and record what arrived
@@ -434,6 +441,9 @@ class AsyncStream(_StreamBase):
         except APIError as exc:
             await self._http.aclose()
             await self._aend(self._interrupted(exc))
+        except SHAPE_ERRORS as exc:
+            await self._http.aclose()
+            await self._aend(self._interrupted(self._wrong_shape(exc)))
         finally:
             if not finished and not self._ended:
                 await self.aclose()  # the caller stopped reading: release and record what arrived

@@ -14,7 +14,8 @@ from cli_helpers import assert_user_error, run_cli
 
 from routerlib.cli import main
 from routerlib.cost import ModelMap, compute_cost
-from routerlib.cost.cache import build_cache, parse_source, write_cache
+from routerlib.cost.cache import parse_source, write_cache
+from routerlib.cost.cache_build import build_cache
 from routerlib.types import CompletionTokensDetails, PromptTokensDetails, Usage
 
 

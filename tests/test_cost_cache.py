@@ -19,13 +19,13 @@ from routerlib.cost.cache import (
     FORMAT,
     PriceCacheError,
     PriceCacheWarning,
-    build_cache,
     cache_dir,
     cache_path,
     parse_source,
     read_cache,
     write_cache,
 )
+from routerlib.cost.cache_build import build_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = {

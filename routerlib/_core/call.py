@@ -40,10 +40,10 @@ from ..exceptions import (
 )
 from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Operation, Retry
 from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
+from ..providers._errors import SHAPE_ERRORS, wrong_shape
 from ..providers.base import Deployment, embedding_adapter, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, EmbeddingResponse, ModelResponse, TextChoice, TextCompletion
-from . import caching
 
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest, Request
@@ -91,7 +91,8 @@ class Call:
         self.source = runtime.source_factory(request)
         self.target: Target | None = self.source.next_target(self, None)
         self.budget = runtime.budget.start(self) if runtime.budget is not None else None
-        self.cache = caching.start(runtime, request) if runtime.cache is not None else None
+        #: The call's response-cache handle: set by the shells (``caching.start``) when there is a cache.
+        self.cache: Any = None
         if self._watch and observers.wants(CallStart):
             operation: Operation = ("embeddings" if request.operation == "embeddings"
                                     else "chat" if request.prompt is None else "text_completion")
@@ -266,13 +267,16 @@ class Call:
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
         request = self.request
-        if request.operation == "embeddings":
-            return embedding_adapter(deployment).parse_embedding_response(status, headers, body, request,
-                                                                          deployment)
-        if request.prompt is None:
-            return adapter.parse_response(status, headers, body, request, deployment)
-        chat = self.request_for(deployment)
-        response = adapter.parse_response(status, headers, body, chat, deployment)
+        try:
+            if request.operation == "embeddings":
+                return embedding_adapter(deployment).parse_embedding_response(status, headers, body, request,
+                                                                              deployment)
+            if request.prompt is None:
+                return adapter.parse_response(status, headers, body, request, deployment)
+            chat = self.request_for(deployment)
+            response = adapter.parse_response(status, headers, body, chat, deployment)
+        except SHAPE_ERRORS as exc:  # any adapter, ours or a user's: a typed, retryable error
+            raise wrong_shape(exc, body, provider=deployment.provider, model=deployment.model) from exc
         if chat is not request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response

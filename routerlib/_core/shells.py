@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # -- sync
 def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
     call = Call(runtime, request)
+    if runtime.cache is not None:
+        call.cache = caching.start(runtime, request)
     try:
         while (deployment := call.next_deployment()) is not None:
             if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
@@ -114,6 +116,8 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
 # -- async (mirrors the sync shell)
 async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStream:
     call = Call(runtime, request)
+    if runtime.cache is not None:
+        call.cache = caching.start(runtime, request)
     try:
         while (deployment := await call.anext_deployment()) is not None:
             if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:

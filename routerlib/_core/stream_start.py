@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import APIError, StreamInterruptedError
 from ..observe.events import FirstToken, StreamEnd, StreamEndKind
+from ..providers._errors import SHAPE_ERRORS, wrong_shape
 from ..streaming import StreamAccumulator
 
 logger = logging.getLogger("routerlib")
@@ -42,7 +43,12 @@ class StreamStart:
         """Buffer one event's chunks; True once content (or the finish) has arrived."""
         started = False
         acc = self.acc
-        for chunk in self.parser.feed(event, data):
+        try:
+            chunks = self.parser.feed(event, data)
+        except SHAPE_ERRORS as exc:
+            deployment = self.deployment
+            raise wrong_shape(exc, data, provider=deployment.provider, model=deployment.model) from exc
+        for chunk in chunks:
             self.buffered.append(chunk)
             if acc.add(chunk):
                 started = True

@@ -171,7 +171,8 @@ def _read_file(path: str, max_bytes: int) -> bytes:
 
 
 def run_update(args: argparse.Namespace) -> int:
-    from ..cost.cache import PriceCacheError, build_cache, parse_source, write_cache
+    from ..cost.cache import PriceCacheError, parse_source, write_cache
+    from ..cost.cache_build import build_cache
 
     if not args.timeout > 0 or not args.max_size > 0:
         raise UsageError("--timeout and --max-size must be > 0")

@@ -5,25 +5,10 @@ They are re-exported from ``routerlib.cost``, which is where users should name t
 
 from __future__ import annotations
 
-import sys
-
+from .._warnings import caller_stacklevel
 from ..exceptions import RouterlibError
 
 __all__ = ["CostUnknownWarning", "UnknownModelError", "caller_stacklevel"]
-
-
-def caller_stacklevel() -> int:
-    """The ``warnings.warn`` stacklevel that points at the first frame outside routerlib.
-
-    routerlib warns from different depths (``compute_cost`` called directly, or from inside
-    a ``completion`` call), so a fixed stacklevel would point into routerlib itself.
-    """
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "routerlib":
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
 
 
 class CostUnknownWarning(UserWarning):

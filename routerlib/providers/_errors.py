@@ -137,3 +137,16 @@ def unreadable_body(reason: str, body: bytes, *, provider: str, model: str,
     request_id = headers.get("x-request-id") if headers else None
     return APIResponseValidationError(f"{reason}: {preview!r}", provider=provider, model=model,
                                       request_id=request_id, status_code=None)
+
+
+#: What a parser raises when a provider's JSON has the wrong shape (a string where an object was
+#: expected, a number where text was): turned into ``APIResponseValidationError`` by the core.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
+
+
+def wrong_shape(exc: BaseException, body: bytes, *, provider: str, model: str) -> APIResponseValidationError:
+    """The typed error for a parser that tripped over an answer of the wrong shape."""
+    error = unreadable_body(f"the provider's answer has an unexpected shape ({type(exc).__name__}: {exc})", body,
+                            provider=provider, model=model)
+    error.__cause__ = exc
+    return error

@@ -21,10 +21,11 @@ import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from .base import Ledger
+#: A ledger (``spend.base.Ledger``), named loosely here: this module is what ``base`` itself uses
+#: to leave the event loop, so it cannot import ``base``'s protocol.
+Ledger = Any
 
 __all__ = ["check_timeout", "in_thread", "run_async", "run_sync"]
 
