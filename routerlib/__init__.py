@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys as _sys
 import types as _types
 
-from ._api import acompletion, atext_completion, completion, default_client, text_completion
+from ._api import acompletion, aembedding, atext_completion, completion, default_client, embedding, text_completion
 from .client import Client
 from .exceptions import (
     APIConnectionError,
@@ -61,6 +61,7 @@ from .types import (
     Attempt,
     ChatCompletionChunk,
     Cost,
+    EmbeddingResponse,
     ModelResponse,
     TextCompletion,
     Usage,
@@ -168,6 +169,7 @@ __all__ = [
     "ContentPolicyViolationError",
     "ContextWindowExceededError",
     "Cost",
+    "EmbeddingResponse",
     "InternalServerError",
     "InvalidRequestError",
     "LedgerError",
@@ -207,6 +209,7 @@ __all__ = [
     "UsageWarning",
     "__version__",
     "acompletion",
+    "aembedding",
     "atext_completion",
     "batch_completion",
     "completion",
@@ -214,6 +217,7 @@ __all__ = [
     "cost_per_token",
     "decode",
     "default_client",
+    "embedding",
     "encode",
     "get_max_tokens",
     "get_model_info",

@@ -15,9 +15,11 @@ from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from .client import Client
-from .params import CompletionParams
+from .params import CompletionParams, EmbeddingParams
 from .streaming import AsyncStream, Stream
-from .types import ModelResponse, TextCompletion
+from .types import EmbeddingResponse, ModelResponse, TextCompletion
+
+EmbeddingInput = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 
 _default: Client | None = None
 _default_lock = threading.Lock()
@@ -62,3 +64,20 @@ async def atext_completion(model: str, prompt: str | Sequence[str],
                            **params: Unpack[CompletionParams]) -> TextCompletion | AsyncStream:
     """The async twin of ``text_completion``."""
     return await default_client().atext_completion(model, prompt, **params)
+
+
+def embedding(model: str, input: EmbeddingInput, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
+    """Embeddings of ``input``: a string, a list of strings (one embedding each, in order), or
+    token ids. Returns an ``EmbeddingResponse`` (``data[i].embedding``, ``usage``, ``cost``).
+
+    The same machinery as ``completion``: retries, ``fallbacks``, ``deadline``, prices from the
+    model map, budgets and the ledger (on a ``Client``). ``params`` are OpenAI's ``dimensions``,
+    ``encoding_format``, ``user`` plus routing options; unknown names and bad values raise
+    ``InvalidRequestError`` before anything is sent.
+    """
+    return default_client().embedding(model, input, **params)
+
+
+async def aembedding(model: str, input: EmbeddingInput, **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
+    """The async twin of ``embedding``."""
+    return await default_client().aembedding(model, input, **params)

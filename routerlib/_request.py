@@ -14,30 +14,28 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic_core
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     InstanceOf,
     StrictBool,
     StrictInt,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from . import _checks
+from ._base_request import MAY_HOLD_SECRETS, BaseRequest
 from ._messages import needs_normalising, normalise_messages
 from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
 from .cache.control import CacheControl
 from .exceptions import InvalidRequestError
-from .policy import RetryPolicy
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
@@ -56,14 +54,13 @@ PROVIDER_PARAMS: tuple[str, ...] = (
 Number = float | int | str | Decimal
 
 
-class ChatRequest(BaseModel):
-    """One chat call, validated. Build it with ``build_request``, never by hand."""
+class ChatRequest(BaseRequest):
+    """One chat call (or a text_completion, with ``prompt`` set), validated. Build it with
+    ``build_request``, never by hand. Routing, retries, prices: ``BaseRequest``."""
 
-    # allow_inf_nan=False: no float or Decimal parameter may be NaN or infinite (NaN is not JSON).
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              protected_namespaces=(), allow_inf_nan=False)
+    operation: ClassVar[Literal["chat"]] = "chat"
+    provider_params: ClassVar[tuple[str, ...]] = PROVIDER_PARAMS
 
-    model: str = Field(min_length=1)
     messages: tuple[Mapping[str, Any], ...] = ()
     # -- sent to the provider
     temperature: float | None = Field(default=None, strict=True, ge=0, le=2)
@@ -100,32 +97,6 @@ class ChatRequest(BaseModel):
     echo: bool | None = Field(default=None, strict=True)
     best_of: int | None = Field(default=None, strict=True, ge=1, le=20)
     suffix: str | None = None
-    # -- routing and connection
-    timeout: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
-    deadline: float | None = Field(default=None, strict=True, gt=0, le=_checks.TIMEOUT_MAX)
-    deployment_id: str | None = None
-    api_base: str | None = None
-    api_version: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    #: Azure OpenAI: a Microsoft Entra ID token, sent as a bearer when there is no api_key.
-    azure_ad_token: str | None = Field(default=None, repr=False)
-    model_list: tuple[Mapping[str, Any], ...] | None = None
-    headers: Mapping[str, str] | None = None
-    metadata: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
-    drop_params: bool = Field(default=False, strict=True)
-    # -- reliability (behaviour: routerlib.policy)
-    num_retries: int | None = Field(default=None, strict=True, ge=0)
-    #: This call's retry/fallback policy (which errors retry or fall back, backoff, caps);
-    #: replaces the client's for this call only. num_retries, if given, still wins.
-    policy: InstanceOf[RetryPolicy] | None = None
-    fallbacks: tuple[str | Mapping[str, Any], ...] | None = None
-    context_window_fallback_dict: Mapping[str, str] | None = None
-    # -- cost (behaviour: routerlib.cost)
-    input_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_token: Decimal | None = Field(default=None, ge=0)
-    input_cost_per_second: Decimal | None = Field(default=None, ge=0)
-    output_cost_per_second: Decimal | None = Field(default=None, ge=0)
     # -- prompt templates for raw-prompt providers (behaviour: routerlib.prompts)
     initial_prompt_value: str | None = None
     roles: Mapping[str, Mapping[str, str]] | None = None
@@ -135,8 +106,11 @@ class ChatRequest(BaseModel):
     hf_model_name: str | None = None
     # -- response cache (behaviour: routerlib.cache): LiteLLM's per-call controls
     cache: CacheControl | None = None
-    # -- testing
-    mock_response: str | None = None
+    # -- testing (behaviour: routerlib.providers.mock)
+    #: The answer's text; or an exception (or "litellm.RateLimitError", ...) each attempt fails with.
+    mock_response: str | InstanceOf[Exception] | None = None
+    #: Tool calls the mocked answer carries (OpenAI's shape), streamed too.
+    mock_tool_calls: tuple[Mapping[str, Any], ...] | None = None
     #: Set for text_completion(): the raw prompt, sent to /completions as is.
     prompt: str | tuple[str, ...] | None = None
 
@@ -154,55 +128,6 @@ class ChatRequest(BaseModel):
         if problem is not None:
             raise ValueError(problem)
         return model
-
-    @field_validator("azure_ad_token")
-    @classmethod
-    def _check_token(cls, value: str | None) -> str | None:
-        problem = _checks.credential_problem(value) if value is not None else None
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("api_version")
-    @classmethod
-    def _check_api_version(cls, value: str | None) -> str | None:
-        if value is not None and not (value and value.isascii() and value.isprintable() and " " not in value):
-            raise ValueError("must be a non-empty version string of printable ASCII without spaces")
-        return value
-
-    @field_validator("deployment_id")
-    @classmethod
-    def _check_deployment_id(cls, value: str | None) -> str | None:
-        problem = _checks.segment_problem(value) if value is not None else None
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
-        problem = _checks.header_problem(headers) if headers else None
-        if problem is not None:
-            raise ValueError(problem)
-        return headers
-
-    @field_validator("fallbacks", "model_list")
-    @classmethod
-    def _check_entries(cls, entries: tuple[Any, ...] | None, info: ValidationInfo) -> tuple[Any, ...] | None:
-        for i, entry in enumerate(entries or ()):
-            problem = (_checks.model_problem(entry) if isinstance(entry, str) else _checks.entry_problem(entry))
-            if problem is not None:
-                raise ValueError(f"{info.field_name}[{i}]: {problem}")
-        return entries
-
-    @field_validator("context_window_fallback_dict")
-    @classmethod
-    def _check_context_fallbacks(cls, mapping: Mapping[str, str] | None) -> Mapping[str, str] | None:
-        for source, target in (mapping or {}).items():
-            problem = _checks.model_problem(target)
-            if problem is not None:
-                raise ValueError(f"[{source!r}]={target!r}: {problem}")
-        return mapping
 
     @field_validator("tools")
     @classmethod
@@ -239,21 +164,6 @@ class ChatRequest(BaseModel):
                 raise ValueError("type 'json_schema' needs 'json_schema': {'name': <string>, 'schema': {...}}")
         return fmt
 
-    @field_validator("metadata")
-    @classmethod
-    def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """user, team and tags attribute spend: check them now, not when the record is written."""
-        if metadata:
-            for name in ("user", "team"):
-                value = metadata.get(name)
-                if value is not None and (not isinstance(value, str) or not value):
-                    raise ValueError(f"metadata.{name}={value!r}: must be a non-empty string")
-            tags = metadata.get("tags")
-            if tags is not None and not isinstance(tags, str) and not (
-                    isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
-                raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
-        return metadata
-
     @field_validator("roles")
     @classmethod
     def _check_roles(cls, roles: Mapping[str, Mapping[str, str]] | None) -> Mapping[str, Mapping[str, str]] | None:
@@ -277,10 +187,31 @@ class ChatRequest(BaseModel):
             raise ValueError(f"at most 4 stop sequences are allowed, got {len(stop)}")
         return stop
 
+    @field_validator("mock_response")
+    @classmethod
+    def _check_mock_response(cls, value: str | Exception | None) -> str | Exception | None:
+        if isinstance(value, str) and value.startswith("litellm."):
+            from .providers.mock import check_mock_error_name
+
+            check_mock_error_name(value)  # a misspelt error name must not pass as the answer's text
+        return value
+
+    @field_validator("mock_tool_calls")
+    @classmethod
+    def _check_mock_tool_calls(cls, calls: tuple[Mapping[str, Any], ...] | None
+                               ) -> tuple[Mapping[str, Any], ...] | None:
+        if not calls:
+            return None  # as LiteLLM: an empty list mocks nothing
+        from .providers.mock import check_tool_calls
+
+        check_tool_calls(calls)
+        return calls
+
     @model_validator(mode="after")
     def _check_combinations(self) -> ChatRequest:
-        # model, api_base and api_key are given on (almost) every call: their checks are inlined here,
-        # cheapest first, and the reason is looked up only for a bad value (_checks has the rules).
+        # Replaces BaseRequest's validator. model, api_base and api_key are given on (almost) every
+        # call: their checks (base_request.check_call_options) are inlined here, cheapest first, and
+        # the reason is looked up only for a bad value (_checks has the rules).
         model = self.model
         if not (model.isprintable() and model[:1] != " " and model[-1:] not in _BAD_MODEL_ENDS):
             raise ValueError(f"model={model!r}: {_checks.model_problem(model)}")
@@ -312,11 +243,6 @@ class ChatRequest(BaseModel):
                              f"(got logprobs={self.logprobs!r})")
         return self
 
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        # api_key is repr=False; keys can also sit in headers and in fallback/model_list entries.
-        for name, value in super().__repr_args__():
-            yield name, (redacted(value) if name in _MAY_HOLD_SECRETS else value)
-
     @property
     def caller(self) -> str | None:
         """Who the call is for, for per-user budgets and cache scopes: ``metadata["user"]``, else the
@@ -332,7 +258,7 @@ class ChatRequest(BaseModel):
         return bool(self.stream_options and self.stream_options.get("include_usage"))
 
 
-_MAY_HOLD_SECRETS = frozenset({"headers", "model_list", "fallbacks", "extra_body"})
+_MAY_HOLD_SECRETS = MAY_HOLD_SECRETS
 _BAD_MODEL_ENDS = ("", " ", "/")
 TOOL_CHOICES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
@@ -487,12 +413,12 @@ _JSON_FIELDS = ("messages", "prompt", "tools", "tool_choice", "extra_body", "res
                 "bos_token", "eos_token", "roles")
 
 
-def _check_json(request: ChatRequest) -> None:
+def _check_json(request: BaseRequest, fields: tuple[str, ...] = _JSON_FIELDS) -> None:
     """Find the value that cannot be sent as JSON and raise naming it (a "NaN" inside a string passes)."""
     values = request.__dict__
-    for name in _JSON_FIELDS:
+    for name in fields:
         value = values[name]
-        if value is None:
+        if value is None or isinstance(value, Exception):  # mock_response=Exception(...) is raised, not sent
             continue
         items = enumerate(value) if name == "messages" else ((None, value),)
         for i, item in items:
@@ -603,10 +529,11 @@ def _forbid_extra_properties(schema: Any) -> None:
             _forbid_extra_properties(value)
 
 
-def _unknown_parameter_error(names: Sequence[str]) -> InvalidRequestError:
+def _unknown_parameter_error(names: Sequence[str], accepted: frozenset[str] | set[str] = ACCEPTED
+                             ) -> InvalidRequestError:
     parts = []
     for name in names:
-        close = difflib.get_close_matches(name, sorted(ACCEPTED), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name, sorted(accepted), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         parts.append(f"{name!r}{hint}")
     return InvalidRequestError(
@@ -626,17 +553,21 @@ def _shown(name: str, value: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
+#: Values never quoted in an error message: they may be long, and they are the user's data.
+_NEVER_SHOWN = frozenset({"messages", "input"})
+
+
 def _validation_error(exc: ValidationError, params: Mapping[str, Any]) -> InvalidRequestError:
     problems = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
         name = str(loc[0]) if loc else ""
         message = err["msg"].removeprefix("Value error, ")
-        if name in params and name != "messages":
+        if name in params and name not in _NEVER_SHOWN:
             problems.append(f"{name}={_shown(name, params[name])}: {message}")
         elif message.startswith(name):
             problems.append(message)
-        else:  # messages (never shown whole): point at the message, e.g. "messages[0]: ..., got str"
+        else:  # messages, input (never shown whole): point at the item, e.g. "messages[0]: ..., got str"
             where = name + "".join(f"[{p}]" for p in loc[1:2] if isinstance(p, int))
             got = f", got {type(err['input']).__name__}" if where != name else ""
             problems.append(f"{where}: {message}{got}" if where else message)

@@ -31,7 +31,7 @@ from ._warnings import warn_implausible
 from .types import USAGE_TOKEN_LIMIT, Usage, checked_usage, count, usage_problem
 
 if TYPE_CHECKING:
-    from ._request import ChatRequest
+    from ._embedding import Request
     from .cost.model_map import ModelInfo
 
 __all__ = ["USAGE_TOKEN_LIMIT", "bound_usage", "checked_usage", "count", "usage_problem", "warn_implausible"]
@@ -39,11 +39,16 @@ __all__ = ["USAGE_TOKEN_LIMIT", "bound_usage", "checked_usage", "count", "usage_
 _SLACK = 1024
 
 
-def bound_usage(usage: Usage, request: ChatRequest, info: ModelInfo | None) -> Usage:
-    """``usage`` cut to what ``request`` could have read and generated (see the module docstring)."""
-    prompts = len(request.prompt) if isinstance(request.prompt, tuple) else 1
-    choices = (request.n or 1) * prompts
-    cap = request.max_completion_tokens or request.max_tokens or (info.max_output_tokens if info else None)
+def bound_usage(usage: Usage, request: Request, info: ModelInfo | None) -> Usage:
+    """``usage`` cut to what ``request`` could have read and generated (see the module docstring).
+
+    An embedding's inputs are its prompts (the model's input limit is per input); it generates nothing."""
+    if request.operation == "embeddings":
+        prompts, choices, cap = request.count, 1, None
+    else:
+        prompts = len(request.prompt) if isinstance(request.prompt, tuple) else 1
+        choices = (request.n or 1) * prompts
+        cap = request.max_completion_tokens or request.max_tokens or (info.max_output_tokens if info else None)
     window = info.max_input_tokens if info is not None else None
     completion, prompt = usage.completion_tokens, usage.prompt_tokens
     cuts = []

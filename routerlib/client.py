@@ -21,21 +21,23 @@ from typing_extensions import Unpack
 from ._core.accounting import Accounting
 from ._core.runtime import Runtime
 from ._core.shells import run_async, run_sync
-from ._request import ChatRequest, build_request
+from ._embedding import build_embedding_request
+from ._request import build_request
 from .callbacks import Callbacks, CallbacksObserver
 from .exceptions import ConfigurationError
 from .observe import Observers
-from .params import CompletionParams
+from .params import CompletionParams, EmbeddingParams
 from .planning import Planner, StaticSource
 from .policy import RetryPolicy
 from .providers.base import ProviderSpec
 from .providers.registry import ProviderRegistry, spec_from_row
 from .streaming import AsyncStream, Stream
 from .transport import AsyncTransport, Limits, SyncTransport
-from .types import ModelResponse, TextCompletion
+from .types import EmbeddingResponse, ModelResponse, TextCompletion
 
 if TYPE_CHECKING:
     from ._core.source import DeploymentSource
+    from ._embedding import Request
     from .cache import CacheBackend
     from .cost.model_map import ModelInfo, ModelMap
     from .prompts import PromptTemplate
@@ -70,7 +72,7 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
-        _source_factory: Callable[[ChatRequest], DeploymentSource] | None = None,
+        _source_factory: Callable[[Request], DeploymentSource] | None = None,
     ) -> None:
         _check_config(timeout=timeout, policy=policy, ledger=ledger, budgets=budgets, observers=observers,
                       environ=environ)
@@ -99,7 +101,7 @@ class Client:
             source_factory=_source_factory or self._static_source, clock=clock, sleep=sleep,
             async_sleep=async_sleep, cache=cache)
 
-    def _static_source(self, request: ChatRequest) -> DeploymentSource:
+    def _static_source(self, request: Request) -> DeploymentSource:
         return StaticSource(request, self._planner)
 
     # -- configuration
@@ -174,6 +176,18 @@ class Client:
     async def atext_completion(self, model: str, prompt: str | Sequence[str],
                                **params: Unpack[CompletionParams]) -> TextCompletion | AsyncStream:
         request = build_request({"model": model, "prompt": _prompt(prompt), **params})
+        return await run_async(self._runtime, request)  # type: ignore[return-value]
+
+    def embedding(self, model: str, input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+                  **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
+        """Embeddings of ``input`` (one string, or a list: one embedding per item, in order).
+        See ``routerlib.embedding``."""
+        request = build_embedding_request({"model": model, "input": input, **params})
+        return run_sync(self._runtime, request)  # type: ignore[return-value]
+
+    async def aembedding(self, model: str, input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+                         **params: Unpack[EmbeddingParams]) -> EmbeddingResponse:
+        request = build_embedding_request({"model": model, "input": input, **params})
         return await run_async(self._runtime, request)  # type: ignore[return-value]
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The keyword parameters of ``completion()`` and friends, as a TypedDict for type checkers.
+"""The keyword parameters of ``completion()`` and friends (and of ``embedding()``), as TypedDicts for type checkers.
 
 ``completion(model, messages, **params: Unpack[CompletionParams])`` gives editors and mypy
 every parameter by name and type, while routerlib validates the values at run time in one
@@ -95,4 +95,46 @@ class CompletionParams(TypedDict, total=False):
     # -- response cache: {"no-cache": bool, "no-store": bool, "ttl": s, "s-maxage": s, "namespace": str}
     cache: Mapping[str, Any]
     # -- testing
-    mock_response: str
+    mock_response: str | Exception  # the answer's text, or a failure (an exception, "litellm.RateLimitError")
+    mock_tool_calls: Sequence[Mapping[str, Any]]  # tool calls the mocked answer carries
+    mock_testing_fallbacks: bool  # the primary fails (a mocked 500), so the fallbacks run
+
+
+class EmbeddingParams(TypedDict, total=False):
+    """Every keyword ``embedding`` takes besides ``model`` and ``input`` (all optional)."""
+
+    # -- OpenAI embedding parameters, sent to the provider
+    dimensions: int
+    encoding_format: Literal["float", "base64"]
+    user: str
+    # -- connection
+    timeout: float
+    request_timeout: float  # alias of timeout (LiteLLM's name)
+    custom_llm_provider: str  # LiteLLM's: the provider prefix of model, given apart
+    deadline: float
+    deployment_id: str
+    api_base: str
+    base_url: str  # alias of api_base
+    api_version: str
+    api_key: str
+    azure_ad_token: str
+    model_list: Sequence[Mapping[str, Any]]
+    headers: Mapping[str, str]
+    extra_headers: Mapping[str, str]  # merged into headers
+    metadata: Mapping[str, Any]
+    extra_body: Mapping[str, Any]  # Gemini: taskType, title (into each request)
+    drop_params: bool
+    # -- reliability
+    num_retries: int
+    max_retries: int  # alias of num_retries
+    policy: RetryPolicy
+    fallbacks: Sequence[str | Mapping[str, Any]]
+    context_window_fallback_dict: Mapping[str, str]
+    # -- cost
+    input_cost_per_token: Price
+    output_cost_per_token: Price
+    input_cost_per_second: Price
+    output_cost_per_second: Price
+    # -- testing
+    mock_response: Sequence[float] | str | Exception  # the vector each input gets, or a failure
+    mock_testing_fallbacks: bool

@@ -25,13 +25,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from ._request import ChatRequest, redacted
+from ._request import redacted
 from .exceptions import ContextWindowExceededError, InvalidRequestError, MissingAPIKeyError, RouterlibError
 from .providers.base import NO_OPTIONS, PRICE_FIELDS, Deployment, DeploymentOptions, Prices, ProviderSpec
 from .providers.registry import ProviderRegistry
 
 if TYPE_CHECKING:
     from ._core.source import CallView
+    from ._embedding import Request
     from .cost.model_map import ModelInfo
 
 
@@ -58,7 +59,7 @@ class Target:
     entry: Mapping[str, Any] = field(default_factory=dict)
 
 
-def targets_for(request: ChatRequest) -> list[Target]:
+def targets_for(request: Request) -> list[Target]:
     """Primary (or model_list deployments) first, then fallbacks, in the caller's order."""
     found: list[Target] = []
     if request.model_list:
@@ -73,7 +74,7 @@ def targets_for(request: ChatRequest) -> list[Target]:
     return found
 
 
-def _model_list_entries(request: ChatRequest) -> list[Mapping[str, Any]]:
+def _model_list_entries(request: Request) -> list[Mapping[str, Any]]:
     """model_list entries for ``request.model``: ours ({"model": ...}) or LiteLLM's shape."""
     entries = []
     for raw in request.model_list or ():
@@ -138,7 +139,7 @@ class Planner:
             f"providers: {', '.join(self.registry)}), or pass api_base for an OpenAI-compatible server",
             model=model, code="unknown_model")
 
-    def check(self, targets: list[Target], request: ChatRequest) -> None:
+    def check(self, targets: list[Target], request: Request) -> None:
         """Refuse, before anything is sent, a fallback that could never be resolved: an unknown
         provider, or one with no endpoint. (Keys are looked up only when a target is tried.)"""
         first = targets[0]
@@ -155,7 +156,7 @@ class Planner:
                     f"fallback {target.model!r}: provider {spec.name!r} has no default endpoint: give the "
                     f"entry an api_base{where}", provider=spec.name, code="missing_api_base")
 
-    def resolve(self, target: Target, request: ChatRequest, primary: Deployment | None) -> Deployment:
+    def resolve(self, target: Target, request: Request, primary: Deployment | None) -> Deployment:
         """The deployment for ``target`` (see the module docstring for what it inherits)."""
         entry = target.entry
         own_base = entry.get("api_base") or entry.get("base_url")
@@ -172,14 +173,18 @@ class Planner:
                 # Credentials go only where they were meant to: the same scheme, host and port.
                 inherited.update(api_key=primary.api_key, headers=primary.headers,
                                  azure_ad_token=primary.bearer_token)
+        # A deployment answered in memory (``providers.mock``) needs no key.
+        mocked = (request.mock_response is not None or request.mock_tool_calls is not None
+                  or (request.mock_testing_fallbacks is True and target.kind in _PRIMARY_KINDS))
         deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
-                                     key_optional=request.mock_response is not None, split=(provider, name))
+                                     key_optional=mocked, split=(provider, name))
         return self.with_template(deployment, request)
 
-    def with_template(self, deployment: Deployment, request: ChatRequest) -> Deployment:
+    def with_template(self, deployment: Deployment, request: Request) -> Deployment:
         """For a raw-prompt server, the deployment with this call's prompt template selected now
         (from the client's environment, before anything is sent), so its adapter only renders."""
-        if request.prompt is not None or not getattr(deployment.adapter, "renders_prompt", False):
+        if request.operation == "embeddings" or request.prompt is not None \
+                or not getattr(deployment.adapter, "renders_prompt", False):
             return deployment
         from .providers.text_completion import select_for
 
@@ -269,6 +274,8 @@ def same_origin(a: str, b: str) -> bool:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The targets ``mock_testing_fallbacks`` fails (answered in memory, so they need no key).
+_PRIMARY_KINDS = ("primary", "deployment")
 
 
 class StaticTarget:
@@ -300,7 +307,7 @@ class StaticSource:
     Fallbacks that could never be resolved are refused here, before anything is sent.
     """
 
-    def __init__(self, request: ChatRequest, planner: Planner) -> None:
+    def __init__(self, request: Request, planner: Planner) -> None:
         self._request = request
         self._planner = planner
         targets = targets_for(request)

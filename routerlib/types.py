@@ -11,6 +11,9 @@ excluded from ``model_dump()`` so that the dump stays a faithful OpenAI body:
 - ``cache_hit``: True when the answer came from the client's response cache (nothing was sent;
   ``cost.total`` is zero and ``cost.saved`` what the answer cost when it was fetched).
 
+``EmbeddingResponse`` (``embedding()``) carries the same fields beside OpenAI's ``data``,
+``model`` and ``usage``.
+
 Every object also reads like LiteLLM's (so code written for it ports by changing the import):
 ``r["choices"][0]["message"]["content"]``, ``delta.get("content")``, ``"usage" in r``,
 ``r.json()`` and ``r.to_dict()`` (plain dicts, the same as ``model_dump()``), and
@@ -41,6 +44,8 @@ __all__ = [
     "ChoiceDelta",
     "CompletionTokensDetails",
     "Cost",
+    "Embedding",
+    "EmbeddingResponse",
     "Function",
     "ModelResponse",
     "PromptTokensDetails",
@@ -403,3 +408,21 @@ class TextCompletion(_RouterlibFields):
     choices: list[TextChoice]
     usage: CheckedUsage = None
     system_fingerprint: str | None = None
+
+
+class Embedding(_OpenModel):
+    """One input's vector: floats, or a base64 string of little-endian float32 with encoding_format="base64"."""
+
+    object: str = "embedding"
+    index: int = 0
+    embedding: list[float] | str
+
+
+class EmbeddingResponse(_RouterlibFields):
+    """An embedding call's answer, shaped like OpenAI's ``CreateEmbeddingResponse``: one
+    ``data[i].embedding`` per input, in input order; ``usage.prompt_tokens`` is what is billed."""
+
+    object: str = "list"
+    data: list[Embedding]
+    model: str = ""
+    usage: Usage | None = None

@@ -88,8 +88,16 @@ def test_missing_key_at_module_level_names_the_variable(monkeypatch: pytest.Monk
 def test_module_functions_mirror_the_client_methods() -> None:
     import inspect
 
-    for name in ("completion", "acompletion", "text_completion", "atext_completion"):
+    for name in ("completion", "acompletion", "text_completion", "atext_completion", "embedding", "aembedding"):
         function = getattr(routerlib, name)
         method = getattr(routerlib.Client, name)
         assert list(inspect.signature(function).parameters) == list(inspect.signature(method).parameters)[1:]
         assert inspect.iscoroutinefunction(function) == inspect.iscoroutinefunction(method)
+
+
+def test_module_embedding_calls_use_the_default_client(offline: routerlib.Client) -> None:
+    sync = routerlib.embedding("openai/text-embedding-3-small", ["a", "b"], mock_response=[0.5])
+    other = asyncio.run(routerlib.aembedding("openai/text-embedding-3-small", ["a", "b"], mock_response=[0.5]))
+    assert isinstance(sync, routerlib.EmbeddingResponse) and isinstance(other, routerlib.EmbeddingResponse)
+    assert [d.embedding for d in sync.data] == [d.embedding for d in other.data] == [[0.5], [0.5]]
+    assert sync.usage == other.usage and sync.cost == other.cost and sync.cost is not None

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from routerlib._core.accounting import Accounting, byte_bound, unbounded_part
+from routerlib._embedding import EmbeddingRequest, build_embedding_request
 from routerlib._request import build_request
 from routerlib.cost.model_map import ModelMap
 from routerlib.planning import Planner, targets_for
@@ -88,3 +89,57 @@ def test_deployment_prices_override_the_call_and_the_map(planner: Planner) -> No
 def test_byte_bound_is_an_upper_bound() -> None:
     r = request(messages=[{"role": "user", "content": "héllo wörld " * 20}])
     assert byte_bound(r) >= Accounting.prompt_tokens(r, "gpt-4o-mini")
+
+
+# -- embeddings: the same path, its own rules
+
+def embedding(value: object, **params: object) -> EmbeddingRequest:
+    return build_embedding_request({"model": "openai/text-embedding-3-small", "input": value, "api_key": "k",
+                                    **params})
+
+
+def test_an_embeddings_prompt_is_its_inputs() -> None:
+    texts = ["the cat sat", "on the mat"]
+    assert Accounting.prompt_tokens(embedding(texts), "text-embedding-3-small") == sum(
+        count_text("text-embedding-3-small", t) for t in texts)
+    assert Accounting.prompt_tokens(embedding([[1, 2, 3], [4]]), "x") == 4
+    assert Accounting.prompt_tokens(embedding([5, 6]), "x") == 2
+    assert Accounting.output_tokens(embedding("x")) == 0
+
+
+def test_each_input_must_fit_the_models_input_limit(planner: Planner, monkeypatch: pytest.MonkeyPatch) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.deployment("openai/text-embedding-3-small", {"api_key": "k"})
+    info = accounting.info(deployment)
+    assert info is not None and info.max_input_tokens == 8191
+    never = lambda: pytest.fail("fits() counts inputs itself")  # noqa: E731
+    monkeypatch.setattr("routerlib.tokens.count_text", lambda model, text: pytest.fail("a short input was counted"))
+    assert accounting.fits(embedding(["short", "also short"]), deployment, info, never) is None
+    monkeypatch.undo()
+    long_text = "word " * 9000
+    too_long = embedding(["fine", long_text])
+    counted = count_text("text-embedding-3-small", long_text)
+    assert accounting.fits(too_long, deployment, info, never) == f"input[1]: {counted} tokens > 8191 input tokens"
+    tokens = embedding([[1] * 10, [2] * 9000])
+    assert accounting.fits(tokens, deployment, info, never) == "input[1]: 9000 tokens > 8191 input tokens"
+    narrow = planner.deployment("openai/text-embedding-3-small", {"api_key": "k"},
+                                options=DeploymentOptions(max_input_tokens=3))
+    assert accounting.fits(embedding("one two three four five"), narrow, info, never)
+
+
+def test_an_embeddings_worst_case_is_its_inputs_at_the_input_price(planner: Planner) -> None:
+    accounting = Accounting(planner)
+    deployment = planner.deployment("openai/text-embedding-3-small", {"api_key": "k"})
+    amount, why = accounting.worst_case(embedding("x"), deployment, 1000)
+    assert amount == Decimal("2E-8") * 1000 and why == ""
+    unknown = planner.deployment("openai/my-own-embedder", {"api_key": "k"})
+    amount, why = accounting.worst_case(embedding("x"), unknown, 1000)
+    assert amount is None and "no known input price" in why
+    priced = embedding("x", input_cost_per_token="0.001")
+    assert accounting.worst_case(priced, unknown, 10)[0] == Decimal("0.01")
+
+
+def test_an_embeddings_estimate_has_no_output(planner: Planner) -> None:
+    deployment = planner.deployment("openai/text-embedding-3-small", {"api_key": "k"})
+    usage = Accounting(planner).estimate(embedding("x"), deployment, 7, "")
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.estimated) == (7, 0, 7, True)

@@ -243,3 +243,15 @@ def test_a_text_completion_is_cached_as_text() -> None:
     chat = c.completion("openai/gpt-3.5-turbo-instruct", [{"role": "user", "content": "The answer is"}],
                         api_key=KEY)  # a chat with the same words is another request
     assert not chat.cache_hit and len(transport.requests) == 2
+
+
+def test_embeddings_are_not_cached_and_still_answer() -> None:
+    import json as _json
+
+    body = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}]}
+    c, transport = client(HTTPResponse(200, {}, _json.dumps(body).encode()), cache=MemoryCache())
+    for _ in range(2):
+        response = c.embedding("openai/text-embedding-3-small", "x", api_key=KEY)
+        assert response.data[0].embedding == [0.5] and not response.cache_hit
+    assert len(transport.requests) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from policy_helpers import MESSAGES, FakeClock, Script, error, ok, ok_body, transports
@@ -354,3 +355,68 @@ def test_prompt_goes_through_chat(provider: str, model: str, chat: bool) -> None
     from routerlib.cost import ModelMap
 
     assert prompt_goes_through_chat(provider, ModelMap.default().get(model, "openai")) is chat
+
+
+# -- embeddings: the same core, another operation
+def embedded(model: str = "text-embedding-3-small", n: int = 1) -> HTTPResponse:
+    return HTTPResponse(200, {}, json.dumps({
+        "object": "list", "model": model, "usage": {"prompt_tokens": 4, "total_tokens": 4},
+        "data": [{"object": "embedding", "index": i, "embedding": [0.5, float(i)]} for i in range(n)]}).encode())
+
+
+def test_an_embedding_retries_and_falls_back_like_a_completion() -> None:
+    clock = FakeClock()
+    script = Script({"text-embedding-3-small": [error(429, headers={"retry-after": "1"})],
+                     "text-embedding-3-large": [error(503), embedded("text-embedding-3-large", 2)]})
+    response = client_for(script, clock).embedding("openai/text-embedding-3-small", ["a", "b"], api_key="k",
+                                                   num_retries=1, fallbacks=["openai/text-embedding-3-large"])
+    assert script.models() == ["text-embedding-3-small"] * 2 + ["text-embedding-3-large"] * 2
+    assert clock.sleeps[0] == 1.0 and len(clock.sleeps) == 2
+    assert [(a.model, a.status_code) for a in response.attempts] == [
+        ("text-embedding-3-small", 429), ("text-embedding-3-small", 429), ("text-embedding-3-large", 503),
+        ("text-embedding-3-large", None)]
+    assert response.cost is not None and response.cost.total == Decimal("1.3E-7") * 4  # the large model's price
+    assert response.attempts[-1].cost == response.cost
+
+
+def test_a_provider_without_embeddings_is_refused_then_falls_back() -> None:
+    script = Script({"text-embedding-3-small": [embedded()]})
+    response = client_for(script).embedding("anthropic/claude-3-5-haiku-latest", "x", api_key="k",
+                                            fallbacks=[{"model": "openai/text-embedding-3-small", "api_key": "k"}])
+    assert script.models() == ["text-embedding-3-small"]  # nothing was sent to anthropic
+    assert response.attempts[0].error == "UnsupportedParamsError"
+    assert "no embeddings API" in (response.attempts[0].message or "")
+
+
+def test_an_input_over_the_models_limit_is_skipped_before_sending() -> None:
+    script = Script({"text-embedding-3-small": [embedded()]})
+    client = client_for(script)
+    client.register_model("tiny-embedder", litellm_provider="openai", mode="embedding", max_input_tokens=5,
+                          input_cost_per_token="0.000001")
+    response = client.embedding("openai/tiny-embedder", "word " * 50, api_key="k",
+                                context_window_fallback_dict={"openai/tiny-embedder": "openai/text-embedding-3-small"})
+    assert script.models() == ["text-embedding-3-small"]
+    assert response.attempts[0].outcome == "skipped" and "input[0]" in (response.attempts[0].message or "")
+
+
+def test_embeddings_are_their_operation_for_observers() -> None:
+    from routerlib.observe import Observer
+
+    class Seen(Observer):
+        def __init__(self) -> None:
+            self.operations: list[str] = []
+
+        def on_call_start(self, event: object) -> None:
+            self.operations.append(event.operation)  # type: ignore[attr-defined]
+
+    seen = Seen()
+    client_for(Script({"text-embedding-3-small": [embedded()]}), observers=[seen]).embedding(
+        "openai/text-embedding-3-small", "x", api_key="k")
+    assert seen.operations == ["embeddings"]
+
+
+async def test_aembedding_runs_the_async_shell() -> None:
+    clock = FakeClock()
+    script = Script({"text-embedding-3-small": [error(500), embedded()]})
+    response = await client_for(script, clock).aembedding("openai/text-embedding-3-small", "x", api_key="k")
+    assert len(script.seen) == 2 and len(clock.sleeps) == 1 and response.data[0].embedding == [0.5, 0.0]

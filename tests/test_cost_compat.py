@@ -236,3 +236,11 @@ def test_token_counter_delegates_lazily(monkeypatch: pytest.MonkeyPatch) -> None
     fake.token_counter = lambda *a, **k: 42  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "routerlib.tokens", fake)
     assert token_counter(model="gpt-4o", text="hello") == 42
+
+
+def test_completion_cost_of_an_embedding_response_is_its_own_cost() -> None:
+    response = routerlib.Client(environ={}).embedding("openai/text-embedding-3-small", ["hello world"] * 3,
+                                                      mock_response=[0.1], input_cost_per_token="0.001")
+    assert response.cost is not None and response.cost.total == Decimal("0.006")  # the call's price, not the map's
+    assert completion_cost(completion_response=response) == float(response.cost.total)
+    assert completion_cost(completion_response=response, exact=True) == response.cost.total

@@ -220,3 +220,22 @@ def test_a_key_quoted_back_by_the_provider_is_in_no_span(telemetry: Telemetry) -
         seen = json.dumps([dict(span.attributes or {}), span.status.description,
                            [dict(e.attributes or {}) for e in span.events]])
         assert KEY not in seen
+
+
+def test_an_embedding_is_its_operation_with_its_own_attributes(telemetry: Telemetry) -> None:
+    body = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 3, "total_tokens": 3},
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}
+    c, _ = client(ok(body), observers=observers(telemetry, capture_content=True))
+    c.embedding("openai/text-embedding-3-small", "secret words", api_key=KEY, dimensions=2, encoding_format="float")
+    call, (attempt,) = tree(telemetry)
+    assert call.name == "routerlib embeddings openai/text-embedding-3-small"
+    assert attempt.name == "embeddings text-embedding-3-small"
+    attributes = dict(attempt.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "embeddings"
+    assert attributes["gen_ai.embeddings.dimension.count"] == 2
+    assert list(attributes["gen_ai.request.encoding_formats"]) == ["float"]  # type: ignore[arg-type]
+    assert attributes["gen_ai.usage.input_tokens"] == 3 and attributes["gen_ai.response.model"] == (
+        "text-embedding-3-small")
+    assert "gen_ai.input.messages" not in attributes and "gen_ai.output.messages" not in attributes
+    assert "gen_ai.response.finish_reasons" not in attributes
+    assert attempt.status.status_code == StatusCode.UNSET

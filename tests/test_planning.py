@@ -91,3 +91,27 @@ def test_a_misspelt_fallback_is_refused_before_anything_is_sent() -> None:
         client.completion("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], api_key="k",
                           fallbacks=[{"model": "azure/prod", "api_key": "k"}])
     assert transport.requests == []
+
+
+def test_an_embedding_to_a_raw_prompt_server_selects_no_prompt_template(planner: Planner) -> None:
+    from routerlib._embedding import build_embedding_request
+
+    embedding = build_embedding_request({"model": "text-completion-openai/my-model", "input": "x",
+                                         "api_base": "http://127.0.0.1:9/v1"})
+    deployment = planner.resolve(targets_for(embedding)[0], embedding, None)
+    assert deployment.options.template is None and deployment.model == "my-model"
+
+
+@pytest.mark.parametrize("params", [{"mock_response": "hi"}, {"mock_tool_calls": [{"function": {"name": "f"}}]},
+                                    {"mock_testing_fallbacks": True, "mock_response": None}])
+def test_a_mocked_primary_needs_no_key(planner: Planner, params: dict[str, object]) -> None:
+    mocked = request(**params)
+    assert planner.resolve(targets_for(mocked)[0], mocked, None).api_key is None
+
+
+def test_a_real_fallback_of_mock_testing_fallbacks_still_needs_its_key(planner: Planner) -> None:
+    mocked = request(mock_testing_fallbacks=True, fallbacks=["openai/gpt-4o"])
+    primary, fallback = targets_for(mocked)
+    deployment = planner.resolve(primary, mocked, None)
+    with pytest.raises(routerlib.MissingAPIKeyError):
+        planner.resolve(fallback, mocked, deployment)

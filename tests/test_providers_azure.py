@@ -235,3 +235,24 @@ def test_entra_id_token_never_shows_in_reprs() -> None:
 
     request = build_request({"model": "azure/d", "messages": MESSAGES, "azure_ad_token": "tok-SECRET"})
     assert "tok-SECRET" not in repr(request)
+
+
+def test_embeddings_go_to_the_deployments_embeddings_path() -> None:
+    body = {"object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+    client, transport = _client(body=body)
+    response = client.embedding("azure/embedder", "hi", api_base=BASE, api_key="k", dimensions=8)
+    sent = _only(transport)
+    assert sent.url == f"{BASE}/openai/deployments/embedder/embeddings?api-version={DEFAULT_API_VERSION}"
+    assert sent.headers["api-key"] == "k" and json.loads(sent.body) == {"model": "embedder", "input": "hi",
+                                                                       "dimensions": 8}
+    assert response.provider == "azure" and response.data[0].embedding == [0.5]
+
+
+def test_embedding_content_filter_errors_stay_typed() -> None:
+    body = {"error": {"code": "content_filter", "message": "filtered",
+                      "innererror": {"code": "ResponsibleAIPolicyViolation"}}}
+    client, _ = _client(status=400, body=body)
+    with pytest.raises(ContentPolicyViolationError):
+        client.embedding("azure/embedder", "hi", api_base=BASE, api_key="k")

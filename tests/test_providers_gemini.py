@@ -450,3 +450,76 @@ def test_usage_with_counts_that_are_not_integers_is_left_to_the_engine() -> None
 def test_a_schema_of_the_wrong_shape_is_a_typed_error(schema: dict[str, Any]) -> None:
     with pytest.raises(exc.InvalidRequestError, match=r"cannot be converted for gemini|not defined"):
         gemini.gemini_schema(schema)
+
+
+# -- embeddings ----------------------------------------------------------------------------------
+
+def embed(value: Any, **params: Any) -> tuple[HTTPRequest, Any]:
+    from routerlib._embedding import build_embedding_request
+
+    request = build_embedding_request({"model": "gemini/gemini-embedding-001", "input": value, **params})
+    selected, _ = select_params(request, SPEC)
+    http = ADAPTER.build_embedding_request(request, selected, deployment("gemini-embedding-001"))
+    return http, json.loads(http.body)
+
+
+def test_one_text_goes_to_embed_content() -> None:
+    http, body = embed("hello", dimensions=768, extra_body={"taskType": "RETRIEVAL_DOCUMENT", "title": "T"})
+    assert http.url == f"{BASE}/models/gemini-embedding-001:embedContent" and "AIza" not in http.url
+    assert http.headers["x-goog-api-key"] == "AIza-test-key"
+    assert body == {"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 768,
+                    "taskType": "RETRIEVAL_DOCUMENT", "title": "T"}
+
+
+def test_a_list_goes_to_batch_embed_contents_naming_the_model_in_each_request() -> None:
+    http, body = embed(["a", "b"])
+    assert http.url == f"{BASE}/models/gemini-embedding-001:batchEmbedContents"
+    assert body == {"requests": [{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": t}]}}
+                                 for t in ("a", "b")]}
+
+
+def test_token_ids_base64_and_user_are_refused_for_gemini() -> None:
+    with pytest.raises(exc.UnsupportedParamsError, match="gemini embeds text only"):
+        embed([1, 2, 3])
+    with pytest.raises(exc.UnsupportedParamsError, match="encoding_format only as 'float'"):
+        embed("x", encoding_format="base64")
+    assert embed("x", encoding_format="float")[1] == {"content": {"parts": [{"text": "x"}]}}
+    with pytest.raises(exc.UnsupportedParamsError, match="does not support user"):
+        embed("x", user="u")
+
+
+def embedding_parse(data: Any, value: Any = ("a", "b")) -> Any:
+    from routerlib._embedding import build_embedding_request
+
+    request = build_embedding_request({"model": "gemini/gemini-embedding-001", "input": list(value)})
+    return ADAPTER.parse_embedding_response(200, {}, json.dumps(data).encode(), request,
+                                            deployment("models/gemini-embedding-001"))
+
+
+def test_embedding_answers_become_openais_list() -> None:
+    response = embedding_parse({"embeddings": [{"values": [0.1, 0.2]}, {"values": [0.3, 0.4]}]})
+    assert [(d.index, d.embedding) for d in response.data] == [(0, [0.1, 0.2]), (1, [0.3, 0.4])]
+    assert response.model == "gemini-embedding-001" and response.usage is None  # counted by the call
+    single = embedding_parse({"embedding": {"values": [1.0]}, "usageMetadata": {"promptTokenCount": 4}}, ["a"])
+    assert single.data[0].embedding == [1.0] and single.usage is not None and single.usage.prompt_tokens == 4
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    ({"embeddings": [{"values": [0.1]}]}, "1 embeddings for 2 inputs"),
+    ({"nothing": []}, "has no embeddings"),
+    ({"embeddings": [{"values": [0.1]}, {"vals": []}]}, "embedding 1 of the provider's answer has no values"),
+])
+def test_unusable_embedding_answers_are_validation_errors(data: Any, said: str) -> None:
+    with pytest.raises(exc.APIResponseValidationError, match=said):
+        embedding_parse(data)
+
+
+def test_a_gemini_rate_limit_on_embeddings_is_typed_with_its_retry_delay() -> None:
+    error = {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"}]}}
+    answers = iter([HTTPResponse(429, {}, json.dumps(error).encode()),
+                    HTTPResponse(200, {}, json.dumps({"embedding": {"values": [0.5]}}).encode())])
+    client = routerlib.Client(transport=MockTransport(lambda request: next(answers)), environ={},
+                              sleep=lambda s: None)
+    response = client.embedding("gemini/gemini-embedding-001", "x", api_key="k")
+    assert [a.error for a in response.attempts] == ["RateLimitError", None] and response.attempts[0].retry_after == 0

@@ -355,3 +355,52 @@ def test_a_body_that_cannot_serialise_is_a_typed_error_before_sending() -> None:
     request = build_request({"model": MODEL, "messages": MESSAGES})
     with pytest.raises(ex.InvalidRequestError, match="cannot be sent as JSON"):
         ADAPTER.build_request(request, {"temperature": object()}, dep)
+
+
+# -- embeddings
+
+def embedding_request(**params: Any) -> Any:
+    from routerlib._embedding import build_embedding_request
+
+    return build_embedding_request({"model": "openai/text-embedding-3-small", "input": ["a", "b"], **params})
+
+
+def embedding_answer(*indexes: int) -> bytes:
+    return json.dumps({"object": "list", "model": "text-embedding-3-small",
+                       "data": [{"object": "embedding", "index": i, "embedding": [float(i)]} for i in indexes],
+                       "usage": {"prompt_tokens": 2, "total_tokens": 2}}).encode()
+
+
+def test_embedding_request_url_headers_and_body() -> None:
+    dep = deployment(model="text-embedding-3-small")
+    request = embedding_request(dimensions=256, encoding_format="float", user="u", extra_body={"x": 1},
+                                num_retries=1, input_cost_per_token="0.1")
+    selected, _ = select_params(request, dep.spec)
+    http = ADAPTER.build_embedding_request(request, selected, dep)
+    assert http.url == "https://api.openai.com/v1/embeddings" and http.headers["authorization"] == f"Bearer {KEY}"
+    assert json.loads(http.body) == {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 256,
+                                     "encoding_format": "float", "user": "u", "x": 1}
+
+
+def test_embeddings_come_back_in_input_order() -> None:
+    response = ADAPTER.parse_embedding_response(200, {}, embedding_answer(1, 0), embedding_request(), deployment())
+    assert [(d.index, d.embedding) for d in response.data] == [(0, [0.0]), (1, [1.0])]
+    assert response.usage is not None and response.usage.prompt_tokens == 2
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (embedding_answer(0), "1 embeddings for 2 inputs"),
+    (embedding_answer(0, 5), "indexes that match no input"),
+    (b'{"object": "list", "data": "nope"}', "not a valid list of embeddings"),
+    (b"<html>", "not a valid list of embeddings"),
+])
+def test_an_unusable_embedding_answer_is_a_retryable_validation_error(body: bytes, said: str) -> None:
+    with pytest.raises(ex.APIResponseValidationError, match=said) as caught:
+        ADAPTER.parse_embedding_response(200, {}, body, embedding_request(), deployment())
+    assert caught.value.retryable
+
+
+def test_an_error_inside_a_2xx_embedding_answer_is_typed() -> None:
+    body = b'{"error": {"message": "slow down", "type": "rate_limit", "code": 429}}'
+    with pytest.raises(ex.RateLimitError):
+        ADAPTER.parse_embedding_response(200, {}, body, embedding_request(), deployment())

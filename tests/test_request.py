@@ -644,3 +644,27 @@ def test_fuzz_every_parameter_through_every_adapter(model: str, params: dict[str
 def test_the_words_nan_and_infinity_inside_strings_are_fine() -> None:
     request = build(extra_body={"note": "NaN and Infinity"}, stop=["NaN"], user="Infinity")
     assert request.extra_body == {"note": "NaN and Infinity"}
+
+
+
+
+def test_litellms_mock_forms_are_accepted_and_checked() -> None:
+    error = ValueError("boom")
+    assert build_request({"model": "m", "messages": MESSAGES, "mock_response": error}).mock_response is error
+    request = build_request({"model": "m", "messages": MESSAGES, "mock_testing_fallbacks": True,
+                             "mock_tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]})
+    assert request.mock_testing_fallbacks is True and request.mock_tool_calls is not None
+    for bad, said in (({"mock_testing_fallbacks": "yes"}, "mock_testing_fallbacks='yes'"),
+                      ({"mock_response": 42}, "mock_response=42"),
+                      ({"mock_response": "litellm.RateLimit"}, "names no LiteLLM error")):
+        with pytest.raises(InvalidRequestError, match=re.escape(said)):
+            build_request({"model": "m", "messages": MESSAGES, **bad})
+
+
+def test_chat_and_embedding_requests_share_the_call_options() -> None:
+    from routerlib.request import BaseRequest, EmbeddingRequest
+
+    shared = set(BaseRequest.model_fields)
+    assert {"model", "fallbacks", "num_retries", "api_key", "metadata", "input_cost_per_token"} <= shared
+    assert shared <= set(ChatRequest.model_fields) and shared <= set(EmbeddingRequest.model_fields)
+    assert "messages" not in EmbeddingRequest.model_fields and "input" not in ChatRequest.model_fields

@@ -179,3 +179,28 @@ def test_a_deadline_passed_right_after_the_pick_gives_the_slot_back() -> None:
     with pytest.raises(routerlib.APITimeoutError):
         r.completion("chat", MESSAGES, mock_response="x", deadline=1)
     assert r._store._flight == [0]  # type: ignore[attr-defined]
+
+
+def test_embedding_picks_from_a_group_and_switches_to_a_sibling() -> None:
+    def embed(ident: str) -> dict[str, Any]:
+        return {"model_name": "embed", "model_info": {"id": ident},
+                "litellm_params": {"model": "openai/text-embedding-3-small", "api_base": f"http://h/{ident}",
+                                   "api_key": KEY}}
+
+    sent: list[str] = []
+
+    def handler(request: Any) -> HTTPResponse:
+        sent.append(request.url)
+        if "/down/" in request.url:
+            return HTTPResponse(503, {}, b'{"error": {"message": "overloaded"}}')
+        body = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 2, "total_tokens": 2},
+                "data": [{"object": "embedding", "index": i, "embedding": [float(i)]} for i in range(2)]}
+        return HTTPResponse(200, {}, json.dumps(body).encode())
+
+    r = Router([embed("down"), embed("up")], environ={}, transport=MockTransport(handler),
+               routing_strategy="simple-shuffle", seed=3, num_retries=1)
+    response = r.embedding("embed", ["a", "b"])
+    assert [d.embedding for d in response.data] == [[0.0], [1.0]]
+    assert response.attempts[-1].deployment_id == "up" and sent[-1] == "http://h/up/embeddings"
+    assert sent[0] == "http://h/down/embeddings"  # (this seed picks it first) a 503 switches at once
+    assert all(url.endswith("/embeddings") for url in sent)

@@ -200,3 +200,21 @@ def test_hidden_params_give_the_cost_as_a_float() -> None:
     assert hidden["custom_llm_provider"] == "openai" and hidden["api_base"] == "http://x/v1"
     assert json.dumps(hidden)
     assert "_hidden_params" not in r.model_dump()
+
+
+def test_an_embedding_response_is_openais_shape_and_reads_like_litellms() -> None:
+    from routerlib.types import EmbeddingResponse
+
+    body = {"object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]},
+                     {"object": "embedding", "index": 1, "embedding": "AAAAAA=="}],
+            "usage": {"prompt_tokens": 4, "total_tokens": 4}}
+    response = EmbeddingResponse.model_validate(body)
+    response.cost = Cost(total=Decimal("0.00000008"), input=Decimal("0.00000008"), source="model_map")
+    response.provider = "openai"
+    assert response.data[0].embedding == response["data"][0]["embedding"] == [0.1, 0.2]
+    assert response.data[1].get("embedding") == "AAAAAA=="  # encoding_format="base64"
+    assert response.model_dump(exclude_none=True) == {**body, "usage": {**body["usage"], "completion_tokens": 0}}
+    assert response._hidden_params["response_cost"] == 8e-08
+    assert response._hidden_params["custom_llm_provider"] == "openai"
+    json.dumps(response.to_dict())

@@ -112,3 +112,19 @@ def test_a_batch_of_prompts_multiplies_the_bounds() -> None:
     batch = build_request({"model": "text-completion-openai/x", "prompt": ("a", "b", "c"), "max_tokens": 10})
     usage = Usage(prompt_tokens=5, completion_tokens=30, total_tokens=35)
     assert bound_usage(usage, batch, None) is usage
+
+
+def test_an_embeddings_inputs_each_get_the_models_input_limit() -> None:
+    from routerlib._embedding import build_embedding_request
+
+    info = ModelMap.default().get("text-embedding-3-small", "openai")
+    assert info is not None and info.max_input_tokens == 8191
+    three = build_embedding_request({"model": "openai/text-embedding-3-small", "input": ["a", "b", "c"]})
+    usage = Usage(prompt_tokens=3 * 8191, total_tokens=3 * 8191)  # every input at its limit: believable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UsageWarning)
+        assert bound_usage(usage, three, info) is usage
+    absurd = Usage(prompt_tokens=10**8, total_tokens=10**8)
+    with pytest.warns(UsageWarning, match="context window"):
+        bounded = bound_usage(absurd, three, info)
+    assert bounded.prompt_tokens == 3 * 8191 and bounded.completion_tokens == 0 and bounded.estimated

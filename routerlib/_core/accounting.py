@@ -4,7 +4,7 @@ Calls, streams, the context-window pre-check, budgets and routers all ask the sa
 so a prompt is counted one way (messages, raw prompts and tool schemas alike) and priced
 one way (the call's prices, overridden by the deployment's, else the model map)::
 
-    prompt_tokens(request, model)        exact tiktoken count (tools included)
+    prompt_tokens(request, model)        exact tiktoken count (tools included; an embedding's inputs)
     fits(request, deployment, info, n)   None, or why the request cannot fit the model
     estimate(request, deployment, text)  Usage counted locally, marked estimated
     price(request, deployment, info, ...) Cost (None without usage)
@@ -12,6 +12,11 @@ one way (the call's prices, overridden by the deployment's, else the model map):
 
 Prompt counts are cached per call and tokenizer by ``Call.prompt_tokens``; this object is
 shared by every call of a client and holds no per-call state.
+
+An embedding request (``operation == "embeddings"``) goes the same way with its own rules:
+its inputs are the prompt (a token-id input counts its ids), it produces no output, each
+input must fit the model's input limit (OpenAI's limit is per input), and its worst case is
+its input tokens at the dearest input rate.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..providers.base import PRICE_FIELDS
 
 if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest, Request
     from ..cost.model_map import ModelInfo
     from ..planning import Planner
     from ..providers.base import Deployment
@@ -47,10 +53,13 @@ class Accounting:
 
     # -- tokens
     @staticmethod
-    def prompt_tokens(request: ChatRequest, model: str) -> int:
-        """The request's prompt tokens for ``model``: messages (or raw prompts) plus tool schemas."""
+    def prompt_tokens(request: Request, model: str) -> int:
+        """The request's prompt tokens for ``model``: messages (or raw prompts) plus tool schemas,
+        or an embedding's inputs."""
         from ..tokens import count_messages, count_text
 
+        if request.operation == "embeddings":
+            return input_tokens(request, model)
         if request.prompt is not None:
             prompts = (request.prompt,) if isinstance(request.prompt, str) else request.prompt
             total = sum(count_text(model, p) for p in prompts)
@@ -61,19 +70,23 @@ class Accounting:
         return total
 
     @staticmethod
-    def output_tokens(request: ChatRequest) -> int | None:
-        """The most output the request may be billed for: the max tokens times the choices."""
+    def output_tokens(request: Request) -> int | None:
+        """The most output the request may be billed for: the max tokens times the choices (0 for embeddings)."""
+        if request.operation == "embeddings":
+            return 0
         output = request.max_completion_tokens or request.max_tokens
         if output is None:
             return None
         return output * (request.n or 1)
 
-    def fits(self, request: ChatRequest, deployment: Deployment, info: ModelInfo | None, count: Any) -> str | None:
+    def fits(self, request: Request, deployment: Deployment, info: ModelInfo | None, count: Any) -> str | None:
         """None if the request fits the deployment's model (or its limits are unknown), else why not.
 
         ``count()`` gives the exact prompt tokens; it is called only when the cheap bound, one
         token per UTF-8 byte at most, says the prompt might not fit: most calls never tokenize.
         """
+        if request.operation == "embeddings":
+            return inputs_fit(request, deployment, info)
         opts = deployment.options
         window = opts.max_input_tokens or (info.max_input_tokens if info is not None else None)
         max_out = opts.max_output_tokens or (info.max_output_tokens if info is not None else None)
@@ -87,17 +100,17 @@ class Accounting:
             return f"{prompt} prompt + {output} output tokens > {window} context window"
         return None
 
-    def estimate(self, request: ChatRequest, deployment: Deployment, prompt: int, text: str) -> Usage:
+    def estimate(self, request: Request, deployment: Deployment, prompt: int, text: str) -> Usage:
         """Usage counted locally (tiktoken) when the provider sent none; marked estimated."""
         from ..tokens import count_text
         from ..types import Usage
 
-        completion = count_text(deployment.model, text)
+        completion = count_text(deployment.model, text) if text else 0
         return Usage(prompt_tokens=prompt, completion_tokens=completion,
                      total_tokens=prompt + completion, estimated=True)
 
     # -- money
-    def price(self, request: ChatRequest, deployment: Deployment, info: ModelInfo | None, usage: Usage | None,
+    def price(self, request: Request, deployment: Deployment, info: ModelInfo | None, usage: Usage | None,
               seconds: float) -> Cost | None:
         from ..cost.pricing import compute_cost
 
@@ -106,15 +119,19 @@ class Accounting:
         return compute_cost(usage, info, self._override(request, deployment),
                             response_seconds=seconds, estimated=usage.estimated, model=deployment.label)
 
-    def worst_case(self, request: ChatRequest, deployment: Deployment, prompt: int) -> tuple[Decimal | None, str]:
+    def worst_case(self, request: Request, deployment: Deployment, prompt: int) -> tuple[Decimal | None, str]:
         """The most the call can be billed on ``deployment``, or None and why it cannot be bounded.
 
         Every prompt token at the dearest input rate, every possible output token (max tokens
         times ``n``) at the dearest output rate. Audio and file parts are billed by their
-        decoded size, which cannot be known before the call, so they cannot be bounded.
+        decoded size, which cannot be known before the call, so they cannot be bounded. An
+        embedding has no output: its inputs at the dearest input rate.
         """
         from ..cost.pricing import worst_case_cost
 
+        if request.operation == "embeddings":
+            amount = worst_case_cost(self.info(deployment), self._override(request, deployment), prompt, 0)
+            return amount, "" if amount is not None else "no known input price, or priced per second"
         part = unbounded_part(request)
         if part is not None:
             return None, f"the request has an {part!r} content part, whose billed size cannot be known in advance"
@@ -130,7 +147,7 @@ class Accounting:
         return amount, ""
 
     @staticmethod
-    def _override(request: ChatRequest, deployment: Deployment) -> Any:
+    def _override(request: Request, deployment: Deployment) -> Any:
         """Per-call prices: the call's parameters, overridden by the deployment's configuration."""
         from ..cost.pricing import PriceOverride
 
@@ -168,3 +185,38 @@ def byte_bound(request: ChatRequest) -> int:
     if request.tools:
         total += len(str(request.tools).encode("utf-8", "surrogatepass"))
     return total + 8
+
+
+def input_tokens(request: EmbeddingRequest, model: str) -> int:
+    """An embedding's billed input: each text counted by the model's tokenizer, token ids as given."""
+    from ..tokens import count_text
+
+    texts = request.texts()
+    if texts is None:
+        return sum(len(tokens) for tokens in request.token_lists())
+    return sum(count_text(model, text) for text in texts)
+
+
+def inputs_fit(request: EmbeddingRequest, deployment: Deployment, info: ModelInfo | None) -> str | None:
+    """None if every input fits the model's input limit (or it is unknown), else which does not.
+
+    The limit is per input (OpenAI: "must not exceed the max input tokens for the model");
+    a text is tokenized only when its UTF-8 size, a bound on its tokens, goes past the limit.
+    """
+    from ..tokens import count_text, upper_bound_tokens
+
+    window = deployment.options.max_input_tokens or (info.max_input_tokens if info is not None else None)
+    if not window:
+        return None
+    texts = request.texts()
+    sizes: tuple[Any, ...] = texts if texts is not None else request.token_lists()
+    for i, item in enumerate(sizes):
+        if isinstance(item, str):
+            if upper_bound_tokens(item) <= window:
+                continue
+            tokens = count_text(deployment.model, item)
+        else:
+            tokens = len(item)
+        if tokens > window:
+            return f"input[{i}]: {tokens} tokens > {window} input tokens"
+    return None

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import LedgerError
+from ..types import EmbeddingResponse
 
 logger = logging.getLogger("routerlib")
 
@@ -38,18 +39,19 @@ if TYPE_CHECKING:
     from ..cache.entry import CachedAnswer
     from ..exceptions import APIError
     from ..providers.base import Deployment
-    from ..request import ChatRequest
+    from ..request import Request
     from ..spend import SpendRecord
     from ..streaming import AsyncStream, Ending, Stream, StreamAccumulator
     from ..types import ChatCompletionChunk, Cost
-    from .call import Call, Response
+    from .call import Call, ChatResponse, Response
     from .runtime import Runtime
 
 
-def start(runtime: Runtime, request: ChatRequest) -> CallCache | None:
-    """This call's use of the client's cache, or None (no cache, or this call cannot use it)."""
+def start(runtime: Runtime, request: Request) -> CallCache | None:
+    """This call's use of the client's cache, or None (no cache, or this call cannot use it:
+    embeddings are not cached yet)."""
     backend = runtime.cache
-    if backend is None:
+    if backend is None or request.operation == "embeddings":
         return None
     return _call_cache().start(backend, request)
 
@@ -119,7 +121,7 @@ def _reported(error: LedgerError) -> LedgerError:
     return error
 
 
-def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[Response, SpendRecord | None]:
+def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[ChatResponse, SpendRecord | None]:
     """Record the hit as an attempt (AttemptStart/AttemptEnd) and decorate the stored response."""
     call.begin(deployment)
     response = answer.response
@@ -159,7 +161,7 @@ class _Replay:
     each, and is ``done`` once they are all out (so the stream ends complete).
     """
 
-    def __init__(self, call: Call, response: Response) -> None:
+    def __init__(self, call: Call, response: ChatResponse) -> None:
         from ..cache.replay import replay_chunks
 
         self._chunks: deque[Any] = deque(replay_chunks(response, include_usage=True))
@@ -191,7 +193,7 @@ class _Replay:
 class _HitEnding:
     """A replayed stream's end: the stored response (already recorded and priced); CallEnd."""
 
-    def __init__(self, call: Call, response: Response) -> None:
+    def __init__(self, call: Call, response: ChatResponse) -> None:
         self._call = call
         self._response = response
         self.provider = response.provider or ""
@@ -202,7 +204,7 @@ class _HitEnding:
         return self._call.attempts
 
     def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
-                 ) -> tuple[Response | None, Cost | None, APIError | None]:
+                 ) -> tuple[ChatResponse | None, Cost | None, APIError | None]:
         response = self._response
         if self._call.watched:
             self._call.finished(response, error)
@@ -218,31 +220,34 @@ class _HitEnding:
         pass
 
 
-def _replay(call: Call, response: Response) -> Stream:
+def _replay(call: Call, response: ChatResponse) -> Stream:
     from ..streaming import Stream, StreamAccumulator
 
     replay = _Replay(call, response)
+    request = call.request  # only chat calls are cached
     return Stream(replay, replay.events(), replay, StreamAccumulator(), [], replay.ending,  # type: ignore[arg-type]
-                  forward_usage=call.request.wants_usage_chunk)
+                  forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 
-def _areplay(call: Call, response: Response) -> AsyncStream:
+def _areplay(call: Call, response: ChatResponse) -> AsyncStream:
     from ..streaming import AsyncStream, StreamAccumulator
 
     replay = _Replay(call, response)
+    request = call.request  # only chat calls are cached
     return AsyncStream(replay, replay.aevents(), replay, StreamAccumulator(), [],  # type: ignore[arg-type]
-                       replay.ending, forward_usage=call.request.wants_usage_chunk)
+                       replay.ending, forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 
 # -- the end of a call that was sent
 def store(call: Call, deployment: Deployment, response: Response) -> None:
-    """A non-streamed attempt succeeded: store its answer at the cost that attempt had."""
-    if call.cache is not None:
+    """A non-streamed attempt succeeded: store its answer at the cost that attempt had (an
+    embedding call has no cache: ``start``)."""
+    if call.cache is not None and not isinstance(response, EmbeddingResponse):
         call.cache.store(deployment, response, call.attempts[-1].cost)
 
 
 async def astore(call: Call, deployment: Deployment, response: Response) -> None:
-    if call.cache is not None:
+    if call.cache is not None and not isinstance(response, EmbeddingResponse):
         await call.cache.astore(deployment, response, call.attempts[-1].cost)
 
 
@@ -269,7 +274,7 @@ class _StoringEnding:
         self._call = call
         self._deployment = deployment
         self._inner = inner
-        self._answer: tuple[Response, Cost | None] | None = None
+        self._answer: tuple[ChatResponse, Cost | None] | None = None
         self.provider = inner.provider
         self.model = inner.model
 
@@ -278,7 +283,7 @@ class _StoringEnding:
         return self._inner.attempts
 
     def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
-                 ) -> tuple[Response | None, Cost | None, APIError | None]:
+                 ) -> tuple[ChatResponse | None, Cost | None, APIError | None]:
         response, cost, error = self._inner.conclude(acc, done, error, closing)
         if response is not None and error is None and not closing:
             self._answer = (response, self._call.attempts[-1].cost)

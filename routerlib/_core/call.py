@@ -8,6 +8,8 @@ here; the shells only send, sleep and do the ledger's I/O::
     next_deployment()        -> the next deployment to try (skips recorded), or None
     begin(deployment)        -> AttemptStart; the attempt's timeout
     build / interpret        -> HTTPRequest; response or typed error
+                                (the request's ``operation`` picks the adapter's chat or
+                                embedding methods: one core for both)
     succeeded(...)           -> response priced and decorated, attempt recorded
     failed(...)              -> attempt recorded
     after_failure(...)       -> seconds to wait before the next attempt, or the error raised
@@ -36,14 +38,15 @@ from ..exceptions import (
     StreamInterruptedError,
     UnsupportedParamsError,
 )
-from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Retry
+from ..observe.events import AttemptEnd, AttemptReason, AttemptStart, CallEnd, CallStart, Fallback, Operation, Retry
 from ..observe.logging import LOGGER, log_call_failed, log_fallback, log_retry
 from ..providers._errors import SHAPE_ERRORS, wrong_shape
-from ..providers.base import Deployment, select_params
+from ..providers.base import Deployment, embedding_adapter, select_params
 from ..providers.mock import mocked
-from ..types import Attempt, ModelResponse, TextChoice, TextCompletion
+from ..types import Attempt, EmbeddingResponse, ModelResponse, TextChoice, TextCompletion
 
 if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest, Request
     from ..cost.model_map import ModelInfo
     from ..request import ChatRequest
     from ..transport import HTTPRequest
@@ -51,13 +54,15 @@ if TYPE_CHECKING:
     from .runtime import Runtime
     from .source import Target
 
-Response = ModelResponse | TextCompletion
+#: What a chat call answers (streams assemble one too), and what any call answers.
+ChatResponse = ModelResponse | TextCompletion
+Response = ChatResponse | EmbeddingResponse
 
 
 class Call:
     """One call in flight. Never shared between calls."""
 
-    def __init__(self, runtime: Runtime, request: ChatRequest) -> None:
+    def __init__(self, runtime: Runtime, request: Request) -> None:
         self.runtime = runtime
         self.request = request
         self.clock = clock = runtime.clock
@@ -89,9 +94,10 @@ class Call:
         #: The call's response-cache handle: set by the shells (``caching.start``) when there is a cache.
         self.cache: Any = None
         if self._watch and observers.wants(CallStart):
-            self.observers.emit(CallStart(
-                self.call_id, "chat" if request.prompt is None else "text_completion", request.model,
-                request.stream, request, self.started, time.time()))
+            operation: Operation = ("embeddings" if request.operation == "embeddings"
+                                    else "chat" if request.prompt is None else "text_completion")
+            self.observers.emit(CallStart(self.call_id, operation, request.model, request.stream, request,
+                                          self.started, time.time()))
 
     # -- what a deployment source may read (``_core.source.CallView``)
     @property
@@ -166,8 +172,10 @@ class Call:
 
     def _fits(self, deployment: Deployment) -> Deployment | None:
         """The deployment if the request fits it; else None, the skip recorded and the plan moved on."""
-        if self.request.mock_response is not None:
-            deployment = mocked(deployment)  # the same deployment, answered in memory
+        request = self.request
+        if request.mock_response is not None or request.mock_testing_fallbacks or request.mock_tool_calls:
+            # the same deployment, answered in memory (providers.mock); a fallback may stay real
+            deployment = mocked(deployment, request, self.target is not None and self.target.kind in _PRIMARY_KINDS)
         skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
                                             lambda d=deployment: self.prompt_tokens(d))
         if skip is None:
@@ -217,25 +225,33 @@ class Call:
         return self.clock() - self._attempt_started
 
     def build(self, deployment: Deployment) -> HTTPRequest:
-        return deployment.spec.adapter.build_request(*self.adapter_params(deployment), deployment)
-
-    def adapter_params(self, deployment: Deployment) -> tuple[ChatRequest, dict[str, Any]]:
-        """The request as the adapter takes it, and its provider params (dropped ones recorded)."""
-        request = self.request if self.request.prompt is None else self.request_for(deployment)
+        """The attempt's HTTP request, from the adapter (its provider params selected, dropped ones recorded)."""
+        request = self.request
+        if request.operation == "embeddings":
+            return self._build_embedding(request, deployment)
+        if request.prompt is not None:
+            request = self.request_for(deployment)
         if request.router_preference is not None and getattr(self.target, "honours_preference", False) \
                 and "router_preference" in deployment.spec.unsupported:
             # A router honoured it locally across the group; a WiseRouter deployment still gets it.
             request = request.model_copy(update={"router_preference": None})
         params, self.dropped = select_params(request, deployment.spec)
-        return request, params
+        return deployment.spec.adapter.build_request(request, params, deployment)
+
+    def _build_embedding(self, request: EmbeddingRequest, deployment: Deployment) -> HTTPRequest:
+        adapter = embedding_adapter(deployment)  # a provider without embeddings: refused, falls back
+        params, self.dropped = select_params(request, deployment.spec)
+        return adapter.build_embedding_request(request, params, deployment)
 
     def request_for(self, deployment: Deployment) -> ChatRequest:
-        """The request as the deployment's adapter takes it.
+        """The chat request as the deployment's adapter takes it.
 
         A text_completion() sent to a chat-only provider (Anthropic, Gemini, ...) goes as one
         user message; its answer comes back as a ``TextCompletion`` (see ``interpret``).
         """
         request = self.request
+        if request.operation == "embeddings":
+            raise TypeError("an embedding request has no chat form")
         if request.prompt is None or (getattr(deployment.spec.adapter, "accepts_prompt", False)
                                       and not prompt_goes_through_chat(deployment.provider, self.info(deployment))):
             return request
@@ -250,12 +266,18 @@ class Call:
         adapter = deployment.spec.adapter
         if status >= 300:
             raise adapter.parse_error(status, headers, body, deployment)
-        request = self.request if self.request.prompt is None else self.request_for(deployment)
+        request = self.request
         try:
-            response = adapter.parse_response(status, headers, body, request, deployment)
+            if request.operation == "embeddings":
+                return embedding_adapter(deployment).parse_embedding_response(status, headers, body, request,
+                                                                              deployment)
+            if request.prompt is None:
+                return adapter.parse_response(status, headers, body, request, deployment)
+            chat = self.request_for(deployment)
+            response = adapter.parse_response(status, headers, body, chat, deployment)
         except SHAPE_ERRORS as exc:  # any adapter, ours or a user's: a typed, retryable error
             raise wrong_shape(exc, body, provider=deployment.provider, model=deployment.model) from exc
-        if request is not self.request and isinstance(response, ModelResponse):
+        if chat is not request and isinstance(response, ModelResponse):
             return as_text_completion(response)
         return response
 
@@ -467,6 +489,10 @@ class Call:
             raise StreamInterruptedError("the stream ended before any content arrived", partial_text="")
 
 
+#: Target kinds that make up a call's primary (``mock_testing_fallbacks`` fails them).
+_PRIMARY_KINDS = frozenset({"primary", "deployment"})
+
+
 def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
     """Whether a text_completion() to this deployment must be sent as a chat call.
 
@@ -480,7 +506,9 @@ def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:
 
 
 def text_of(response: Response) -> str:
-    """The generated text of a response (all choices), for local usage estimates."""
+    """The generated text of a response (all choices), for local usage estimates ("" for embeddings)."""
+    if isinstance(response, EmbeddingResponse):
+        return ""
     if isinstance(response, TextCompletion):
         return "".join(c.text for c in response.choices)
     return "".join(c.message.content or "" for c in response.choices)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .._embedding import Request
     from ..cache.base import CacheBackend
     from ..observe import Observers
     from ..planning import Planner
     from ..policy import RetryPolicy
-    from ..request import ChatRequest
     from ..transport import AsyncTransportProtocol, TransportProtocol
     from .accounting import Accounting
     from .budget import BudgetHooks
@@ -36,7 +36,7 @@ class Runtime:
     transport: TransportProtocol
     async_transport: AsyncTransportProtocol
     #: Makes each call's plan (``StaticSource`` for a plain client; a router's own).
-    source_factory: Callable[[ChatRequest], DeploymentSource]
+    source_factory: Callable[[Request], DeploymentSource]
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     async_sleep: Callable[[float], Coroutine[Any, Any, None]]

@@ -22,14 +22,14 @@ from .stream_start import StreamStart
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from .._embedding import Request
     from ..providers.base import Deployment, StreamParser
-    from ..request import ChatRequest
     from ..transport import AsyncStreamResponse, StreamResponse
     from .runtime import Runtime
 
 
 # -- sync
-def run_sync(runtime: Runtime, request: ChatRequest) -> Response | Stream:
+def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
     call = Call(runtime, request)
     if runtime.cache is not None:
         call.cache = caching.start(runtime, request)
@@ -96,6 +96,7 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
         http.close()
         raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
     start = StreamStart(call, deployment, _stream_parser(call, deployment))
+    request = call.request  # only chat requests stream
     lines = http.lines()
     events = iter_sse(lines if call.deadline_at is None else _within_deadline(lines, call))
     try:
@@ -108,11 +109,12 @@ def _read_stream(call: Call, deployment: Deployment, http: StreamResponse) -> St
         http.close()
         raise
     return Stream(http, events, start.parser, start.acc, start.buffered,
-                  caching.ending(call, deployment, start.ending(http)), forward_usage=call.request.wants_usage_chunk)
+                  caching.ending(call, deployment, start.ending(http)),
+                  forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 
 # -- async (mirrors the sync shell)
-async def run_async(runtime: Runtime, request: ChatRequest) -> Response | AsyncStream:
+async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStream:
     call = Call(runtime, request)
     if runtime.cache is not None:
         call.cache = caching.start(runtime, request)
@@ -178,6 +180,7 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
         await http.aclose()
         raise deployment.adapter.parse_error(http.status, http.headers, body, deployment)
     start = StreamStart(call, deployment, _stream_parser(call, deployment))
+    request = call.request  # only chat requests stream
     lines = http.lines()
     events = aiter_sse(lines if call.deadline_at is None else _awithin_deadline(lines, call))
     try:
@@ -191,7 +194,7 @@ async def _aread_stream(call: Call, deployment: Deployment, http: AsyncStreamRes
         raise
     return AsyncStream(http, events, start.parser, start.acc, start.buffered,
                        caching.ending(call, deployment, start.ending(http)),
-                       forward_usage=call.request.wants_usage_chunk)
+                       forward_usage=request.operation == "chat" and request.wants_usage_chunk)
 
 
 # -- shared

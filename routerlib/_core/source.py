@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from .._embedding import Request
     from ..exceptions import RouterlibError
     from ..providers.base import Deployment
-    from ..request import ChatRequest
     from ..types import Attempt
 
 TargetKind = Literal["primary", "deployment", "fallback", "context_window", "group"]
@@ -45,7 +45,7 @@ class CallView(Protocol):
     def call_id(self) -> str: ...
 
     @property
-    def request(self) -> ChatRequest: ...
+    def request(self) -> Request: ...
 
     @property
     def attempts(self) -> Sequence[Attempt]: ...

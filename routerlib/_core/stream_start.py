@@ -24,7 +24,7 @@ logger = logging.getLogger("routerlib")
 if TYPE_CHECKING:
     from ..providers.base import Deployment, StreamParser
     from ..types import ChatCompletionChunk, Cost, Usage
-    from .call import Call, Response
+    from .call import Call, ChatResponse
 
 
 class StreamStart:
@@ -81,7 +81,7 @@ class StreamEnding:
         self._acc = acc
         self._parser = parser
         self._settle: tuple[Usage | None, Cost | None, float] | None = None
-        self._response: Response | None = None
+        self._response: ChatResponse | None = None
 
     @property
     def provider(self) -> str:
@@ -96,7 +96,7 @@ class StreamEnding:
         return self._call.attempts
 
     def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool,
-                 abandoned: bool = False) -> tuple[Response | None, Cost | None, APIError | None]:
+                 abandoned: bool = False) -> tuple[ChatResponse | None, Cost | None, APIError | None]:
         """Price and record the stream; the assembled response (complete or closed early) and the
         error to raise (an interruption, never when the caller closed it)."""
         call, deployment = self._call, self._deployment

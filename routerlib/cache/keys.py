@@ -62,7 +62,7 @@ IN_KEY: tuple[str, ...] = (
     "reasoning_effort", "verbosity", "response_format", "seed", "tools", "tool_choice", "parallel_tool_calls",
     "logprobs", "top_logprobs", "web_search_options", "service_tier", "repetition_penalty", "router_preference",
     "best_of", "echo", "suffix", "extra_body", "headers", "deployment_id", "initial_prompt_value", "roles",
-    "final_prompt_value", "bos_token", "eos_token", "hf_model_name", "mock_response",
+    "final_prompt_value", "bos_token", "eos_token", "hf_model_name", "mock_response", "mock_tool_calls",
 )
 
 #: Request fields kept out of the key, each with the reason.
@@ -90,6 +90,7 @@ OUT_OF_KEY: dict[str, str] = {
     "input_cost_per_second": "prices the answer, does not change it",
     "output_cost_per_second": "prices the answer, does not change it",
     "cache": "the cache controls themselves (the namespace enters the key)",
+    "mock_testing_fallbacks": "the primary fails without an answer; the key is that of the deployment that answers",
 }
 
 #: Parameters whose value is a float: 1 and 1.0 are one entry.

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ..exceptions import InvalidRequestError
 from ..types import (
     CompletionTokensDetails,
+    EmbeddingResponse,
     ModelResponse,
     PromptTokensDetails,
     TextCompletion,
@@ -312,7 +313,7 @@ def completion_cost(
 def _response_cost(response: Any, model: str | None, provider: str | None, model_map: ModelMap | None,
                    seconds: float | None) -> tuple[Decimal | None, str]:
     fn = "completion_cost"
-    if isinstance(response, ModelResponse | TextCompletion):
+    if isinstance(response, ModelResponse | TextCompletion | EmbeddingResponse):
         own = response.cost
         if own is not None and own.total is not None and model is None and model_map is None \
                 and provider is None and seconds is None:

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from .._embedding import Request
     from ..exceptions import RouterlibError
-    from ..request import ChatRequest
-    from ..types import Attempt, Cost, ModelResponse, TextCompletion, Usage
+    from ..types import Attempt, Cost, EmbeddingResponse, ModelResponse, TextCompletion, Usage
 
 logger = logging.getLogger("routerlib")
 
@@ -54,7 +54,8 @@ class CallStart:
     #: The model as the caller named it (a provider/model string, or a router group).
     model: str
     stream: bool
-    request: ChatRequest
+    #: The validated request: a ``ChatRequest``, or an ``EmbeddingRequest`` (operation "embeddings").
+    request: Request
     time: float
     wall_time: float
 
@@ -105,7 +106,7 @@ class AttemptEnd:
     record: Attempt
     usage: Usage | None
     cost: Cost | None
-    response: ModelResponse | TextCompletion | None
+    response: ModelResponse | TextCompletion | EmbeddingResponse | None
     error: RouterlibError | None
     time: float
 
@@ -134,7 +135,7 @@ class Fallback:
 class CallEnd:
     call_id: str
     outcome: Literal["ok", "error"]
-    response: ModelResponse | TextCompletion | None
+    response: ModelResponse | TextCompletion | EmbeddingResponse | None
     error: RouterlibError | None
     attempts: tuple[Attempt, ...]
     cost: Cost | None

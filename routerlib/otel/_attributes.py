@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ..observe.events import CallEnd
-from ..request import ChatRequest
-from ..types import Cost, ModelResponse, TextCompletion, Usage
+from ..request import Request
+from ..types import Cost, EmbeddingResponse, ModelResponse, TextCompletion, Usage
 from .semconv import Semconv
 
 #: What OpenTelemetry accepts as an attribute value (a local alias: no OpenTelemetry import here).
@@ -29,9 +29,15 @@ PROVIDER_NAMES: Mapping[str, str] = {
 }
 
 
-def request_attributes(request: ChatRequest, semconv: Semconv) -> Attributes:
+def request_attributes(request: Request, semconv: Semconv) -> Attributes:
     """The request parameters the conventions list, computed once per call."""
     attributes: Attributes = {}
+    if request.operation == "embeddings":
+        if request.encoding_format is not None:
+            attributes["gen_ai.request.encoding_formats"] = [request.encoding_format]
+        if request.dimensions is not None:
+            attributes["gen_ai.embeddings.dimension.count"] = request.dimensions
+        return attributes
     if request.temperature is not None:
         attributes["gen_ai.request.temperature"] = float(request.temperature)
     if request.top_p is not None:
@@ -60,12 +66,14 @@ def request_attributes(request: ChatRequest, semconv: Semconv) -> Attributes:
     return attributes
 
 
-def response_attributes(response: ModelResponse | TextCompletion, outcome: str) -> Attributes:
+def response_attributes(response: ModelResponse | TextCompletion | EmbeddingResponse, outcome: str) -> Attributes:
     attributes: Attributes = {}
-    if response.id:
-        attributes["gen_ai.response.id"] = response.id
     if response.model:
         attributes["gen_ai.response.model"] = response.model
+    if isinstance(response, EmbeddingResponse):  # no id, no choices
+        return attributes
+    if response.id:
+        attributes["gen_ai.response.id"] = response.id
     missing = "error" if outcome == "error" else None
     reasons = [c.finish_reason or missing for c in response.choices]
     finish_reasons = [r for r in reasons if r is not None]

@@ -57,8 +57,8 @@ from ..observe.events import (
     Retry,
     StreamEnd,
 )
-from ..request import ChatRequest
-from ..types import ModelResponse, TextCompletion
+from ..request import Request
+from ..types import EmbeddingResponse, ModelResponse, TextCompletion
 from . import _content
 from ._attributes import (
     PROVIDER_NAMES,
@@ -76,7 +76,7 @@ from ._metrics import Instruments
 from .semconv import Semconv, resolve
 
 logger = logging.getLogger("routerlib")
-Response = ModelResponse | TextCompletion
+Response = ModelResponse | TextCompletion | EmbeddingResponse
 
 
 class _Attempt:
@@ -93,7 +93,7 @@ class _Call:
     __slots__ = ("attempts", "context", "deferred", "fallback_reason", "offset_ns", "operation", "request",
                  "request_attributes", "span")
 
-    def __init__(self, span: Span | None, offset_ns: int, operation: str, request: ChatRequest,
+    def __init__(self, span: Span | None, offset_ns: int, operation: str, request: Request,
                  request_attributes: Attributes) -> None:
         self.span = span
         self.context: Context | None = trace.set_span_in_context(span) if span is not None else None
@@ -321,15 +321,16 @@ class OpenTelemetryObserver(Observer):
         if call.fallback_reason is not None and event.reason != "retry":
             attributes["routerlib.fallback.reason"] = call.fallback_reason
             call.fallback_reason = None
-        if self.capture_content:
-            attributes["gen_ai.input.messages"] = _content.input_messages(call.request.messages, call.request.prompt)
+        request = call.request
+        if self.capture_content and request.operation == "chat":  # an embedding's input is no message
+            attributes["gen_ai.input.messages"] = _content.input_messages(request.messages, request.prompt)
         return attributes
 
     def _describe_attempt(self, span: Span, event: AttemptEnd, response: Response | None) -> None:
         attributes: Attributes = {"routerlib.outcome": event.outcome}
         if response is not None:
             attributes.update(response_attributes(response, event.outcome))
-            if self.capture_content:
+            if self.capture_content and not isinstance(response, EmbeddingResponse):
                 attributes["gen_ai.output.messages"] = _content.output_messages(response)
         if event.usage is not None:
             attributes.update(usage_attributes(event.usage, self.semconv))

@@ -4,13 +4,23 @@ See ``base`` for the seam (``Adapter``, ``ProviderSpec``, ``Deployment``), ``_ro
 OpenAI-compatible providers as data, and one module per native wire format.
 """
 
-from .base import Adapter, Deployment, DeploymentOptions, Prices, ProviderSpec, StreamParser, select_params
+from .base import (
+    Adapter,
+    Deployment,
+    DeploymentOptions,
+    EmbeddingAdapter,
+    Prices,
+    ProviderSpec,
+    StreamParser,
+    select_params,
+)
 from .registry import ProviderRegistry, builtin_specs, spec_from_row
 
 __all__ = [
     "Adapter",
     "Deployment",
     "DeploymentOptions",
+    "EmbeddingAdapter",
     "Prices",
     "ProviderRegistry",
     "ProviderSpec",

@@ -27,6 +27,10 @@
   by ``_errors``. Two quirks: a bad key is a 400 INVALID_ARGUMENT with reason
   API_KEY_INVALID (an AuthenticationError here), and a 429 says how long to wait in a
   ``google.rpc.RetryInfo`` detail (``retryDelay: "34s"``) rather than a header.
+- **Embeddings** (ai.google.dev/api/embeddings): ``embedContent`` answers
+  ``{"embedding": {"values": [...]}}``, ``batchEmbedContents`` ``{"embeddings": [{"values":
+  [...]}, ...]}`` in request order. The Gemini API reports no usage there (Vertex AI's
+  ``usageMetadata.promptTokenCount`` is read when present), so usage is usually counted locally.
 """
 
 from __future__ import annotations
@@ -34,16 +38,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._usage import count, warn_implausible
 from ..exceptions import APIError, AuthenticationError, ContentPolicyViolationError
-from ..types import ChatCompletionChunk, ModelResponse
+from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse
 from ._errors import build_error, unreadable_body
 from ._wire import ChunkFactory, load_json, new_id, validated
 from .base import Deployment
+from .openai_compat import in_input_order
 
-__all__ = ["GeminiStreamParser", "normalise_usage", "parse_error", "parse_response", "signature_of"]
+if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest
+
+__all__ = ["GeminiStreamParser", "normalise_usage", "parse_embeddings", "parse_error", "parse_response",
+           "signature_of"]
 
 #: Separates a made-up tool call id from the thoughtSignature it carries.
 SIGNATURE_SEP = "__thought__"
@@ -246,3 +255,28 @@ class GeminiStreamParser:
         if not delta and finish is None:
             return None
         return {"index": index, "delta": delta, "finish_reason": finish}
+
+
+def parse_embeddings(body: bytes, headers: Mapping[str, str], request: EmbeddingRequest,
+                     deployment: Deployment) -> EmbeddingResponse:
+    """An embedContent or batchEmbedContents answer as OpenAI's embedding list (module docstring)."""
+    provider, model = deployment.provider, deployment.model
+    data = load_json(body, provider=provider, model=model, headers=headers)
+    items = [data["embedding"]] if "embedding" in data else data.get("embeddings")
+    if not isinstance(items, list):
+        raise unreadable_body("the provider's answer has no embeddings", body, provider=provider, model=model,
+                              headers=headers)
+    out = []
+    for i, item in enumerate(items):
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(values, list):
+            raise unreadable_body(f"embedding {i} of the provider's answer has no values", body,
+                                  provider=provider, model=model, headers=headers)
+        out.append({"object": "embedding", "index": i, "embedding": values})
+    answer: dict[str, Any] = {"object": "list", "data": out, "model": model.removeprefix("models/")}
+    meta = data.get("usageMetadata")
+    prompt = meta.get("promptTokenCount") if isinstance(meta, dict) else None
+    if isinstance(prompt, int) and not isinstance(prompt, bool):
+        answer["usage"] = {"prompt_tokens": prompt, "completion_tokens": 0, "total_tokens": prompt}
+    response = validated(EmbeddingResponse, answer, provider=provider, model=model)
+    return in_input_order(response, request, deployment, body, headers)

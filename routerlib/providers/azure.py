@@ -5,7 +5,7 @@ through ``openai_compat``::
 
     model="azure/<deployment>"  api_base="https://<resource>.openai.azure.com"
     POST {api_base}/openai/deployments/<deployment>/chat/completions?api-version=<version>
-         ({...}/completions for text_completion calls)
+         ({...}/completions for text_completion calls, {...}/embeddings for embedding calls)
 
 - **Endpoint**: ``api_base`` from the call, else ``AZURE_API_BASE`` (or ``AZURE_OPENAI_ENDPOINT``).
   A base ending in ``/openai`` is accepted too.
@@ -34,7 +34,7 @@ process environment) into the deployment, so this adapter stays a pure translato
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._request import ChatRequest
@@ -43,7 +43,10 @@ from ..transport import HTTPRequest
 from ._errors import build_error
 from ._wire import dump_body
 from .base import Deployment, ProviderSpec
-from .openai_compat import OpenAICompatAdapter, auth_headers, request_body
+from .openai_compat import OpenAICompatAdapter, auth_headers, embedding_body, request_body
+
+if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest, Request
 
 __all__ = ["DEFAULT_API_VERSION", "AzureAdapter", "api_version", "azure_headers", "azure_url", "specs"]
 
@@ -76,6 +79,11 @@ class AzureAdapter(OpenAICompatAdapter):
         return HTTPRequest("POST", azure_url(request, deployment, version), azure_headers(deployment),
                            dump_body(body))
 
+    def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
+                                deployment: Deployment) -> HTTPRequest:
+        return HTTPRequest("POST", azure_url(request, deployment), azure_headers(deployment),
+                           dump_body(embedding_body(request, params, deployment)))
+
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes,
                     deployment: Deployment) -> APIError:
         error = build_error(status, headers, body, provider=deployment.provider, model=deployment.model)
@@ -91,13 +99,16 @@ def api_version(deployment: Deployment) -> str:
     return deployment.api_version or DEFAULT_API_VERSION
 
 
-def azure_url(request: ChatRequest, deployment: Deployment, version: str | None = None) -> str:
-    """``{endpoint}/openai/deployments/{name}/{chat/completions|completions}?api-version=...``."""
+def azure_url(request: Request, deployment: Deployment, version: str | None = None) -> str:
+    """``{endpoint}/openai/deployments/{name}/{chat/completions|completions|embeddings}?api-version=...``."""
     base = deployment.api_base.rstrip("/").removesuffix("/openai")
     name = deployment.model
     if request.deployment_id and request.model in (deployment.model, deployment.label):
         name = request.deployment_id
-    path = "completions" if request.prompt is not None else "chat/completions"
+    if request.operation == "embeddings":
+        path = "embeddings"
+    else:
+        path = "completions" if request.prompt is not None else "chat/completions"
     version = version or api_version(deployment)
     return f"{base}/openai/deployments/{quote(name, safe='')}/{path}?api-version={quote(version, safe='')}"
 

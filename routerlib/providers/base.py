@@ -7,6 +7,11 @@ An adapter is a pure translator with no I/O::
     (status, headers, body)           --parse_error-->    typed APIError
     SSE event                         --StreamParser-->   ChatCompletionChunk(s)
 
+An adapter whose provider has an embeddings API also has the embedding twins
+(``EmbeddingAdapter``): ``build_embedding_request`` and ``parse_embedding_response``, taking
+an ``EmbeddingRequest``; its errors go through the same ``parse_error``. An adapter without
+them refuses ``embedding()`` before anything is sent (``embedding_adapter``).
+
 A ``ProviderSpec`` is one row of data: where a provider lives, which environment variable
 holds its key, which parameters it takes or renames, and its quirks, each with the reason.
 OpenAI-compatible gateways are rows on one adapter; a different wire format is a module.
@@ -28,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .._checks import check_deployment
 from .._request import PROVIDER_PARAMS, ChatRequest
@@ -36,9 +41,10 @@ from .._secrets import deployment_secrets, redacted, strip_userinfo
 from ..exceptions import UnsupportedParamsError
 
 if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest, Request
     from ..exceptions import APIError
     from ..transport import HTTPRequest
-    from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
+    from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse, TextCompletion
 
 
 class StreamParser(Protocol):
@@ -72,6 +78,35 @@ class Adapter(Protocol):
 
     def stream_parser(self, request: ChatRequest, deployment: Deployment) -> StreamParser:
         ...
+
+
+class EmbeddingAdapter(Protocol):
+    """The embedding twins of an adapter whose provider has an embeddings API."""
+
+    def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
+                                deployment: Deployment) -> HTTPRequest:
+        """The HTTP request for ``request``; ``params`` are its selected provider params."""
+        ...
+
+    def parse_embedding_response(self, status: int, headers: Mapping[str, str], body: bytes,
+                                 request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        """One embedding per input, in input order."""
+        ...
+
+
+def embedding_adapter(deployment: Deployment) -> EmbeddingAdapter:
+    """The deployment's adapter as an ``EmbeddingAdapter``, or a refusal naming where embeddings go.
+
+    ``UnsupportedParamsError``, like any parameter a provider does not take: it falls back, so
+    ``fallbacks=[...]`` can name a provider that has embeddings.
+    """
+    adapter = deployment.spec.adapter
+    if callable(getattr(adapter, "build_embedding_request", None)):
+        return cast("EmbeddingAdapter", adapter)
+    raise UnsupportedParamsError(
+        f"{deployment.provider} has no embeddings API in routerlib: embedding() goes to OpenAI-compatible "
+        f"providers, azure and gemini", provider=deployment.provider, model=deployment.model,
+        code="unsupported_operation")
 
 
 @dataclass(frozen=True)
@@ -208,15 +243,16 @@ class Deployment:
         return f"{self.spec.name}/{self.model}"
 
 
-def select_params(request: ChatRequest, spec: ProviderSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The provider params of ``request`` that were given, renamed for ``spec``.
+def select_params(request: Request, spec: ProviderSpec) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The provider params of ``request`` that were given (``request.provider_params``: the chat
+    or the embedding ones), renamed for ``spec``.
 
     A param the provider does not take (``spec.unsupported``), or takes only with some values
     (``spec.options["param_values"]``), raises ``UnsupportedParamsError`` naming it, or with
     ``drop_params=True`` is dropped and reported in the second value.
     """
     values = request.__dict__
-    given = {name: values[name] for name in PROVIDER_PARAMS if values[name] is not None}
+    given = {name: values[name] for name in request.provider_params if values[name] is not None}
     dropped: tuple[str, ...] = ()
     refused = given.keys() & spec.unsupported
     if refused:

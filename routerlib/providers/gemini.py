@@ -38,6 +38,12 @@ events and errors. What changes on the way, and why (each from ai.google.dev/api
 - **tool_choice -> toolConfig.functionCallingConfig**: auto AUTO, none NONE, required ANY, a
   named function ANY with ``allowedFunctionNames``. ``web_search_options`` adds the
   ``googleSearch`` tool (grounding).
+- **Embeddings** (ai.google.dev/api/embeddings): one string goes to ``:embedContent``
+  (``{"content": {"parts": [{"text": ...}]}}``), a list to ``:batchEmbedContents``
+  (``{"requests": [{"model": "models/<m>", "content": ...}, ...]}``); ``dimensions`` becomes
+  ``outputDimensionality``; ``extra_body`` (``taskType``, ``title``) goes into each request.
+  Gemini embeds text and returns floats: token-id inputs are refused, and ``encoding_format``
+  only as "float".
 - Not available there, so in ``unsupported``: logit_bias, logprobs, top_logprobs, user,
   safety_identifier, service_tier, modalities, audio, prediction, verbosity,
   parallel_tool_calls, repetition_penalty, router_preference; and the /completions-only echo,
@@ -50,13 +56,13 @@ import json
 import mimetypes
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._request import TEXT_ONLY_PARAMS, ChatRequest
-from ..exceptions import APIError, InvalidRequestError
+from ..exceptions import APIError, InvalidRequestError, UnsupportedParamsError
 from ..transport import HTTPRequest
-from ..types import ModelResponse
+from ..types import EmbeddingResponse, ModelResponse
 from . import _gemini_parse as parse
 from ._wire import (
     dump_body,
@@ -70,6 +76,9 @@ from ._wire import (
 )
 from .base import Deployment, ProviderSpec
 from .openai_compat import merge_headers
+
+if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest
 
 __all__ = ["GeminiAdapter", "gemini_schema", "specs"]
 
@@ -112,13 +121,7 @@ class GeminiAdapter:
             model = quote(model, safe="")
         action = ":streamGenerateContent?alt=sse" if request.stream else ":generateContent"
         url = f"{deployment.api_base.rstrip('/')}/models/{model}{action}"
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        if deployment.api_key:
-            headers["x-goog-api-key"] = deployment.api_key
-        headers.update(deployment.spec.extra_headers)
-        if deployment.headers:
-            merge_headers(headers, deployment.headers)
-        return HTTPRequest("POST", url, headers, dump_body(request_body(request, params, deployment)))
+        return HTTPRequest("POST", url, _headers(deployment), dump_body(request_body(request, params, deployment)))
 
     def parse_response(self, status: int, headers: Mapping[str, str], body: bytes,
                        request: ChatRequest, deployment: Deployment) -> ModelResponse:
@@ -130,6 +133,50 @@ class GeminiAdapter:
 
     def stream_parser(self, request: ChatRequest, deployment: Deployment) -> parse.GeminiStreamParser:
         return parse.GeminiStreamParser(deployment, candidates=request.n or 1)
+
+    def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
+                                deployment: Deployment) -> HTTPRequest:
+        model = deployment.model.removeprefix("models/")
+        if not _PLAIN_SEGMENT.fullmatch(model):  # checked when the deployment was made; encoded here
+            model = quote(model, safe="")
+        texts = request.texts()
+        if texts is None:
+            raise UnsupportedParamsError("gemini embeds text only: pass strings, not token ids",
+                                         provider=deployment.provider, model=deployment.model,
+                                         code="unsupported_params")
+        entries = [_embed_entry(text, params, request) for text in texts]
+        url = f"{deployment.api_base.rstrip('/')}/models/{model}"
+        if isinstance(request.input, str):
+            url, body = url + ":embedContent", entries[0]
+        else:
+            body = {"requests": [{"model": f"models/{model}", **entry} for entry in entries]}
+            url += ":batchEmbedContents"
+        return HTTPRequest("POST", url, _headers(deployment), dump_body(body))
+
+    def parse_embedding_response(self, status: int, headers: Mapping[str, str], body: bytes,
+                                 request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        return parse.parse_embeddings(body, headers, request, deployment)
+
+
+def _headers(deployment: Deployment) -> dict[str, str]:
+    """JSON both ways, the key in x-goog-api-key (never in the URL), then the row's and the call's headers."""
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    if deployment.api_key:
+        headers["x-goog-api-key"] = deployment.api_key
+    headers.update(deployment.spec.extra_headers)
+    if deployment.headers:
+        merge_headers(headers, deployment.headers)
+    return headers
+
+
+def _embed_entry(text: str, params: Mapping[str, Any], request: EmbeddingRequest) -> dict[str, Any]:
+    """One EmbedContentRequest: the text, outputDimensionality, and extra_body (taskType, title...)."""
+    entry: dict[str, Any] = {"content": {"parts": [{"text": text}]}}
+    if params.get("dimensions") is not None:
+        entry["outputDimensionality"] = params["dimensions"]
+    if request.extra_body:
+        entry.update(request.extra_body)
+    return entry
 
 
 def specs() -> list[ProviderSpec]:
@@ -143,6 +190,7 @@ def specs() -> list[ProviderSpec]:
         renamed=_RENAMED,
         auth="x-goog-api-key",
         price_prefix="gemini",
+        options={"param_values": {"encoding_format": ("float",)}},
         quirks={
             "api_key": "sent in the x-goog-api-key header, never in the URL (no key in logs)",
             "roles": "assistant is 'model'; system/developer go to systemInstruction",
@@ -152,6 +200,8 @@ def specs() -> list[ProviderSpec]:
             "usage": "thoughtsTokenCount is not in candidatesTokenCount: added to completion_tokens",
             "stream_end": "no end marker: a stream is complete once every candidate has a finishReason",
             "prompt_blocked": "promptFeedback.blockReason with no candidates -> ContentPolicyViolationError",
+            "embeddings": "ai.google.dev/api/embeddings: embedContent / batchEmbedContents, text only, floats "
+                          "only (encoding_format 'float'); no usage in the answer, so it is counted locally",
         },
     )]
 

@@ -1,5 +1,5 @@
-"""The OpenAI wire format: /chat/completions and /completions, for OpenAI and every gateway
-that speaks it (the provider rows in ``_rows`` differ only in data).
+"""The OpenAI wire format: /chat/completions, /completions and /embeddings, for OpenAI and
+every gateway that speaks it (the provider rows in ``_rows`` differ only in data).
 
 Bodies are parsed by pydantic-core's JSON parser straight into the response models
 (no intermediate dicts), and request bodies are serialised by ``pydantic_core.to_json``:
@@ -9,7 +9,7 @@ both are measured hot spots (benchmarks/).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from pydantic import ValidationError
@@ -17,10 +17,13 @@ from pydantic import ValidationError
 from .._request import ChatRequest
 from ..exceptions import APIError
 from ..transport import HTTPRequest
-from ..types import ChatCompletionChunk, ModelResponse, TextCompletion
+from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse, TextCompletion
 from ._errors import build_error, decode_error_body, unreadable_body
-from ._wire import unserialisable
+from ._wire import dump_body, unserialisable
 from .base import Deployment, ProviderSpec, StreamParser
+
+if TYPE_CHECKING:
+    from .._embedding import EmbeddingRequest
 
 _JSON = "application/json"
 
@@ -82,6 +85,7 @@ class OpenAICompatAdapter:
 
     chat_path = "/chat/completions"
     text_path = "/completions"
+    embeddings_path = "/embeddings"
     #: The model travels in the JSON body, not in the URL (Azure's subclass says otherwise).
     model_in_url = False
     #: Takes text_completion() prompts as they are (chat-only adapters get them as a message).
@@ -117,6 +121,46 @@ class OpenAICompatAdapter:
 
     def stream_parser(self, request: ChatRequest, deployment: Deployment) -> StreamParser:
         return OpenAIStreamParser(deployment, text=request.prompt is not None)
+
+    # -- embeddings (platform.openai.com/docs/api-reference/embeddings/create)
+    def build_embedding_request(self, request: EmbeddingRequest, params: dict[str, Any],
+                                deployment: Deployment) -> HTTPRequest:
+        body = dump_body(embedding_body(request, params, deployment))
+        return HTTPRequest("POST", deployment.api_base.rstrip("/") + self.embeddings_path,
+                           auth_headers(deployment.spec, deployment), body)
+
+    def parse_embedding_response(self, status: int, headers: Mapping[str, str], body: bytes,
+                                 request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        try:
+            response = EmbeddingResponse.model_validate_json(body)
+        except ValidationError as exc:
+            raise error_in_body(body, deployment, headers, "the provider's answer is not a valid list of "
+                                "embeddings") from exc
+        return in_input_order(response, request, deployment, body, headers)
+
+
+def embedding_body(request: EmbeddingRequest, params: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    """The OpenAI-format embeddings body: model, input, the selected params, extra_body."""
+    body: dict[str, Any] = {"model": deployment.model, "input": request.input, **params}
+    if request.extra_body:
+        body.update(request.extra_body)
+    return body
+
+
+def in_input_order(response: EmbeddingResponse, request: EmbeddingRequest, deployment: Deployment,
+                   body: bytes, headers: Mapping[str, str]) -> EmbeddingResponse:
+    """The answer with one embedding per input, sorted by ``index`` (OpenAI sends them in order;
+    a gateway need not); a count that does not match the inputs is an unreadable answer."""
+    data = response.data
+    if len(data) != request.count:
+        raise unreadable_body(f"the provider's answer has {len(data)} embeddings for {request.count} inputs",
+                              body, provider=deployment.provider, model=deployment.model, headers=headers)
+    if any(item.index != i for i, item in enumerate(data)):
+        data.sort(key=lambda item: item.index)
+        if [item.index for item in data] != list(range(len(data))):
+            raise unreadable_body("the provider's answer has embedding indexes that match no input", body,
+                                  provider=deployment.provider, model=deployment.model, headers=headers)
+    return response
 
 
 class OpenAIStreamParser:

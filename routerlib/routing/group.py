@@ -39,7 +39,7 @@ from .strategies import Strategy, preferring, soonest_to_reopen
 if TYPE_CHECKING:
     from .._core.source import CallView, TargetKind
     from ..providers.base import Deployment
-    from ..request import ChatRequest
+    from ..request import ChatRequest, Request
     from .health import HealthStore
 
 #: Reasons that mean "the request is too big for it" (a group of only these: context-window fallbacks).
@@ -133,7 +133,8 @@ class GroupTarget:
         base, skipped = self._candidates(call)
         request = call.request
         output = call.output_tokens()
-        mix = Mix(request.stream, call.prompt_tokens, output, request.router_preference)
+        preference = request.router_preference if request.operation == "chat" else None
+        mix = Mix(request.stream, call.prompt_tokens, output, preference)
         if mix.preference:
             strategy, label = preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
         else:
@@ -206,7 +207,8 @@ class GroupTarget:
         else:
             base = group.untagged
         skipped: Sequence[tuple[Member, str]] = ()
-        if group.min_window is not None or group.any_max_output:
+        if (group.min_window is not None or group.any_max_output) and request.operation == "chat":
+            # (an embedding's limit is per input: the core checks each input on the deployment picked)
             base, skipped = self._fitting(call, base)
         self._fit_base = base
         return base, skipped
@@ -224,10 +226,12 @@ class GroupTarget:
         output = call.output_tokens() or 0
         min_window = self.group.min_window
         min_output = self.group.min_max_output
+        request = call.request
+        assert request.operation == "chat"  # _candidates fits chat calls only
         if (min_output is None or output <= min_output) and (
-                min_window is None or _char_bound(call.request) + output <= min_window):
+                min_window is None or _char_bound(request) + output <= min_window):
             return pool, ()
-        bound = byte_bound(call.request) + output  # tokens are counted only when this says "may not fit"
+        bound = byte_bound(request) + output  # tokens are counted only when this says "may not fit"
         kept, skipped = [], []
         for member in pool.members:
             if member.max_output and output > member.max_output:
@@ -328,7 +332,7 @@ def _merge(first: Refused, then: Picked | Refused) -> Picked | Refused:
     return Refused(first.refused + then.refused)
 
 
-def _tags(request: ChatRequest) -> frozenset[str]:
+def _tags(request: Request) -> frozenset[str]:
     metadata = request.metadata
     if not metadata:
         return frozenset()

@@ -36,7 +36,7 @@ from .group import Group, GroupTarget
 if TYPE_CHECKING:
     from .._core.source import CallView, TargetKind
     from ..providers.base import Deployment
-    from ..request import ChatRequest
+    from ..request import Request
     from .health import HealthStore
 
 
@@ -83,7 +83,7 @@ class RouterSource:
 
     __slots__ = ("_current", "_general", "_group", "_plan", "_request", "_visited")
 
-    def __init__(self, plan: RouterPlan, request: ChatRequest, group: Group) -> None:
+    def __init__(self, plan: RouterPlan, request: Request, group: Group) -> None:
         self._plan = plan
         self._request = request
         self._group = group

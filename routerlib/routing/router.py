@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ..cost.model_map import ModelMap
     from ..params import CompletionParams
     from ..providers.base import Deployment
-    from ..request import ChatRequest
+    from ..request import Request
     from ..spend import Budget, Ledger
     from ..streaming import AsyncStream, Stream
     from ..transport import AsyncTransportProtocol, TransportProtocol
@@ -206,7 +206,7 @@ class Router(Client):
         return self._planner.deployment(name, fields)
 
     # -- calls
-    def _source(self, request: ChatRequest) -> DeploymentSource:
+    def _source(self, request: Request) -> DeploymentSource:
         group = self._groups.get(self._aliases.get(request.model, request.model))
         if group is None:
             return StaticSource(request, self._planner)

@@ -58,33 +58,35 @@ class MockAsyncStreamResponse(MockStreamResponse):
 class MockAnswerTransport:
     """Answers ``mock://`` requests (``routerlib.providers.mock``) in the OpenAI format, in memory.
 
-    Mounted on every client; the answer carries no usage, so the call counts it locally and
-    marks it estimated, exactly as for a provider that reports none.
+    Mounted on every client. The request body says what to answer: a chat or text answer
+    (``text``, ``tool_calls``), embeddings (``embedding``: a vector for each of ``count``
+    inputs), or a failure (``fail``: its status, with an OpenAI error body and
+    ``retry-after: 0``, since a mocked server never asks for a wait). Answers carry no usage,
+    so the call counts it locally and marks it estimated, exactly as for a provider that
+    reports none.
     """
 
-    def _answer(self, request: HTTPRequest) -> tuple[Any, bool]:
-        import os
-        import time
-
-        from ..types import ChatCompletionMessage, Choice, ModelResponse, TextChoice, TextCompletion
-
+    def _respond(self, request: HTTPRequest, stream: bool) -> HTTPResponse:
         spec = json.loads(request.body)
-        ident, now, model, text = "mock-" + os.urandom(8).hex(), int(time.time()), spec["model"], spec["text"]
-        if spec["prompt"]:
-            answer: Any = TextCompletion(id=ident, created=now, model=model,
-                                         choices=[TextChoice(text=text, finish_reason="stop")])
+        if "fail" in spec:
+            fail = spec["fail"]
+            error = {"error": {"message": fail["message"], "type": "mock_error", "param": None, "code": None}}
+            return HTTPResponse(int(fail["status"]), {"content-type": "application/json", "retry-after": "0"},
+                                json.dumps(error).encode())
+        if "embedding" in spec:
+            body = json.dumps(_embeddings(spec)).encode()
         else:
-            answer = ModelResponse(id=ident, created=now, model=model, choices=[
-                Choice(message=ChatCompletionMessage(content=text), finish_reason="stop")])
-        return answer, bool(spec["stream"])
+            answer = _completion(spec)
+            if stream:
+                return mock_sse_response(answer)
+            body = answer.model_dump_json().encode()
+        return HTTPResponse(200, {"content-type": "application/json"}, body)
 
     def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:
-        answer, _ = self._answer(request)
-        return HTTPResponse(200, {"content-type": "application/json"}, answer.model_dump_json().encode())
+        return self._respond(request, False)
 
     def stream(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> MockStreamResponse:
-        answer, _ = self._answer(request)
-        return MockStreamResponse(mock_sse_response(answer))
+        return MockStreamResponse(self._respond(request, True))
 
     def close(self) -> None:
         pass
@@ -92,15 +94,44 @@ class MockAnswerTransport:
 
 class AsyncMockAnswerTransport(MockAnswerTransport):
     async def send(self, request: HTTPRequest, timeout: float, **kwargs: Any) -> HTTPResponse:  # type: ignore[override]
-        return MockAnswerTransport.send(self, request, timeout)
+        return self._respond(request, False)
 
     async def stream(self, request: HTTPRequest, timeout: float,  # type: ignore[override]
                      **kwargs: Any) -> MockAsyncStreamResponse:
-        answer, _ = self._answer(request)
-        return MockAsyncStreamResponse(mock_sse_response(answer))
+        return MockAsyncStreamResponse(self._respond(request, True))
 
     async def aclose(self) -> None:
         pass
+
+
+def _completion(spec: dict[str, Any]) -> ModelResponse | TextCompletion:
+    """The mocked chat (or text) answer: the text, and the tool calls asked for."""
+    import os
+    import time
+
+    from ..types import ChatCompletionMessage, Choice, ModelResponse, TextChoice, TextCompletion
+
+    ident, now, model, text = "mock-" + os.urandom(8).hex(), int(time.time()), spec["model"], spec["text"]
+    if spec["prompt"]:
+        return TextCompletion(id=ident, created=now, model=model,
+                              choices=[TextChoice(text=text or "", finish_reason="stop")])
+    calls = spec["tool_calls"]
+    if calls:
+        message = ChatCompletionMessage.model_validate({"content": text, "tool_calls": calls})
+    else:
+        message = ChatCompletionMessage(content=text)
+    return ModelResponse(id=ident, created=now, model=model, choices=[
+        Choice(message=message, finish_reason="tool_calls" if calls else "stop")])
+
+
+def _embeddings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The mocked embedding list: the same vector for every input."""
+    embedding = spec["embedding"]
+    vector = embedding["vector"]
+    if vector is None:
+        raise ValueError("a mocked embedding needs a vector (mock_response=[...])")
+    data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(embedding["count"])]
+    return {"object": "list", "data": data, "model": spec["model"]}
 
 
 class MockTransport:
@@ -154,13 +185,14 @@ def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage
     text = (response.choices[0].text if isinstance(response, TextCompletion)
             else response.choices[0].message.content) or ""
     pieces = re.findall(r"\s*\S+|\s+$", text)
-    if text_mode:
+    if isinstance(response, TextCompletion):
         events = [_text_chunk(response, piece) for piece in pieces]
         events.append(_text_chunk(response, "", finish="stop"))
     else:
         events = [_chunk(response, {"role": "assistant", "content": ""})]
         events += [_chunk(response, {"content": piece}) for piece in pieces]
-        events.append(_chunk(response, {}, finish="stop"))
+        events += _tool_call_chunks(response)
+        events.append(_chunk(response, {}, finish=response.choices[0].finish_reason or "stop"))
     if include_usage and response.usage is not None:
         usage = response.usage.model_dump(exclude_none=True)
         if response.usage.estimated:
@@ -169,6 +201,24 @@ def mock_sse_response(response: ModelResponse | TextCompletion, *, include_usage
                        "created": response.created, "model": response.model, "choices": [], "usage": usage})
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
     return HTTPResponse(200, {"content-type": "text/event-stream"}, body)
+
+
+def _tool_call_chunks(response: ModelResponse) -> list[dict[str, Any]]:
+    """A tool call streams as OpenAI's do: its id and name first, then its arguments in pieces."""
+    events = []
+    for index, call in enumerate(response.choices[0].message.tool_calls or ()):
+        head = {"index": index, "id": call.id, "type": call.type, "function": {"name": call.function.name,
+                                                                              "arguments": ""}}
+        events.append(_chunk(response, {"tool_calls": [head]}))
+        arguments = call.function.arguments
+        for start in range(0, len(arguments), _ARGUMENT_PIECE):
+            piece = arguments[start:start + _ARGUMENT_PIECE]
+            events.append(_chunk(response, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+    return events
+
+
+#: Characters of tool-call arguments per streamed chunk.
+_ARGUMENT_PIECE = 16
 
 
 def _chunk(response: Any, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

@@ -10,6 +10,9 @@ It answers the way OpenAI does, derived from the request alone, so that unchange
   a usage chunk when ``stream_options.include_usage`` asks.
 - ``/v1/completions``: a text completion (``echo`` repeats the prompt); a chat-only model gets
   OpenAI's 404 ("This is a chat model ...").
+- ``/v1/embeddings``: one vector per input, derived from it (``embedding_vector``), floats or
+  base64 (``encoding_format``), ``dimensions`` long (default 3); usage counts the inputs' words
+  (token-id inputs: their length), so it never exceeds a tokenizer's count.
 - ``/fail/<status>/v1/...``: that status with an OpenAI error body.
 
 Every request is recorded (``server.requests``), so tests can check exactly what was sent.
@@ -17,8 +20,10 @@ Every request is recorded (``server.requests``), so tests can check exactly what
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -123,6 +128,28 @@ def _text_answer(body: dict[str, Any]) -> tuple[int, str, bytes]:
     return 200, "application/json", json.dumps(answer).encode()
 
 
+def embedding_vector(item: Any, index: int, dimensions: int = 3) -> list[float]:
+    """A vector made from the input alone: its size, its position, then quarters."""
+    size = len(item.split()) if isinstance(item, str) else len(item)
+    return ([float(size), float(index)] + [0.25] * dimensions)[:dimensions]
+
+
+def embeddings_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """What OpenAI's /v1/embeddings answers for ``body`` (see the module docstring)."""
+    raw = body["input"]
+    inputs = [raw] if isinstance(raw, str) or (raw and isinstance(raw[0], int)) else raw
+    dimensions = body.get("dimensions") or 3
+    data = []
+    for i, item in enumerate(inputs):
+        vector: Any = embedding_vector(item, i, dimensions)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    tokens = sum(len(item.split()) if isinstance(item, str) else len(item) for item in inputs)
+    return {"object": "list", "data": data, "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
 def respond(path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
     failing = re.match(r"/fail/(\d{3})/", path)
     if failing:
@@ -130,6 +157,8 @@ def respond(path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
         error = {"error": {"message": f"loopback failure {status}", "type": "rate_limit_error" if status == 429
                            else "server_error", "param": None, "code": None}}
         return status, "application/json", json.dumps(error).encode()
+    if path.split("?", 1)[0].endswith("/embeddings"):
+        return 200, "application/json", json.dumps(embeddings_answer(body)).encode()
     if path.endswith("/completions") and not path.endswith("/chat/completions"):
         return _text_answer(body)
     message = chat_answer(body)

@@ -6,7 +6,8 @@ are LiteLLM's. Each runs here under ``import routerlib as litellm``; and
 ``test_the_scripts_are_litellm_code`` runs the same text under the real ``import litellm``
 (against the same server), so that a script cannot drift into something only routerlib accepts.
 The scripts marked routerlib-only check a difference made on purpose (a LiteLLM module setting
-is refused instead of being silently ignored).
+is refused instead of being silently ignored; a mocked stream carries its tool calls;
+``mock_testing_fallbacks`` works on ``completion()``, not only on a Router).
 """
 
 from __future__ import annotations
@@ -177,6 +178,77 @@ SCRIPTS: dict[str, str] = {
                                       messages=[{"role": "user", "content": "Hi"}], max_tokens=20, temperature=0)
         assert response.choices[0].message.content == GREETING
     """,
+    "embedding": """
+        response = litellm.embedding(model="text-embedding-3-small", input=["good morning", "hi"])
+        assert len(response.data) == 2 and response.model == "text-embedding-3-small"
+        assert response.data[0]["embedding"] == [2.0, 0.0, 0.25] and response.data[1]["embedding"][0] == 1.0
+        assert response.usage.prompt_tokens == 3
+        cost = litellm.completion_cost(completion_response=response)
+        assert isinstance(cost, float) and cost > 0
+        json.dumps(response.to_dict())
+        shorter = litellm.embedding(model="text-embedding-3-small", input="hello", dimensions=2)
+        assert shorter.data[0]["embedding"] == [1.0, 0.0]
+    """,
+    "async_embedding": """
+        import asyncio
+
+        async def main():
+            response = await litellm.aembedding(model="text-embedding-3-small", input=["a b c"])
+            return response.data[0]["embedding"]
+
+        assert asyncio.run(main()) == [3.0, 0.0, 0.25]
+    """,
+    "mock_embedding": """
+        response = litellm.embedding(model="text-embedding-3-small", input=["hello"], mock_response=[0.1, 0.2])
+        assert response.data[0]["embedding"] == [0.1, 0.2]
+    """,
+    "mock_exceptions": """
+        messages = [{"role": "user", "content": "Hi"}]
+        try:
+            litellm.completion(model="gpt-4o-mini", messages=messages, mock_response="litellm.RateLimitError")
+            raise AssertionError("no error")
+        except litellm.RateLimitError as e:
+            assert e.status_code == 429 and "mock rate limit error" in e.message
+        try:
+            litellm.completion(model="gpt-4o-mini", messages=messages,
+                               mock_response="litellm.ContextWindowExceededError")
+            raise AssertionError("no error")
+        except litellm.ContextWindowExceededError as e:
+            assert e.status_code == 400
+        try:
+            litellm.completion(model="gpt-4o-mini", messages=messages, mock_response=Exception("boom"))
+            raise AssertionError("no error")
+        except Exception as e:
+            assert "boom" in str(e)
+    """,
+    "mock_tool_calls": """
+        tool_calls = [{"id": "call_1", "type": "function",
+                       "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+        response = litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather?"}],
+                                      mock_tool_calls=tool_calls)
+        call = response.choices[0].message.tool_calls[0]
+        assert call.id == "call_1" and call.function.name == "get_weather"
+        assert json.loads(call.function.arguments) == {"city": "Paris"}
+    """,
+    # -- routerlib-only: differences on purpose
+    "mock_tool_calls_stream": """
+        # LiteLLM's mocked stream drops mock_tool_calls; routerlib streams them as OpenAI does.
+        tool_calls = [{"id": "call_1", "type": "function",
+                       "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+        chunks = list(litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather?"}],
+                                         mock_tool_calls=tool_calls, stream=True))
+        rebuilt = litellm.stream_chunk_builder(chunks)
+        assert rebuilt.choices[0].message.tool_calls[0].function.arguments == '{"city": "Paris"}'
+        assert rebuilt.choices[0].finish_reason == "tool_calls"
+    """,
+    "mock_testing_fallbacks": """
+        # LiteLLM's completion() ignores mock_testing_fallbacks (only its Router reads it); routerlib's
+        # primary fails with a mocked 500, and the fallback is called for real.
+        response = litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}],
+                                      fallbacks=["gpt-4o"], mock_testing_fallbacks=True, num_retries=0)
+        assert response.model == "gpt-4o" and response.choices[0].message.content == GREETING
+        assert [a.status_code for a in response.attempts] == [500, None]
+    """,
     # -- routerlib-only: differences on purpose
     "settings_are_refused": """
         for name, value in (("num_retries", 0), ("success_callback", [print]), ("request_timeout", 5),
@@ -188,7 +260,7 @@ SCRIPTS: dict[str, str] = {
                 assert "Client(" in str(e) or "per-call keyword" in str(e), str(e)
     """,
 }
-ROUTERLIB_ONLY = {"settings_are_refused"}
+ROUTERLIB_ONLY = {"settings_are_refused", "mock_tool_calls_stream", "mock_testing_fallbacks"}
 PRELUDE = "import json, os\n"
 
 
@@ -236,6 +308,19 @@ def test_the_tool_loop_sends_the_message_back_without_null_fields(openai_env: Re
 def test_a_failed_call_is_sent_once_with_num_retries_zero(openai_env: RecordingServer) -> None:
     run(SCRIPTS["exception_attributes"], routerlib)
     assert [r["path"] for r in openai_env.requests] == ["/fail/429/v1/chat/completions"]
+
+
+def test_mock_testing_fallbacks_sends_only_the_fallback(openai_env: RecordingServer) -> None:
+    run(SCRIPTS["mock_testing_fallbacks"], routerlib)
+    assert [(r["path"], r["body"]["model"]) for r in openai_env.requests] == [("/v1/chat/completions", "gpt-4o")]
+
+
+def test_embedding_scripts_send_what_openai_expects(openai_env: RecordingServer) -> None:
+    run(SCRIPTS["embedding"], routerlib)
+    first, second = openai_env.requests
+    assert first["path"] == second["path"] == "/v1/embeddings"
+    assert first["body"] == {"model": "text-embedding-3-small", "input": ["good morning", "hi"]}
+    assert second["body"] == {"model": "text-embedding-3-small", "input": "hello", "dimensions": 2}
 
 
 def test_text_completion_of_a_chat_only_model_goes_through_chat(openai_env: RecordingServer) -> None:
