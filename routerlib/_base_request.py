@@ -143,6 +143,15 @@ class BaseRequest(BaseModel):
         for name, value in super().__repr_args__():
             yield name, (redacted(value) if name in MAY_HOLD_SECRETS else value)
 
+    @property
+    def caller(self) -> str | None:
+        """Who the call is for, for per-user budgets and cache scopes: ``metadata["user"]``, else the
+        OpenAI ``user``. A blank name is no user: anonymous callers never share one bucket."""
+        user = self.metadata.get("user") if self.metadata else None
+        if not (isinstance(user, str) and user.strip()):
+            user = getattr(self, "user", None)  # the OpenAI parameter, on chat and embeddings
+        return user if user and user.strip() else None
+
 
 def check_call_options(request: BaseRequest) -> None:
     """model, api_base and api_key, the values of (almost) every call: cheapest checks first, the

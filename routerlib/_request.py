@@ -244,15 +244,6 @@ class ChatRequest(BaseRequest):
         return self
 
     @property
-    def caller(self) -> str | None:
-        """Who the call is for, for per-user budgets and cache scopes: ``metadata["user"]``, else the
-        OpenAI ``user``. A blank name is no user: anonymous callers never share one bucket."""
-        user = self.metadata.get("user") if self.metadata else None
-        if not (isinstance(user, str) and user.strip()):
-            user = self.user
-        return user if user and user.strip() else None
-
-    @property
     def wants_usage_chunk(self) -> bool:
         """Whether the caller asked to see the usage chunk of a stream."""
         return bool(self.stream_options and self.stream_options.get("include_usage"))

@@ -43,7 +43,8 @@ async def test_budgeted_acompletion_keeps_the_event_loop_free(redis_url: str) ->
         finally:
             await ledger.aclose()
         assert len(server.requests) == 41
-        assert meter.worst < DELAY, f"the loop stalled {meter.worst:.3f} s"
+        # A ledger on the loop stalls it a whole round trip (2 x DELAY) per operation, 80 of them.
+        assert meter.worst < 2 * DELAY, f"the loop stalled {meter.worst:.3f} s"
         assert control.worst > DELAY
         assert ledger.reserved() == {} and len(ledger.records()) == 41
         assert ledger.total() == sum((r.cost for r in ledger.records()), Decimal(0))  # type: ignore[misc]
