@@ -24,6 +24,7 @@ import pydantic_core
 from pydantic import Field, ValidationError, field_validator
 
 from ._base_request import BaseRequest
+from ._mock_rules import check_mock_error_name
 from ._request import (
     ALIASES,
     PROVIDER_PREFIX,
@@ -73,8 +74,6 @@ class EmbeddingRequest(BaseRequest):
         if value is None or isinstance(value, Exception):
             return value
         if isinstance(value, str):
-            from .providers.mock import check_mock_error_name
-
             check_mock_error_name(value, embedding=True)
             return value
         if isinstance(value, list | tuple) and value and all(

@@ -33,6 +33,7 @@ from pydantic import (
 from . import _checks
 from ._base_request import MAY_HOLD_SECRETS, BaseRequest
 from ._messages import needs_normalising, normalise_messages
+from ._mock_rules import check_mock_error_name, check_tool_calls
 from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
 from .cache.control import CacheControl
 from .exceptions import InvalidRequestError
@@ -191,8 +192,6 @@ class ChatRequest(BaseRequest):
     @classmethod
     def _check_mock_response(cls, value: str | Exception | None) -> str | Exception | None:
         if isinstance(value, str) and value.startswith("litellm."):
-            from .providers.mock import check_mock_error_name
-
             check_mock_error_name(value)  # a misspelt error name must not pass as the answer's text
         return value
 
@@ -202,8 +201,6 @@ class ChatRequest(BaseRequest):
                                ) -> tuple[Mapping[str, Any], ...] | None:
         if not calls:
             return None  # as LiteLLM: an empty list mocks nothing
-        from .providers.mock import check_tool_calls
-
         check_tool_calls(calls)
         return calls
 
