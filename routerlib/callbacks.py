@@ -21,6 +21,11 @@ from typing import Any
 
 from .observe.events import AttemptEnd, CallEnd, Fallback, Observer, Retry
 
+__all__ = [
+    "Callbacks",
+    "CallbacksObserver",
+]
+
 logger = logging.getLogger("routerlib")
 
 EVENTS = ("on_attempt", "on_retry", "on_fallback", "on_success", "on_failure")

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from .spend import Budget, Ledger
     from .transport import AsyncTransportProtocol, TransportProtocol
 
+__all__ = [
+    "Client",
+]
+
 DEFAULT_TIMEOUT = 600.0
 
 

@@ -104,6 +104,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedParamsError",
     "UsageWarning",
+    "error_class_for_status",
     "error_for_status",
     "parse_retry_after",
 ]

@@ -16,6 +16,11 @@ from typing_extensions import TypedDict
 
 from .policy import RetryPolicy
 
+__all__ = [
+    "CompletionParams",
+    "EmbeddingParams",
+]
+
 Price = Decimal | float | int | str
 
 

@@ -35,6 +35,16 @@ if TYPE_CHECKING:
     from ._embedding import Request
     from .cost.model_map import ModelInfo
 
+__all__ = [
+    "ModelInfoSource",
+    "Planner",
+    "StaticSource",
+    "StaticTarget",
+    "Target",
+    "same_origin",
+    "targets_for",
+]
+
 
 class ModelInfoSource(Protocol):
     """What planning needs of a model map (a client passes a lazy view of its own)."""

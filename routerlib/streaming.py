@@ -41,6 +41,17 @@ if TYPE_CHECKING:
     from .transport import AsyncStreamResponse, StreamResponse
     from .types import Cost
 
+__all__ = [
+    "AsyncStream",
+    "ChatToTextParser",
+    "Ending",
+    "SSEDecoder",
+    "Stream",
+    "StreamAccumulator",
+    "aiter_sse",
+    "iter_sse",
+]
+
 Event = tuple["str | None", bytes]
 
 

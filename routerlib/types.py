@@ -53,6 +53,9 @@ __all__ = [
     "TextChoice",
     "TextCompletion",
     "Usage",
+    "checked_usage",
+    "count",
+    "usage_problem",
 ]
 
 _OPEN = ConfigDict(extra="allow", protected_namespaces=())

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import routerlib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +102,32 @@ def test_import_does_not_load_the_command() -> None:
                             check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def _public_modules() -> list[str]:
+    import pkgutil
+
+    names = []
+    for info in pkgutil.walk_packages(routerlib.__path__, "routerlib."):
+        parts = info.name.split(".")
+        if any(p.startswith("_") for p in parts[1:]) or parts[1] in ("cli", "otel"):
+            continue  # private modules; the command and the optional tracer are checked by their own tests
+        names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _public_modules())
+def test_every_public_module_declares_its_public_names_both_ways(name: str) -> None:
+    """As httpx checks: every name in __all__ is defined, and every public name defined here is in __all__."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    assert [n for n in exported if not hasattr(module, n)] == []
+    assert [n for n in exported if n.startswith("_")] == [], "an export must be public"
+    defined = {n for n, v in vars(module).items()
+               if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
+               and getattr(v, "__module__", None) == name}
+    assert sorted(defined - set(exported)) == [], f"public names of {name} missing from __all__"

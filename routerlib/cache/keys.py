@@ -49,8 +49,17 @@ if TYPE_CHECKING:
     from ..providers.base import Deployment
     from ..request import ChatRequest
 
-__all__ = ["FORMAT_VERSION", "IN_KEY", "OUT_OF_KEY", "fingerprint", "key_prefix", "make_key", "request_hash",
-           "user_scope"]
+__all__ = [
+    "FORMAT_VERSION",
+    "IN_KEY",
+    "OUT_OF_KEY",
+    "UncacheableError",
+    "fingerprint",
+    "key_prefix",
+    "make_key",
+    "request_hash",
+    "user_scope",
+]
 
 #: Bumped whenever the key or the stored value changes shape: old entries are then never read.
 FORMAT_VERSION = 1

@@ -57,6 +57,7 @@ __all__ = [
     "cached_map_data",
     "parse_source",
     "read_cache",
+    "read_cache_bytes",
     "write_cache",
 ]
 

@@ -36,6 +36,19 @@ if TYPE_CHECKING:
     from ..exceptions import RouterlibError
     from ..types import Attempt, Cost, EmbeddingResponse, ModelResponse, TextCompletion, Usage
 
+__all__ = [
+    "AttemptEnd",
+    "AttemptStart",
+    "CallEnd",
+    "CallStart",
+    "Fallback",
+    "FirstToken",
+    "Observer",
+    "Observers",
+    "Retry",
+    "StreamEnd",
+]
+
 logger = logging.getLogger("routerlib")
 
 Operation = Literal["chat", "text_completion", "embeddings"]

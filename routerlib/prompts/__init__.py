@@ -36,6 +36,7 @@ __all__ = [
     "load_hf_chat_template",
     "message_text",
     "render",
+    "render_with",
     "resolve_prompt",
     "select_template",
     "template_for_model",

@@ -70,7 +70,13 @@ from ._wire import (
 from .base import Deployment, ProviderSpec
 from .openai_compat import auth_headers, merge_headers
 
-__all__ = ["AnthropicAdapter", "specs"]
+__all__ = [
+    "AnthropicAdapter",
+    "convert_messages",
+    "json_tool_name",
+    "request_body",
+    "specs",
+]
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

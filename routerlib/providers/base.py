@@ -46,6 +46,18 @@ if TYPE_CHECKING:
     from ..transport import HTTPRequest
     from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse, TextCompletion
 
+__all__ = [
+    "Adapter",
+    "Deployment",
+    "DeploymentOptions",
+    "EmbeddingAdapter",
+    "Prices",
+    "ProviderSpec",
+    "StreamParser",
+    "embedding_adapter",
+    "select_params",
+]
+
 
 class StreamParser(Protocol):
     """Turns one stream's SSE events into chunks; keeps the per-stream state."""

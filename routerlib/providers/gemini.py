@@ -80,7 +80,14 @@ from .openai_compat import merge_headers
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest
 
-__all__ = ["GeminiAdapter", "gemini_schema", "specs"]
+__all__ = [
+    "GeminiAdapter",
+    "convert_messages",
+    "gemini_schema",
+    "generation_config",
+    "request_body",
+    "specs",
+]
 
 #: reasoning_effort -> thinkingBudget for models before Gemini 3.
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192}

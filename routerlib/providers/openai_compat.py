@@ -25,6 +25,17 @@ from .base import Deployment, ProviderSpec, StreamParser
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest
 
+__all__ = [
+    "OpenAICompatAdapter",
+    "OpenAIStreamParser",
+    "auth_headers",
+    "embedding_body",
+    "error_in_body",
+    "in_input_order",
+    "merge_headers",
+    "request_body",
+]
+
 _JSON = "application/json"
 
 

@@ -15,6 +15,12 @@ from typing import Any
 from ..exceptions import InvalidRequestError
 from .base import Adapter, ProviderSpec
 
+__all__ = [
+    "ProviderRegistry",
+    "builtin_specs",
+    "spec_from_row",
+]
+
 _builtins: dict[str, ProviderSpec] | None = None
 _builtins_lock = threading.Lock()
 

@@ -49,6 +49,12 @@ from ..exceptions import (
     UnprocessableEntityError,
 )
 
+__all__ = [
+    "Breaker",
+    "BreakerConfig",
+    "verdict",
+]
+
 State = Literal["closed", "open", "half_open"]
 #: What an attempt's outcome means for its deployment.
 Verdict = Literal["ok", "failure", "fatal", "rate_limited", "neutral"]

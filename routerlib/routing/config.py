@@ -30,6 +30,16 @@ from typing import Any
 from ..exceptions import RouterConfigError
 from ..providers.base import NO_OPTIONS, PRICE_FIELDS, DeploymentOptions, Prices
 
+__all__ = [
+    "MemberConfig",
+    "RouterDeployment",
+    "check_strategy",
+    "parse_aliases",
+    "parse_fallbacks",
+    "parse_model_list",
+    "shuffle_weights",
+]
+
 ENV_PREFIX = "os.environ/"
 
 #: Where each litellm_params key goes: the deployment's endpoint and credentials (the planner's

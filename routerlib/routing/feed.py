@@ -19,6 +19,10 @@ from .health import Outcome
 if TYPE_CHECKING:
     from .health import HealthStore
 
+__all__ = [
+    "HealthFeed",
+]
+
 
 class HealthFeed(Observer):
     def __init__(self, store: HealthStore) -> None:

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from ..request import ChatRequest, Request
     from .health import HealthStore
 
+__all__ = [
+    "Group",
+    "GroupTarget",
+]
+
 #: Reasons that mean "the request is too big for it" (a group of only these: context-window fallbacks).
 _TOO_BIG = ("context window", "max output")
 #: Seconds a pick's slot outlives its attempt's timeout before it lapses (a process that died

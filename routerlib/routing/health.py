@@ -41,6 +41,17 @@ from .members import Member, Mix, Pool
 if TYPE_CHECKING:
     from .strategies import Strategy
 
+__all__ = [
+    "DeploymentHealth",
+    "HealthStore",
+    "MemoryHealth",
+    "Outcome",
+    "Picked",
+    "Refused",
+    "UsageWindow",
+    "peak_ewma",
+]
+
 #: Decay time of the peak EWMA of latency: Finagle's default for its PeakEWMA balancer.
 PEAK_EWMA_DECAY = 10.0
 #: A failed attempt counts as an answer this many times slower than the average (latency-based).

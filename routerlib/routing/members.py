@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from ..providers.base import Deployment
 
+__all__ = [
+    "Member",
+    "Mix",
+    "Pool",
+    "Snapshot",
+]
+
 T = TypeVar("T")
 
 

@@ -39,6 +39,12 @@ if TYPE_CHECKING:
     from ..request import Request
     from .health import HealthStore
 
+__all__ = [
+    "DirectTarget",
+    "RouterPlan",
+    "RouterSource",
+]
+
 
 class DirectTarget:
     """A fallback that names a model rather than a group: one deployment, resolved on first pick."""

@@ -43,6 +43,10 @@ from .strategies import ranked
 if TYPE_CHECKING:
     from .strategies import Strategy
 
+__all__ = [
+    "RedisHealth",
+]
+
 logger = logging.getLogger("routerlib")
 
 #: Snapshot rows refreshed per pick at most (a larger pool refreshes its ranked candidates).

@@ -58,6 +58,10 @@ if TYPE_CHECKING:
     from ..transport import AsyncTransportProtocol, TransportProtocol
     from ..types import ModelResponse, TextCompletion
 
+__all__ = [
+    "Router",
+]
+
 
 class Router(Client):
     """Model groups over deployments, with a circuit breaker per deployment (see docs/routing.md).

@@ -36,6 +36,17 @@ from typing import TypeVar
 
 from .members import DEFAULT_OUTPUT, Member, Mix, Pool, Snapshot
 
+__all__ = [
+    "cost_based",
+    "latency_based",
+    "least_busy",
+    "preferring",
+    "ranked",
+    "simple_shuffle",
+    "soonest_to_reopen",
+    "usage_based",
+]
+
 Strategy = Callable[[Pool, Snapshot, Mix, Random], tuple[Member, str]]
 T = TypeVar("T")
 

@@ -75,7 +75,12 @@ from .spool import DEFAULT_SPOOL_LIMIT
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["RedisLedger"]
+__all__ = [
+    "RedisLedger",
+    "from_pico",
+    "redact_url",
+    "to_pico",
+]
 
 _T = TypeVar("_T")
 _PICO = 12

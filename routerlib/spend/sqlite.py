@@ -64,7 +64,11 @@ from .budget import BudgetCheck, Reservation, enforce, reserved_by_bucket
 from .records import DEFAULT_RESERVATION_TTL, EXACT, ZERO, Filters, SpendRecord, dec_text, record_buckets, window_ids
 from .spool import DEFAULT_SPOOL_LIMIT
 
-__all__ = ["SQLiteLedger"]
+__all__ = [
+    "SQLiteLedger",
+    "host_id",
+    "pid_alive",
+]
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
