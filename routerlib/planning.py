@@ -188,7 +188,9 @@ class Planner:
                   or (request.mock_testing_fallbacks is True and target.kind in _PRIMARY_KINDS))
         deployment = self.deployment(target.model, entry, inherited=inherited, caller_base=bool(caller_base),
                                      key_optional=mocked, split=(provider, name))
-        return self.with_template(deployment, request)
+        if getattr(deployment.spec.adapter, "renders_prompt", False):
+            return self.with_template(deployment, request)
+        return deployment
 
     def with_template(self, deployment: Deployment, request: Request) -> Deployment:
         """For a raw-prompt server, the deployment with this call's prompt template selected now

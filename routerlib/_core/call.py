@@ -75,7 +75,7 @@ class Call:
         self.dropped: tuple[str, ...] = ()
         self.observers = observers = runtime.observers
         #: False for a client without observers: then no event is ever built.
-        self._watch = self.watched = bool(observers)
+        self._watch = self.watched = runtime.watched
         self._info: dict[str, ModelInfo | None] = {}
         self._tried: set[str] = set()
         self._tokens: dict[str, int] = {}
@@ -126,10 +126,11 @@ class Call:
 
     def info(self, deployment: Deployment) -> ModelInfo | None:
         """The model map's entry for the deployment (prices, limits), looked up once per call."""
-        key = deployment.id
-        if key not in self._info:
-            self._info[key] = self.runtime.accounting.info(deployment)
-        return self._info[key]
+        try:
+            return self._info[deployment.id]
+        except KeyError:
+            found = self._info[deployment.id] = self.runtime.accounting.info(deployment)
+            return found
 
     # -- planning
     def next_deployment(self) -> Deployment | None:

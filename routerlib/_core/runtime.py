@@ -8,7 +8,7 @@ the client. A router is a client whose runtime has another ``source_factory``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,3 +42,8 @@ class Runtime:
     async_sleep: Callable[[float], Coroutine[Any, Any, None]]
     #: The response cache (``routerlib.cache``), or None. Used through ``_core.caching``.
     cache: CacheBackend | None = None
+    #: Whether any observer listens (derived): a call without observers builds no event.
+    watched: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watched", bool(self.observers))
