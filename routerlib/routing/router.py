@@ -100,6 +100,8 @@ class Router(Client):
         budgets: Sequence[Budget] = (),
         callbacks: Sequence[Any] = (),
         observers: Sequence[Any] = (),
+        cache: Any = None,
+        limits: Any = None,
         model_map: ModelMap | str | os.PathLike[str] | None = None,
         transport: TransportProtocol | None = None,
         async_transport: AsyncTransportProtocol | None = None,
@@ -111,21 +113,16 @@ class Router(Client):
         strategy = check_strategy(routing_strategy)
         config = _breaker_config(breaker, allowed_fails, cooldown_time)
         store = _store(state, redis_url)
-        if num_retries is not None:
-            if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
-                raise RouterConfigError(f"num_retries={num_retries!r}: must be a whole number >= 0")
-            policy = (policy or RetryPolicy()).replace(num_retries=num_retries)
-        if deadline is not None and (problem := timeout_problem(deadline)) is not None:
-            raise RouterConfigError(f"deadline={deadline!r}: {problem}")
+        policy = _policy(policy, num_retries, deadline)
         self._deadline = deadline
         if deadline is None:  # nothing to add per call: the Client's methods as they are, one frame less
             for name in ("completion", "acompletion", "text_completion", "atext_completion"):
                 setattr(self, name, getattr(super(), name))
         super().__init__(timeout=DEFAULT_TIMEOUT if timeout is None else timeout, policy=policy,
                          model_map=model_map, ledger=ledger, budgets=budgets, callbacks=callbacks,
-                         observers=[*observers, HealthFeed(store)], transport=transport,
-                         async_transport=async_transport, environ=environ, clock=clock, sleep=sleep,
-                         async_sleep=async_sleep, _source_factory=self._source)
+                         observers=[*observers, HealthFeed(store)], cache=cache, limits=limits,
+                         transport=transport, async_transport=async_transport, environ=environ, clock=clock,
+                         sleep=sleep, async_sleep=async_sleep, _source_factory=self._source)
         import os as _os
 
         env = _os.environ if environ is None else environ
@@ -279,6 +276,17 @@ def _breaker_config(breaker: BreakerConfig | None, allowed_fails: int | None,
         if cooldown_time > config.max_cooldown and isinstance(cooldown_time, int | float):
             changes["max_cooldown"] = cooldown_time
     return dataclasses.replace(config, **changes) if changes else config
+
+
+def _policy(policy: RetryPolicy | None, num_retries: int | None, deadline: float | None) -> RetryPolicy | None:
+    """The client's policy with LiteLLM's ``num_retries`` folded in; the deadline checked."""
+    if deadline is not None and (problem := timeout_problem(deadline)) is not None:
+        raise RouterConfigError(f"deadline={deadline!r}: {problem}")
+    if num_retries is None:
+        return policy
+    if isinstance(num_retries, bool) or not isinstance(num_retries, int) or num_retries < 0:
+        raise RouterConfigError(f"num_retries={num_retries!r}: must be a whole number >= 0")
+    return (policy or RetryPolicy()).replace(num_retries=num_retries)
 
 
 def _store(state: HealthStore | None, redis_url: str | None) -> HealthStore:

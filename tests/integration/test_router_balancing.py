@@ -171,3 +171,18 @@ def test_a_model_that_names_no_group_is_called_directly(servers: list[FaultServe
     response = r.completion("openai/gpt-4o-mini", MESSAGES, api_base=c.url, api_key="sk-test-0123456789")
     assert response.choices[0].message.content == "c"
     assert response.attempts[0].strategy is None
+
+
+def test_a_router_takes_a_cache_and_limits_like_a_client() -> None:
+    """Router(cache=...) answers an identical call from the cache; Router(limits=...) bounds answers."""
+    from routerlib import Limits
+    from routerlib.cache import MemoryCache
+
+    with fault_servers("a") as (a,):
+        router = Router([entry(a)], environ={}, cache=MemoryCache())
+        first = router.completion("chat", [{"role": "user", "content": "hi"}])
+        second = router.completion("chat", [{"role": "user", "content": "hi"}])
+        assert a.count() == 1 and second.cache_hit and not first.cache_hit  # type: ignore[union-attr]
+        tiny = Router([entry(a)], environ={}, limits=Limits(max_response_bytes=16))
+        with pytest.raises(routerlib.ResponseTooLargeError):
+            tiny.completion("chat", [{"role": "user", "content": "hi"}], num_retries=0)
