@@ -18,12 +18,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 
 import pytest
 from loopback_server import free_port
-from redis_helpers import redis_server
+from redis_helpers import redis_server, start_redis
 
 # A developer's own refreshed price map (`routerlib prices update`) must not change what the tests
 # price: every test, and every subprocess a test starts, sees an empty price cache of its own.
@@ -43,9 +42,7 @@ class RedisProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_redis(self.port, self.proc)
+        self.proc = start_redis(self.binary, self.port)
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -60,22 +57,6 @@ class RedisProcess:
     def resume(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
-
-
-def _wait_for_redis(port: int, proc: subprocess.Popen[bytes]) -> None:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not start") from None
-            time.sleep(0.02)
-    client.close()
 
 
 @pytest.fixture

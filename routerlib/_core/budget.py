@@ -177,9 +177,6 @@ class CallBudget:
         except LedgerError as error:
             _reported(error)
 
-    def release(self) -> None:
-        self.end(None, None)
-
     # -- async (never blocks the event loop)
     async def areserve(self, deployment: Deployment) -> None:
         amount = self._amount_to_hold(deployment)
@@ -214,9 +211,6 @@ class CallBudget:
                                 timeout=self._time_left(_FLOOR))
         except LedgerError as error:
             _reported(error)
-
-    async def arelease(self) -> None:
-        await self.aend(None, None)
 
 
 #: Seconds a settle may take even when the call's deadline has passed: the answer is already

@@ -285,7 +285,8 @@ class Call:
     # -- outcomes
     def usage_and_cost(self, deployment: Deployment, usage: Usage | None, text: str | None,
                        latency: float) -> tuple[Usage | None, Cost | None]:
-        """The attempt's usage (counted locally from ``text`` when the provider sent none) and price."""
+        """The attempt's usage and price: counted locally from ``text`` when the provider sent none,
+        else bounded by what the call could have read and written."""
         accounting = self.runtime.accounting
         if usage is None and text is not None:
             usage = accounting.estimate(self.request, deployment, self.prompt_tokens(deployment), text)
@@ -295,13 +296,10 @@ class Call:
 
     def succeeded(self, deployment: Deployment, response: Response, latency: float) -> Response:
         """The response priced, recorded as an attempt and decorated with the call's facts."""
-        usage = response.usage
-        if usage is None:
-            usage = response.usage = self.runtime.accounting.estimate(
-                self.request, deployment, self.prompt_tokens(deployment), text_of(response))
-        else:  # what the provider reports is bounded by what the call could have read and written
-            usage = response.usage = bound_usage(usage, self.request, self.info(deployment))
-        cost = self.runtime.accounting.price(self.request, deployment, self.info(deployment), usage, latency)
+        reported = response.usage  # the text is read only when usage must be counted locally
+        usage, cost = self.usage_and_cost(deployment, reported, text_of(response) if reported is None else None,
+                                          latency)
+        response.usage = usage
         self._record(deployment, "ok", latency=latency, cost=cost, usage=usage, response=response)
         return self.decorate(response, deployment)
 
