@@ -52,9 +52,13 @@ class FakeSnapshot:
     def usage(self, index: int) -> tuple[int, int]:
         return self.used.get(index, (0, 0))
 
-    def usage_vectors(self, pool: Any) -> tuple[list[int], list[int]]:
-        used = [self.usage(m.index) for m in pool.members]
-        return [u[0] for u in used], [u[1] for u in used]
+    def usage_shares(self, pool: Any) -> list[float]:
+        """As the stores compute it: the larger of requests/rpm and tokens/tpm, 0 with no limit."""
+        shares = []
+        for m in pool.members:
+            requests, tokens = self.usage(m.index)
+            shares.append(max(requests / m.rpm if m.rpm else 0.0, tokens / m.tpm if m.tpm else 0.0))
+        return shares
 
     def reopens_in(self, index: int) -> float:
         return self.reopen.get(index, 0.0)

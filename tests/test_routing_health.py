@@ -52,6 +52,24 @@ def test_usage_window_adjusts_only_buckets_still_in_the_window() -> None:
     assert w.totals(200.0) == (0, 0)
 
 
+def test_usage_shares_follow_reservations_settlements_and_expiry() -> None:
+    ms = [member(0, rpm=10), member(1, tpm=1000), member(2)]
+    clock = Clock()
+    s = store(ms, clock)
+    pool = Pool(ms)
+    s.choose("a", Pool(ms[:1]), simple_shuffle, MIX, Random(0), need(30))
+    s.choose("b", Pool(ms[1:2]), simple_shuffle, MIX, Random(0), need(300))
+    s.choose("c", Pool(ms[2:]), simple_shuffle, MIX, Random(0), need(30))
+    assert s.usage_shares(pool) == [pytest.approx(0.1), pytest.approx(0.3), 0.0]  # the larger of rpm and tpm shares
+    s.report("b", "d1", Outcome("ok", latency=0.1, tokens=500, completion_tokens=5))
+    assert s.usage_shares(pool)[1] == pytest.approx(0.5)  # settled to the real usage
+    s.release("a")
+    assert s.usage_shares(pool)[0] == 0.0
+    clock.now += 61.0
+    s.choose("d", Pool(ms[2:]), simple_shuffle, MIX, Random(0), need(30))  # a pick reads the new time
+    assert s.usage_shares(pool) == [0.0, 0.0, 0.0]  # every window expired, picked or not
+
+
 def test_peak_ewma_jumps_up_and_decays_down() -> None:
     assert peak_ewma(None, 0.0, 0.5, 0.0) == 0.5
     assert peak_ewma(0.1, 0.0, 0.5, 0.0) == 0.5  # a slower sample is taken at once

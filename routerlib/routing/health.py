@@ -25,7 +25,6 @@ amortised.
 from __future__ import annotations
 
 import math
-import operator
 import os
 import threading
 import time
@@ -153,16 +152,33 @@ class HealthStore(Protocol):
 
 
 class UsageWindow:
-    """Requests and tokens over the last 60 s in one-second buckets, with running sums."""
+    """Requests and tokens over the last 60 s in one-second buckets, with running sums.
 
-    __slots__ = ("_req", "_tok", "head", "requests", "tokens")
+    With ``shares`` given, the window keeps ``shares[index]`` equal to the share of its limits
+    it has used (the larger of requests/rpm and tokens/tpm; 0 with no limit) whenever its sums
+    change, so usage-based routing reads one flat list instead of recomputing it per pick.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_index", "_per_request", "_per_token", "_req", "_shares", "_tok", "head", "requests", "tokens")
+
+    def __init__(self, rpm: int | None = None, tpm: int | None = None,
+                 shares: list[float] | None = None, index: int = 0) -> None:
         self.head = -1
         self.requests = 0
         self.tokens = 0
         self._req = [0] * USAGE_BUCKETS
         self._tok = [0] * USAGE_BUCKETS
+        self._per_request = 1.0 / rpm if rpm else 0.0
+        self._per_token = 1.0 / tpm if tpm else 0.0
+        limited = shares is not None and (self._per_request or self._per_token)
+        self._shares = shares if limited else None
+        self._index = index
+
+    def _reshare(self) -> None:
+        shares = self._shares
+        if shares is not None:
+            by_requests, by_tokens = self.requests * self._per_request, self.tokens * self._per_token
+            shares[self._index] = by_requests if by_requests > by_tokens else by_tokens
 
     def advance(self, now: float) -> int:
         second = int(now)
@@ -180,6 +196,7 @@ class UsageWindow:
                     self.tokens -= tok[slot]
                     req[slot] = tok[slot] = 0
             self.head = second
+            self._reshare()
         return second
 
     def add(self, now: float, requests: int, tokens: int) -> int:
@@ -189,6 +206,7 @@ class UsageWindow:
         self._tok[slot] += tokens
         self.requests += requests
         self.tokens += tokens
+        self._reshare()
         return second
 
     def adjust(self, second: int, requests: int, tokens: int) -> None:
@@ -200,15 +218,11 @@ class UsageWindow:
         self._tok[slot] += tokens
         self.requests += requests
         self.tokens += tokens
+        self._reshare()
 
     def totals(self, now: float) -> tuple[int, int]:
         self.advance(now)
         return self.requests, self.tokens
-
-
-_HEAD = operator.attrgetter("head")
-_REQUESTS = operator.attrgetter("requests")
-_TOKENS = operator.attrgetter("tokens")
 
 
 def peak_ewma(value: float | None, stamp: float, sample: float, now: float) -> float:
@@ -274,7 +288,9 @@ class MemoryHealth:
         self._lock = threading.Lock()
         self._breakers = [Breaker(config) for _ in range(n)]
         self._flight = [0] * n
-        self._usage = [UsageWindow() for _ in range(n)]
+        self._shares = [0.0] * n
+        self._usage = [UsageWindow(m.rpm, m.tpm, self._shares, m.index) for m in members]
+        self._advanced = -1  # the second every usage window was last advanced to
         self._lat: list[float | None] = [None] * n
         self._lat_at = [0.0] * n
         self._ttft: list[float | None] = [None] * n
@@ -303,15 +319,13 @@ class MemoryHealth:
     def usage(self, index: int) -> tuple[int, int]:
         return self._usage[index].totals(self._now)
 
-    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
-        windows = pool.gather(self._usage)
+    def usage_shares(self, pool: Pool) -> Sequence[float]:
         now = self._now
-        second = int(now)
-        if min(map(_HEAD, windows)) < second:  # some window has not moved this second yet
-            for window in windows:
-                if window.head < second:
-                    window.advance(now)
-        return list(map(_REQUESTS, windows)), list(map(_TOKENS, windows))
+        if int(now) != self._advanced:  # once a second: expire old buckets of every window
+            for window in self._usage:
+                window.advance(now)
+            self._advanced = int(now)
+        return pool.gather(self._shares)
 
     def reopens_in(self, index: int) -> float:
         return max(self._breakers[index].open_until - self._now, 0.0)

@@ -128,8 +128,9 @@ class Snapshot(Protocol):
         """(requests, tokens) in the rolling 60 s window, reservations included."""
         ...
 
-    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
-        """``usage`` of the members of ``pool``, in order: (requests of each, tokens of each)."""
+    def usage_shares(self, pool: Pool) -> Sequence[float]:
+        """Share of its rpm/tpm limits each member of ``pool`` has used (the larger of the two; 0
+        with no limit), in order."""
         ...
 
     def reopens_in(self, index: int) -> float:

@@ -77,6 +77,7 @@ class _Snapshot:
         self.reopen = [0.0] * n
         self.flight = [0] * n
         self.used = [(0, 0)] * n
+        self.shares = [0.0] * n  # share of its rpm/tpm limits each member has used
         self.lat: list[float | None] = [None] * n
         self.ttft: list[float | None] = [None] * n
         self.out: list[float | None] = [None] * n
@@ -88,7 +89,9 @@ class _Snapshot:
             self.at[i] = now
             self.reopen[i] = int(row[0]) / 1000.0
             self.flight[i] = int(row[1])
-            self.used[i] = (int(row[2]), int(row[3]))
+            self.used[i] = requests, tokens = int(row[2]), int(row[3])
+            self.shares[i] = max(requests / member.rpm if member.rpm else 0.0,
+                                 tokens / member.tpm if member.tpm else 0.0)
             self.lat[i] = _decayed(row[4], row[5])
             self.ttft[i] = _decayed(row[6], row[7])
             self.out[i] = float(row[8]) if row[8] not in (b"", "") else None
@@ -105,9 +108,8 @@ class _Snapshot:
     def usage(self, index: int) -> tuple[int, int]:
         return self.used[index]
 
-    def usage_vectors(self, pool: Pool) -> tuple[Sequence[int], Sequence[int]]:
-        used = pool.gather(self.used)
-        return [u[0] for u in used], [u[1] for u in used]
+    def usage_shares(self, pool: Pool) -> Sequence[float]:
+        return pool.gather(self.shares)
 
     def reopens_in(self, index: int) -> float:
         return max(self.reopen[index] - (time.monotonic() - self.at[index]), 0.0)

@@ -204,20 +204,11 @@ def _lowest(scored: list[tuple[float, Member]], rng: Random) -> tuple[float, Mem
 
 
 def usage_based(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
-    per_request, per_token = pool.memo("inverse_limits", _inverse_limits)
-    used_requests, used_tokens = snap.usage_vectors(pool)
-    shares = [x if (x := r * a) > (y := t * b) else y
-              for r, a, t, b in zip(used_requests, per_request, used_tokens, per_token, strict=True)]
-    at, share, _ = _lowest_at(shares, rng)
+    at, share, _ = _lowest_at(snap.usage_shares(pool), rng)
     member = pool.members[at]
     requests, tokens = snap.usage(member.index)
     return member, (f"usage-based: {share:.0%} of its rpm/tpm limits used ({requests} requests, {tokens} tokens "
                     f"in 60 s), the lowest")
-
-
-def _inverse_limits(members: Sequence[Member]) -> tuple[list[float], list[float]]:
-    """1/rpm and 1/tpm of each member (0 for no limit: an unlimited deployment has used up nothing)."""
-    return ([1.0 / m.rpm if m.rpm else 0.0 for m in members], [1.0 / m.tpm if m.tpm else 0.0 for m in members])
 
 
 def soonest_to_reopen(pool: Pool, snap: Snapshot, mix: Mix, rng: Random) -> tuple[Member, str]:
