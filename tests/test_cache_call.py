@@ -49,26 +49,26 @@ def started(backend: CacheBackend, **params: Any) -> CallCache:
 
 def fill(backend: CacheBackend, deployment: Deployment, text: str = "Hello!", **params: Any) -> None:
     cache = started(backend, **params)
-    assert cache.lookup(deployment, 1) is None
+    assert cache.lookup(deployment, lambda: 1) is None
     cache.store(deployment, answer(text), COST)
 
 
 def test_a_stored_answer_is_found_by_the_next_identical_call(deployment: Deployment) -> None:
     backend = MemoryCache()
     fill(backend, deployment)
-    hit = started(backend).lookup(deployment, 1)
+    hit = started(backend).lookup(deployment, lambda: 1)
     assert hit is not None and hit.response.choices[0].message.content == "Hello!"
     assert hit.cost.total == 0 and hit.cost.saved == COST.total
     assert hit.provider == "openai" and hit.model == "gpt-4o-mini"
-    assert started(backend, temperature=0.1).lookup(deployment, 1) is None  # another request
+    assert started(backend, temperature=0.1).lookup(deployment, lambda: 1) is None  # another request
 
 
 async def test_async_twin(deployment: Deployment) -> None:
     backend = MemoryCache()
     cache = started(backend)
-    assert await cache.alookup(deployment, 1) is None
+    assert await cache.alookup(deployment, lambda: 1) is None
     await cache.astore(deployment, answer(), COST)
-    hit = await started(backend).alookup(deployment, 1)
+    hit = await started(backend).alookup(deployment, lambda: 1)
     assert hit is not None and hit.response.choices[0].message.content == "Hello!"
 
 
@@ -84,36 +84,36 @@ def test_calls_that_cannot_use_the_cache(deployment: Deployment) -> None:
 def test_per_user_scope_keeps_users_apart(deployment: Deployment) -> None:
     backend = MemoryCache(per_user=True)
     fill(backend, deployment, metadata={"user": "alice"})
-    assert started(backend, metadata={"user": "bob"}).lookup(deployment, 1) is None
-    assert started(backend, metadata={"user": "alice"}).lookup(deployment, 1) is not None
-    assert started(backend, user="alice").lookup(deployment, 1) is not None  # the OpenAI user field
+    assert started(backend, metadata={"user": "bob"}).lookup(deployment, lambda: 1) is None
+    assert started(backend, metadata={"user": "alice"}).lookup(deployment, lambda: 1) is not None
+    assert started(backend, user="alice").lookup(deployment, lambda: 1) is not None  # the OpenAI user field
 
 
 def test_no_cache_skips_the_read_but_stores_the_fresh_answer(deployment: Deployment) -> None:
     backend = MemoryCache()
     fill(backend, deployment, "old")
     fresh = started(backend, cache={"no-cache": True})
-    assert fresh.lookup(deployment, 1) is None
+    assert fresh.lookup(deployment, lambda: 1) is None
     fresh.store(deployment, answer("new"), COST)
-    hit = started(backend).lookup(deployment, 1)
+    hit = started(backend).lookup(deployment, lambda: 1)
     assert hit is not None and hit.response.choices[0].message.content == "new"
 
 
 def test_no_store_reads_but_never_writes(deployment: Deployment) -> None:
     backend = MemoryCache()
     cache = started(backend, cache={"no-store": True})
-    assert cache.lookup(deployment, 1) is None
+    assert cache.lookup(deployment, lambda: 1) is None
     cache.store(deployment, answer(), COST)
     assert len(backend) == 0
     fill(backend, deployment)
-    assert started(backend, cache={"no-store": True}).lookup(deployment, 1) is not None
+    assert started(backend, cache={"no-store": True}).lookup(deployment, lambda: 1) is not None
 
 
 def test_namespaces_are_apart(deployment: Deployment) -> None:
     backend = MemoryCache(namespace="app")
     fill(backend, deployment)
-    assert started(backend, cache={"namespace": "other"}).lookup(deployment, 1) is None
-    assert started(backend, cache={"namespace": "app"}).lookup(deployment, 1) is not None
+    assert started(backend, cache={"namespace": "other"}).lookup(deployment, lambda: 1) is None
+    assert started(backend, cache={"namespace": "app"}).lookup(deployment, lambda: 1) is not None
 
 
 def test_ttl_control_and_s_maxage(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,12 +128,12 @@ def test_ttl_control_and_s_maxage(deployment: Deployment, monkeypatch: pytest.Mo
     now[0] += 30
     wall[0] += 30
     strict = started(backend, cache={"s-maxage": 10})
-    assert strict.lookup(deployment, 1) is None  # too old for this call, which then sends...
+    assert strict.lookup(deployment, lambda: 1) is None  # too old for this call, which then sends...
     strict.abandon()  # ...and fails
     assert len(backend) == 1  # the entry is still good for others
-    assert started(backend, cache={"s-maxage": 40}).lookup(deployment, 1) is not None
+    assert started(backend, cache={"s-maxage": 40}).lookup(deployment, lambda: 1) is not None
     now[0] += 31
-    assert started(backend).lookup(deployment, 1) is None  # the entry's own ttl of 60 s has passed
+    assert started(backend).lookup(deployment, lambda: 1) is None  # the entry's own ttl of 60 s has passed
 
 
 def test_a_corrupt_entry_is_ignored_deleted_and_replaced(deployment: Deployment) -> None:
@@ -142,16 +142,16 @@ def test_a_corrupt_entry_is_ignored_deleted_and_replaced(deployment: Deployment)
     key = cache.key_for(deployment)
     assert key is not None
     backend.set(key, b'{"format": 1, "garbage": true}')
-    assert cache.lookup(deployment, 1) is None and backend.get(key) is None
+    assert cache.lookup(deployment, lambda: 1) is None and backend.get(key) is None
     cache.store(deployment, answer("replaced"), COST)
-    hit = started(backend).lookup(deployment, 1)
+    hit = started(backend).lookup(deployment, lambda: 1)
     assert hit is not None and hit.response.choices[0].message.content == "replaced"
 
 
 def test_an_answer_echoing_a_credential_is_never_stored(deployment: Deployment) -> None:
     backend = MemoryCache()
     cache = started(backend)
-    assert cache.lookup(deployment, 1) is None
+    assert cache.lookup(deployment, lambda: 1) is None
     cache.store(deployment, answer(f"your key is {SECRET}"), COST)
     assert len(backend) == 0
 
@@ -175,16 +175,16 @@ def test_one_lookup_per_call(deployment: Deployment) -> None:
     backend = MemoryCache()
     fill(backend, deployment)
     cache = started(backend)
-    assert cache.lookup(deployment, 1) is not None
-    assert cache.lookup(deployment, 1) is None  # retries and fallbacks do not look up again
+    assert cache.lookup(deployment, lambda: 1) is not None
+    assert cache.lookup(deployment, lambda: 1) is None  # retries and fallbacks do not look up again
 
 
 def test_followers_get_the_leaders_answer(deployment: Deployment) -> None:
     backend = MemoryCache()
     leader = started(backend)
-    assert leader.lookup(deployment, 1) is None
+    assert leader.lookup(deployment, lambda: 1) is None
     got: list[Any] = []
-    threads = [threading.Thread(target=lambda: got.append(started(backend).lookup(deployment, 5)))
+    threads = [threading.Thread(target=lambda: got.append(started(backend).lookup(deployment, lambda: 5)))
                for _ in range(5)]
     for t in threads:
         t.start()
@@ -200,9 +200,9 @@ def test_followers_get_the_leaders_answer(deployment: Deployment) -> None:
 def test_a_failed_leader_shares_nothing(deployment: Deployment) -> None:
     backend = MemoryCache()
     leader = started(backend)
-    assert leader.lookup(deployment, 1) is None
+    assert leader.lookup(deployment, lambda: 1) is None
     got: list[Any] = []
-    follower = threading.Thread(target=lambda: got.append(started(backend).lookup(deployment, 5)))
+    follower = threading.Thread(target=lambda: got.append(started(backend).lookup(deployment, lambda: 5)))
     follower.start()
     time.sleep(0.05)
     leader.abandon()
@@ -213,12 +213,12 @@ def test_a_failed_leader_shares_nothing(deployment: Deployment) -> None:
 def test_a_follower_that_waits_too_long_calls_itself(deployment: Deployment) -> None:
     backend = MemoryCache()
     leader = started(backend)
-    assert leader.lookup(deployment, 1) is None
+    assert leader.lookup(deployment, lambda: 1) is None
     follower = started(backend)
-    assert follower.lookup(deployment, 0.01) is None
+    assert follower.lookup(deployment, lambda: 0.01) is None
     follower.store(deployment, answer("own"), COST)  # its own answer is stored
     leader.release_followers()
-    hit = started(backend).lookup(deployment, 1)
+    hit = started(backend).lookup(deployment, lambda: 1)
     assert hit is not None and hit.response.choices[0].message.content == "own"
 
 
@@ -247,7 +247,7 @@ class ScriptedLocks(MemoryCache):
 def test_a_lock_held_by_another_process_is_waited_on_then_taken(deployment: Deployment) -> None:
     backend = ScriptedLocks(["held", "held", "locked"])
     cache = started(backend)
-    assert cache.lookup(deployment, 5) is None
+    assert cache.lookup(deployment, lambda: 5) is None
     assert len(backend.calls) == 3 and backend.calls[0][1] is not None
     cache.store(deployment, answer(), COST)
     assert backend.unlocked == [(cache.key_for(deployment), backend.calls[0][1])]
@@ -261,7 +261,7 @@ def test_the_other_process_answer_arrives_while_waiting(deployment: Deployment) 
     cache = started(backend)
     timer = threading.Timer(0.05, lambda: backend.set(key, raw))
     timer.start()
-    hit = cache.lookup(deployment, 5)
+    hit = cache.lookup(deployment, lambda: 5)
     timer.join()
     assert hit is not None and hit.response.choices[0].message.content == "from elsewhere"
     assert len(backend.calls) >= 2
@@ -270,6 +270,6 @@ def test_the_other_process_answer_arrives_while_waiting(deployment: Deployment) 
 def test_waiting_for_another_process_is_bounded_by_the_call(deployment: Deployment) -> None:
     backend = ScriptedLocks(["held"] * 100)
     cache = started(backend)
-    assert cache.lookup(deployment, 0.05) is None  # the call's own bound, well below lock_wait
+    assert cache.lookup(deployment, lambda: 0.05) is None  # the call's own bound, well below lock_wait
     cache.store(deployment, answer(), COST)
     assert backend.unlocked == [(cache.key_for(deployment), None)]  # no lock was ours to release

@@ -8,7 +8,16 @@ import pytest
 
 import routerlib
 from routerlib._request import ChatRequest, build_request
-from routerlib.cache.keys import IN_KEY, OUT_OF_KEY, fingerprint, make_key, request_hash, user_scope
+from routerlib.cache.keys import (
+    FORMAT_VERSION,
+    IN_KEY,
+    OUT_OF_KEY,
+    fingerprint,
+    key_prefix,
+    make_key,
+    request_hash,
+    user_scope,
+)
 from routerlib.cost.model_map import ModelMap
 from routerlib.planning import Planner
 from routerlib.prompts import PromptTemplate
@@ -147,9 +156,13 @@ def test_the_key_never_holds_a_credential(planner: Planner) -> None:
 
 def test_the_key_carries_the_format_and_routerlib_version(planner: Planner, monkeypatch: pytest.MonkeyPatch) -> None:
     k = key(planner, req())
-    assert k.startswith(f"v1:{routerlib.__version__}:default:")
+    assert k.startswith(f"v{FORMAT_VERSION}:{routerlib.__version__}:default:")
     monkeypatch.setattr(routerlib, "__version__", "9.9.9")
-    assert key(planner, req()).startswith("v1:9.9.9:") and key(planner, req()) != k
+    key_prefix.cache_clear()  # read once per process: an installed version does not change under it
+    try:
+        assert key(planner, req()).startswith(f"v{FORMAT_VERSION}:9.9.9:") and key(planner, req()) != k
+    finally:
+        key_prefix.cache_clear()
 
 
 def test_a_value_with_no_canonical_form_makes_the_call_uncacheable() -> None:

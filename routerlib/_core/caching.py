@@ -76,7 +76,7 @@ def lookup(call: Call, deployment: Deployment) -> Response | Stream | None:
     cache = call.cache
     if cache is None:
         return None
-    answer = cache.lookup(deployment, _wait(call, deployment))
+    answer = cache.lookup(deployment, lambda: _wait(call, deployment))
     if answer is None:
         return None
     response, record = _hit(call, deployment, answer)
@@ -94,7 +94,7 @@ async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream 
     cache = call.cache
     if cache is None:
         return None
-    answer = await cache.alookup(deployment, _wait(call, deployment))
+    answer = await cache.alookup(deployment, lambda: _wait(call, deployment))
     if answer is None:
         return None
     response, record = _hit(call, deployment, answer)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .control import CacheControl
@@ -85,8 +86,11 @@ class CallCache:
         return make_key(self._hash, deployment, self.namespace, self._user)
 
     # -- lookup
-    def lookup(self, deployment: Deployment, wait: float) -> CachedAnswer | None:
-        """A valid, fresh answer for this call from ``deployment``, or None to send the call."""
+    def lookup(self, deployment: Deployment, wait: Callable[[], float]) -> CachedAnswer | None:
+        """A valid, fresh answer for this call from ``deployment``, or None to send the call.
+
+        ``wait()`` is how long this call may wait for another's identical answer (asked only when
+        it has to wait: a miss that leads pays nothing for it)."""
         key = self._begin(deployment)
         if key is None:
             return None
@@ -97,35 +101,35 @@ class CallCache:
             return self._lookup_local(key, wait)
         return self._lookup_locking(key, wait)
 
-    def _lookup_local(self, key: str, wait: float) -> CachedAnswer | None:
+    def _lookup_local(self, key: str, wait: Callable[[], float]) -> CachedAnswer | None:
         """A backend without cross-process locks (memory, SQLite): read, and on a miss lead or follow
         this process's flight. A hit takes no lock at all. (An answer stored between the read and
         the join is missed: a rare second upstream call, cheaper than reading twice on every miss.)"""
-        answer = self._read(key, self.backend.get(key))
-        if answer is not None:
+        raw = self.backend.get(key)
+        if raw is not None and (answer := self._read(key, raw)) is not None:
             self._done = True
             return answer
         follower = self._join(key, follow=True)
-        return None if follower is None else self._accept(follower.wait(wait))
+        return None if follower is None else self._accept(follower.wait(wait()))
 
-    def _lookup_locking(self, key: str, wait: float) -> CachedAnswer | None:
+    def _lookup_locking(self, key: str, wait: Callable[[], float]) -> CachedAnswer | None:
         """RedisCache: join the flight first (followers wait in this process, not on Redis); the
         leader reads and, on a miss, takes the cross-process lock, in one round trip."""
         follower = self._join(key, follow=True)
         if follower is not None:
-            return self._accept(follower.wait(wait))
+            return self._accept(follower.wait(wait()))
         token = os.urandom(16).hex() if self._flight is not None else None
         raw, lock = self.backend.get_or_lock(key, token)
         answer = self._read(key, raw)
         if answer is None and lock == "held":
-            answer = self._wait_elsewhere(key, token, min(wait, self.backend.lock_wait))
+            answer = self._wait_elsewhere(key, token, min(wait(), self.backend.lock_wait))
         elif lock == "locked":
             self._token = token
         if answer is not None:
             self._finish((key, answer.raw))
         return answer
 
-    async def alookup(self, deployment: Deployment, wait: float) -> CachedAnswer | None:
+    async def alookup(self, deployment: Deployment, wait: Callable[[], float]) -> CachedAnswer | None:
         key = self._begin(deployment)
         if key is None:
             return None
@@ -136,23 +140,23 @@ class CallCache:
             return await self._alookup_local(key, wait)
         return await self._alookup_locking(key, wait)
 
-    async def _alookup_local(self, key: str, wait: float) -> CachedAnswer | None:
-        answer = await self._aread(key, await self.backend.aget(key))
-        if answer is not None:
+    async def _alookup_local(self, key: str, wait: Callable[[], float]) -> CachedAnswer | None:
+        raw = await self.backend.aget(key)
+        if raw is not None and (answer := await self._aread(key, raw)) is not None:
             self._done = True
             return answer
         follower = self._join(key, follow=True)
-        return None if follower is None else self._accept(await follower.await_result(wait))
+        return None if follower is None else self._accept(await follower.await_result(wait()))
 
-    async def _alookup_locking(self, key: str, wait: float) -> CachedAnswer | None:
+    async def _alookup_locking(self, key: str, wait: Callable[[], float]) -> CachedAnswer | None:
         follower = self._join(key, follow=True)
         if follower is not None:
-            return self._accept(await follower.await_result(wait))
+            return self._accept(await follower.await_result(wait()))
         token = os.urandom(16).hex() if self._flight is not None else None
         raw, lock = await self.backend.aget_or_lock(key, token)
         answer = await self._aread(key, raw)
         if answer is None and lock == "held":
-            answer = await self._await_elsewhere(key, token, min(wait, self.backend.lock_wait))
+            answer = await self._await_elsewhere(key, token, min(wait(), self.backend.lock_wait))
         elif lock == "locked":
             self._token = token
         if answer is not None:

@@ -87,12 +87,15 @@ def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str,
     routerlib fields are excluded from dumps).
     """
     usage = response.usage
-    head = [FORMAT_VERSION, _version(), key, kind_of(response), provider, model, created,
-            bool(usage is not None and usage.estimated)]
+    estimated = usage is not None and usage.estimated
+    kind = kind_of(response)
     if cost is None:
-        head += [None, "unknown", False, None]
+        head = (FORMAT_VERSION, _version(), key, kind, provider, model, created, estimated,
+                None, "unknown", False, None)
     else:
-        head += [None if cost.total is None else format(cost.total, "f"), cost.source, cost.estimated, cost.priced_as]
+        total = None if cost.total is None else format(cost.total, "f")
+        head = (FORMAT_VERSION, _version(), key, kind, provider, model, created, estimated, total, cost.source,
+                cost.estimated, cost.priced_as)
     # JSON never holds a raw newline (they are escaped), so the first b"\n" ends the head. pydantic's
     # Rust serializer writes both lines (several times faster than json; routerlib's fields excluded).
     return pydantic_core.to_json(head) + b"\n" + response.__pydantic_serializer__.to_json(response)

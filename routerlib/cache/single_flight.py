@@ -164,6 +164,10 @@ class SingleFlight:
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
+            if flight._event is None and flight._waiters is None:  # nobody waits: done here, one lock
+                if not flight.done:
+                    flight.result, flight.done = result, True
+                return
         flight._resolve(result)
 
     def __len__(self) -> int:
