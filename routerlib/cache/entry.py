@@ -89,6 +89,7 @@ def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str,
     usage = response.usage
     estimated = usage is not None and usage.estimated
     kind = kind_of(response)
+    head: tuple[object, ...]
     if cost is None:
         head = (FORMAT_VERSION, _version(), key, kind, provider, model, created, estimated,
                 None, "unknown", False, None)
