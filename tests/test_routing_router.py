@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def test_a_mocked_call_routes_and_records_why() -> None:
     assert attempt.deployment_id in ("a", "b") and attempt.strategy == "simple-shuffle"
     assert attempt.reason is not None and attempt.reason.startswith("simple-shuffle")
     assert sum(h.rpm_used for h in r.health().values()) == 1
+    assert asyncio.run(r.ahealth()) == r.health()  # in memory, the async read is the same read
 
 
 async def test_async_and_text_completion_route_too() -> None:

@@ -150,6 +150,10 @@ class HealthStore(Protocol):
 
     def health(self) -> dict[str, DeploymentHealth]: ...
 
+    async def ahealth(self) -> dict[str, DeploymentHealth]:
+        """``health`` without blocking the event loop (a shared store reads it asynchronously)."""
+        ...
+
 
 class UsageWindow:
     """Requests and tokens over the last 60 s in one-second buckets, with running sums.
@@ -484,6 +488,9 @@ class MemoryHealth:
         ends = [self._breakers[m.index].open_until for m in members]
         soonest = min((end for end in ends if end > now), default=None)
         return None if soonest is None else time.time() + soonest - now
+
+    async def ahealth(self) -> dict[str, DeploymentHealth]:
+        return self.health()  # in memory: nothing to wait for
 
     def health(self) -> dict[str, DeploymentHealth]:
         with self._lock:

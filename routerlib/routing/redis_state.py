@@ -195,7 +195,8 @@ class RedisHealth:
                 self._url, max_connections=ASYNC_CONNECTIONS, timeout=None, retry=Retry(NoBackoff(), 0),
                 socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
             client = aredis.Redis(connection_pool=pool)
-            scripts = {name: client.register_script(getattr(_lua, name)) for name in ("CHOOSE", "REPORT", "RELEASE")}
+            scripts = {name: client.register_script(getattr(_lua, name))
+                       for name in ("CHOOSE", "REPORT", "RELEASE", "HEALTH")}
             found = self._aclients[loop] = (client, scripts)
         return found
 
@@ -439,17 +440,37 @@ class RedisHealth:
         """The shared state, read in one round trip (the local state while Redis is away)."""
         if not self._available():
             return self.local.health()
-        keys: list[str] = []
-        for member in self._members:
-            h, f, _, u = self._keys(member)
-            keys += [h, f, u]
         try:
             self._sync()
-            rows = self._scripts["HEALTH"](keys=keys, args=[int(self._config.window * 1000)])
+            rows = self._scripts["HEALTH"](keys=self._health_keys(), args=[int(self._config.window * 1000)])
         except _errors() as error:
             self._failed(error)
             return self.local.health()
         self._recovered()
+        return self._healths(rows)
+
+    async def ahealth(self) -> dict[str, DeploymentHealth]:
+        """``health`` for async code: the round trip never blocks the event loop."""
+        if not self._available():
+            return self.local.health()
+        try:
+            _, scripts = self._async()
+            rows = await asyncio.wait_for(scripts["HEALTH"](keys=self._health_keys(),
+                                                            args=[int(self._config.window * 1000)]), self._timeout)
+        except _errors() as error:
+            self._failed(error)
+            return self.local.health()
+        self._recovered()
+        return self._healths(rows)
+
+    def _health_keys(self) -> list[str]:
+        keys: list[str] = []
+        for member in self._members:
+            h, f, _, u = self._keys(member)
+            keys += [h, f, u]
+        return keys
+
+    def _healths(self, rows: Sequence[Sequence[Any]]) -> dict[str, DeploymentHealth]:
         return {m.id: _health(m, row) for m, row in zip(self._members, rows, strict=True)}
 
 

@@ -251,6 +251,10 @@ class Router(Client):
         """Per deployment id: breaker state, failure rate, in flight, latency, rpm/tpm used, open until."""
         return self._store.health()
 
+    async def ahealth(self) -> dict[str, DeploymentHealth]:
+        """``health`` for async code: with Redis state, read without blocking the event loop."""
+        return await self._store.ahealth()
+
 
 def _groups(members: list[Member], strategy: str, timeout: float) -> dict[str, Group]:
     by_group: dict[str, list[Member]] = {}

@@ -152,16 +152,18 @@ def test_async_calls_through_redis_never_use_the_blocking_client(servers: list[F
     router = Router([entry(a), entry(b)], redis_url=redis_process.url, environ={}, allowed_fails=0,
                     policy=RetryPolicy(initial_backoff=0.001, max_backoff=0.002))
 
-    async def run() -> tuple[list[Any], int, list[Any]]:
+    async def run() -> tuple[list[Any], int, list[Any], dict[str, Any]]:
         burst = await asyncio.gather(*(router.acompletion("chat", MESSAGES) for _ in range(40)))
         await asyncio.sleep(0.2)  # the reports are tasks: let them land
         seen = a.count()
         later = [await router.acompletion("chat", MESSAGES) for _ in range(20)]
-        return burst, seen, later
+        return burst, seen, later, await router.ahealth()
 
-    burst, seen, later = asyncio.run(run())
+    burst, seen, later, health = asyncio.run(run())
     assert {r.choices[0].message.content for r in burst + later} == {"b"}
     assert a.count() == seen  # a is open in Redis: no later call reached it
+    assert health["a"].state == "open" and health["b"].state == "closed"  # read from Redis, asynchronously
+    assert health["b"].calls_in_window >= 60
     store = router._store  # type: ignore[attr-defined]
-    assert store._client is None  # no blocking Redis call was made on the event loop
+    assert store._client is None  # no blocking Redis call was made on the event loop (ahealth included)
     assert redis.Redis.from_url(redis_process.url).hget("routerlib:route:h:a", "ou") not in (None, b"0")
