@@ -288,8 +288,13 @@ class Attempt(BaseModel):
     reason: str | None = None
 
     def summary(self) -> str:
-        """A short label such as "openai/gpt-4o 429" used in error messages."""
+        """A short label such as "openai/gpt-4o 429" used in error messages; a configured deployment
+        id is shown too ("openai/gpt-4o[eu-2] 429"), so that the deployments of one model in a
+        router group can be told apart."""
         label = f"{self.provider}/{self.model}"
+        ident = self.deployment_id
+        if ident and not ident.startswith(label + "@"):  # not the id made from the model and endpoint
+            label += f"[{ident}]"
         if self.outcome == "ok":
             return f"{label} ok"
         if self.outcome == "skipped":

@@ -160,6 +160,15 @@ def test_attempt_summary() -> None:
                    message="9000 prompt tokens > 8192").summary() == "openai/gpt-4o skipped (9000 prompt tokens > 8192)"
 
 
+def test_attempt_summary_tells_configured_deployments_apart() -> None:
+    def summary(ident: str) -> str:
+        return Attempt(model="gpt-4o", provider="openai", outcome="error", status_code=503, error="x",
+                       deployment_id=ident).summary()
+
+    assert summary("eu-2") == "openai/gpt-4o[eu-2] 503"
+    assert summary("openai/gpt-4o@https://api.openai.com/v1") == "openai/gpt-4o 503"  # the made-up id adds nothing
+
+
 def test_attempt_rejects_unknown_fields() -> None:
     with pytest.raises(Exception, match="api_key"):
         Attempt(model="m", provider="p", outcome="ok", api_key="sk-x")  # type: ignore[call-arg]
