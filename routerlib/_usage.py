@@ -6,7 +6,7 @@ paid for. Raising would throw that answer away (and a retry would pay again), wh
 the numbers would record an absurd cost and lock every budget. So routerlib keeps the answer
 and distrusts the count (docs/cost.md, "Usage from the provider"):
 
-1. **Shape and absolute bounds** (``checked_usage``, on every response and stream chunk as it
+1. **Shape and absolute bounds** (``types.CheckedUsage``, on every response and stream chunk as it
    is parsed): every count must be an integer from 0 to ``USAGE_TOKEN_LIMIT`` (10**9; no model
    reads or writes a billion tokens in one call). Otherwise the usage is dropped, with a
    ``UsageWarning``, and the engine counts the tokens itself (tiktoken), ``estimated=True``,
@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 # The checks made as usage is parsed live beside the ``Usage`` type they guard (``types``); the
 # warning is a leaf's (``_warnings``). Both are re-exported here, the module of usage rules.
 from ._warnings import warn_implausible
-from .types import USAGE_TOKEN_LIMIT, Usage, checked_usage, count, usage_problem
+from .types import USAGE_TOKEN_LIMIT, Usage, count, usage_problem
 
 if TYPE_CHECKING:
     from ._embedding import Request
     from .cost.model_map import ModelInfo
 
-__all__ = ["USAGE_TOKEN_LIMIT", "bound_usage", "checked_usage", "count", "usage_problem", "warn_implausible"]
+__all__ = ["USAGE_TOKEN_LIMIT", "bound_usage", "count", "usage_problem", "warn_implausible"]
 
 _SLACK = 1024
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ._warnings import warn_implausible
 
@@ -53,7 +53,6 @@ __all__ = [
     "TextChoice",
     "TextCompletion",
     "Usage",
-    "checked_usage",
     "count",
     "usage_problem",
 ]
@@ -178,27 +177,25 @@ def usage_problem(usage: Usage) -> str | None:
     return None
 
 
-def checked_usage(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | None:
-    """The ``usage`` field of responses and chunks: a plausible ``Usage``, else None and a warning."""
-    if value is None:
-        return None
+def _plausible(usage: Usage) -> Usage:
+    """The common case of ``CheckedUsage``, run after pydantic built the ``Usage``: a handful of
+    comparisons; an implausible count sends the value on to ``_loose_or_none``."""
+    limit = USAGE_TOKEN_LIMIT
+    if (0 <= usage.prompt_tokens <= limit and 0 <= usage.completion_tokens <= limit
+            and 0 <= usage.total_tokens <= limit and usage.prompt_tokens_details is None
+            and usage.completion_tokens_details is None) or usage_problem(usage) is None:
+        return usage
+    raise ValueError("implausible usage")
+
+
+def _loose_or_none(value: Any) -> Usage | None:
+    """What ``CheckedUsage`` does with a value that is not a plausible ``Usage`` as validated: a
+    lax pass (a strict one refuses 20.0 for 20), else None with a warning saying why."""
     try:
-        usage: Usage | None = handler(value)
+        usage = Usage.model_validate(value)
     except ValidationError:
-        try:  # a strict pass failed on a loose type (20.0 for 20): the lax one decides
-            usage = Usage.model_validate(value)
-        except ValidationError:
-            warn_implausible("counts that are not integers")
-            return None
-    if usage is None:
+        warn_implausible("counts that are not integers")
         return None
-    ptd, ctd = usage.prompt_tokens_details, usage.completion_tokens_details
-    counts = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
-              ptd.cached_tokens if ptd is not None else 0, ptd.cache_creation_tokens if ptd is not None else 0,
-              (ptd.audio_tokens or 0) if ptd is not None else 0, ctd.reasoning_tokens if ctd is not None else 0,
-              (ctd.audio_tokens or 0) if ctd is not None else 0)
-    if min(counts) >= 0 and max(counts) <= USAGE_TOKEN_LIMIT:
-        return usage  # the common case, in two calls
     problem = usage_problem(usage)
     if problem is not None:
         warn_implausible(problem)
@@ -206,7 +203,14 @@ def checked_usage(value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | 
     return usage
 
 
-CheckedUsage = Annotated[Usage | None, WrapValidator(checked_usage)]
+#: The ``usage`` field of responses and chunks: a plausible ``Usage``, else None and a warning.
+#: A left-to-right union, so that the common case runs in pydantic's own code plus one short
+#: check (``_plausible``); only a value that fails it reaches Python (``_loose_or_none``), where
+#: a wrap validator would put every response's usage through Python twice. None comes first: most
+#: stream chunks carry no usage, and must not fail their way through the other two.
+CheckedUsage = Annotated[
+    None | Annotated[Usage, AfterValidator(_plausible)] | Annotated[Any, AfterValidator(_loose_or_none)],  # noqa: RUF036
+    Field(union_mode="left_to_right")]
 
 
 class Cost(BaseModel):
