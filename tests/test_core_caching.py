@@ -25,6 +25,7 @@ from core_helpers import (
 )
 
 import routerlib
+import routerlib._core.call
 from routerlib.cache import MemoryCache
 from routerlib.observe import AttemptEnd, AttemptStart, CallEnd, CallStart, Observer
 from routerlib.spend import Budget, MemoryLedger
@@ -123,6 +124,45 @@ def test_a_fallback_answer_is_stored_as_that_fallbacks_entry() -> None:
     assert direct.cache_hit and direct.choices[0].message.content == "from the fallback"
     assert not call(c, fallbacks=["openai/gpt-4o"]).cache_hit  # the primary's own entry is not the fallback's
     assert len(transport.requests) == 4
+
+
+BIG = [{"role": "user", "content": "word " * 9000}]  # ~9k tokens: over gpt-4's 8k window
+
+
+def _by_model(request: HTTPRequest) -> HTTPResponse:
+    assert '"gpt-4o"' in request.body.decode()  # gpt-4 is never sent: the prompt does not fit it
+    return ok(chat_body("from gpt-4o"))
+
+
+def test_a_context_window_fallback_answer_is_found_behind_the_skipped_primary() -> None:
+    # The primary is looked up first (a hit would skip the context check), misses, is skipped for
+    # its window; the fallback it moves to is then looked up too, and hits.
+    c, transport = client(_by_model, cache=MemoryCache())
+    params = {"api_key": KEY, "context_window_fallback_dict": {"openai/gpt-4": "openai/gpt-4o"}}
+    first = c.completion("openai/gpt-4", BIG, **params)
+    second = c.completion("openai/gpt-4", BIG, **params)
+    assert not first.cache_hit and second.cache_hit and len(transport.requests) == 1
+    assert [a.outcome for a in second.attempts] == ["skipped", "cache_hit"]
+    assert second.choices[0].message.content == "from gpt-4o"
+
+
+async def test_a_context_window_fallback_answer_is_found_behind_the_skipped_primary_async() -> None:
+    c, transport = async_client(_by_model, cache=MemoryCache())
+    params = {"api_key": KEY, "context_window_fallback_dict": {"openai/gpt-4": "openai/gpt-4o"}}
+    first = await c.acompletion("openai/gpt-4", BIG, **params)
+    second = await c.acompletion("openai/gpt-4", BIG, **params)
+    assert not first.cache_hit and second.cache_hit and len(transport.requests) == 1
+    assert [a.outcome for a in second.attempts] == ["skipped", "cache_hit"]
+
+
+def test_a_hit_skips_the_context_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    c, _ = client(ok(), cache=MemoryCache())
+    assert not call(c).cache_hit
+    checked: list[object] = []
+    real = routerlib._core.call.Call.fits
+    monkeypatch.setattr(routerlib._core.call.Call, "fits", lambda self, d: checked.append(d) or real(self, d))
+    assert call(c).cache_hit and checked == []  # the stored answer is proof that the request fit
+    assert not call(c, temperature=0.5).cache_hit and len(checked) == 1
 
 
 def test_no_cache_and_no_store_per_call() -> None:

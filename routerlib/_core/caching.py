@@ -4,7 +4,9 @@ Where the hooks sit in a call (``shells``), and what each does::
 
     Call(runtime, request)           call.cache = start(runtime, request)    (None: no cache used)
     first deployment resolved        lookup / alookup -> a hit ends the call here: nothing is
-                                     reserved or sent (before the budget's reserve)
+                                     reserved or sent (before the context check and the
+                                     budget's reserve)
+    it does not fit the request      skipped / askipped -> the next deployment is looked up
     attempt succeeded                store / astore   -> encoded once, shared, written
     stream opened                    ending(call, ending) -> stores when the stream completes,
                                      never a truncated or closed one
@@ -249,6 +251,17 @@ def store(call: Call, deployment: Deployment, response: Response) -> None:
 async def astore(call: Call, deployment: Deployment, response: Response) -> None:
     if call.cache is not None and not isinstance(response, EmbeddingResponse):
         await call.cache.astore(deployment, response, call.attempts[-1].cost)
+
+
+def skipped(call: Call) -> None:
+    """The deployment looked up was not sent (the request does not fit it): the next one is looked up."""
+    if call.cache is not None:
+        call.cache.forget()
+
+
+async def askipped(call: Call) -> None:
+    if call.cache is not None:
+        await call.cache.aforget()
 
 
 def abandon(call: Call) -> None:

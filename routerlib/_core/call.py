@@ -5,7 +5,8 @@ deployment source and its current target), the attempt history, the deadline, th
 state of the current target and the budget hold. Every decision and every record is made
 here; the shells only send, sleep and do the ledger's I/O::
 
-    next_deployment()        -> the next deployment to try (skips recorded), or None
+    next_deployment()        -> the next deployment the plan offers, or None
+    fits(deployment)         -> whether the request fits it (else the skip is recorded)
     begin(deployment)        -> AttemptStart; the attempt's timeout
     build / interpret        -> HTTPRequest; response or typed error
                                 (the request's ``operation`` picks the adapter's chat or
@@ -134,21 +135,21 @@ class Call:
 
     # -- planning
     def next_deployment(self) -> Deployment | None:
-        """The deployment for the next attempt, or None when the plan is exhausted."""
+        """The deployment the plan offers next, or None when the plan is exhausted.
+
+        Its context fit is checked by ``fits`` afterwards, so that a cache hit skips the check:
+        an answer stored for this request from this deployment is proof enough that it fit.
+        """
         while self.target is not None:
             if self.deadline_at is not None and self.seconds_left() <= 0:
                 raise self.deadline_error()
             try:
-                deployment = self.target.pick(self)
+                return self._mocked(self.target.pick(self))
             except MissingAPIKeyError as error:
                 self._record_unresolved(error)
                 self._next_target(error)
-                continue
             except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
                 self._next_target(error)
-                continue
-            if (fitting := self._fits(deployment)) is not None:
-                return fitting
         return None
 
     async def anext_deployment(self) -> Deployment | None:
@@ -159,35 +160,34 @@ class Call:
                 raise self.deadline_error()
             apick = getattr(self.target, "apick", None)
             try:
-                deployment = await apick(self) if apick is not None else self.target.pick(self)
+                return self._mocked(await apick(self) if apick is not None else self.target.pick(self))
             except MissingAPIKeyError as error:
                 self._record_unresolved(error)
                 self._next_target(error)
-                continue
             except NoDeploymentAvailableError as error:
                 self._next_target(error)
-                continue
-            if (fitting := self._fits(deployment)) is not None:
-                return fitting
         return None
 
-    def _fits(self, deployment: Deployment) -> Deployment | None:
-        """The deployment if the request fits it; else None, the skip recorded and the plan moved on."""
+    def _mocked(self, deployment: Deployment) -> Deployment:
         request = self.request
         if request.mock_response is not None or request.mock_testing_fallbacks or request.mock_tool_calls:
             # the same deployment, answered in memory (providers.mock); a fallback may stay real
-            deployment = mocked(deployment, request, self.target is not None and self.target.kind in _PRIMARY_KINDS)
+            return mocked(deployment, request, self.target is not None and self.target.kind in _PRIMARY_KINDS)
+        return deployment
+
+    def fits(self, deployment: Deployment) -> bool:
+        """True if the request fits the deployment; else the skip is recorded and the plan moves on."""
         skip = self.runtime.accounting.fits(self.request, deployment, self.info(deployment),
                                             lambda d=deployment: self.prompt_tokens(d))
         if skip is None:
-            return deployment
+            return True
         self._tried.add(deployment.id)
         if self._watch:
             self._start_event(deployment)
         self._record(deployment, "skipped", message=skip)
         self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
         self._reason = "context_window"
-        return None
+        return False
 
     def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
         """Give up the current target after ``error``: move to the next, or raise ``error``."""

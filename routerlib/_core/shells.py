@@ -4,6 +4,8 @@ Every decision is the ``Call``'s; the two shells mirror each other line for line
 
     call = Call(runtime, request)
     while deployment := call.next_deployment():       # the source picks
+        a cache hit answers here                        # (before the context check: it fit then)
+        if not call.fits(deployment): continue          # the skip is recorded, the plan moves on
         reserve budget                                  # BudgetExceededError: nothing sent
         try: attempt -> response (or an opened stream read up to its first content)
         except RouterlibError: sleep(call.after_failure(...))   # or raise, history attached
@@ -37,6 +39,10 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
         while (deployment := call.next_deployment()) is not None:
             if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
                 return hit
+            if not call.fits(deployment):
+                if call.cache is not None:
+                    caching.skipped(call)
+                continue
             if call.budget is not None:
                 call.budget.reserve(deployment)
             try:
@@ -122,6 +128,10 @@ async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStrea
         while (deployment := await call.anext_deployment()) is not None:
             if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
                 return hit
+            if not call.fits(deployment):
+                if call.cache is not None:
+                    await caching.askipped(call)
+                continue
             if call.budget is not None:
                 await call.budget.areserve(deployment)
             try:
