@@ -291,20 +291,26 @@ _PRIMARY_KINDS = ("primary", "deployment")
 
 
 class StaticTarget:
-    """One model of a static plan: resolved to its deployment once, on its first pick."""
+    """One model of a static plan: resolved to its deployment once, on its first pick.
 
-    __slots__ = ("_deployment", "_source", "kind", "name", "spec")
+    It holds what resolving needs, not its source: a target that pointed back at the source
+    that holds it would make every call a reference cycle, left for the garbage collector.
+    """
 
-    def __init__(self, spec: Target, source: StaticSource) -> None:
+    __slots__ = ("_deployment", "_planner", "_primary", "_request", "kind", "name", "spec")
+
+    def __init__(self, spec: Target, planner: Planner, request: Request, primary: Deployment | None) -> None:
         self.spec = spec
         self.name = spec.model
         self.kind = spec.kind
-        self._source = source
+        self._planner = planner
+        self._request = request
+        self._primary = primary
         self._deployment: Deployment | None = None
 
     def pick(self, call: CallView) -> Deployment:
         if self._deployment is None:
-            self._deployment = self._source.resolve(self.spec)
+            self._deployment = self._planner.resolve(self.spec, self._request, self._primary)
         return self._deployment
 
     def alternative(self, call: CallView, failed: Deployment, error: RouterlibError) -> bool:
@@ -331,20 +337,17 @@ class StaticSource:
 
     def next_target(self, call: CallView, error: RouterlibError | None) -> StaticTarget | None:
         current = self._current
-        if isinstance(error, ContextWindowExceededError) and current is not None:
-            mapped = self._context_fallback(current)
-            if mapped is not None:
-                self._targets.appendleft(Target(mapped, "context_window", current.spec.entry))
+        if current is not None:
+            if self.primary is None:  # the first deployment resolved: same-provider fallbacks inherit from it
+                self.primary = current._deployment
+            if isinstance(error, ContextWindowExceededError):
+                mapped = self._context_fallback(current)
+                if mapped is not None:
+                    self._targets.appendleft(Target(mapped, "context_window", current.spec.entry))
         if not self._targets:
             return None
-        self._current = StaticTarget(self._targets.popleft(), self)
+        self._current = StaticTarget(self._targets.popleft(), self._planner, self._request, self.primary)
         return self._current
-
-    def resolve(self, target: Target) -> Deployment:
-        deployment = self._planner.resolve(target, self._request, self.primary)
-        if self.primary is None:
-            self.primary = deployment
-        return deployment
 
     def _context_fallback(self, current: StaticTarget) -> str | None:
         mapping = self._request.context_window_fallback_dict or {}

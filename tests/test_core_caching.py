@@ -25,7 +25,6 @@ from core_helpers import (
 )
 
 import routerlib
-import routerlib._core.call
 from routerlib.cache import MemoryCache
 from routerlib.observe import AttemptEnd, AttemptStart, CallEnd, CallStart, Observer
 from routerlib.spend import Budget, MemoryLedger
@@ -135,8 +134,7 @@ def _by_model(request: HTTPRequest) -> HTTPResponse:
 
 
 def test_a_context_window_fallback_answer_is_found_behind_the_skipped_primary() -> None:
-    # The primary is looked up first (a hit would skip the context check), misses, is skipped for
-    # its window; the fallback it moves to is then looked up too, and hits.
+    # The primary is skipped for its window; the fallback it moves to is looked up, and hits.
     c, transport = client(_by_model, cache=MemoryCache())
     params = {"api_key": KEY, "context_window_fallback_dict": {"openai/gpt-4": "openai/gpt-4o"}}
     first = c.completion("openai/gpt-4", BIG, **params)
@@ -155,14 +153,18 @@ async def test_a_context_window_fallback_answer_is_found_behind_the_skipped_prim
     assert [a.outcome for a in second.attempts] == ["skipped", "cache_hit"]
 
 
-def test_a_hit_skips_the_context_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    c, _ = client(ok(), cache=MemoryCache())
-    assert not call(c).cache_hit
-    checked: list[object] = []
-    real = routerlib._core.call.Call.fits
-    monkeypatch.setattr(routerlib._core.call.Call, "fits", lambda self, d: checked.append(d) or real(self, d))
-    assert call(c).cache_hit and checked == []  # the stored answer is proof that the request fit
-    assert not call(c, temperature=0.5).cache_hit and len(checked) == 1
+def test_a_hit_does_not_skip_the_context_check() -> None:
+    # An answer stored by a client with a wider window is not served where the request cannot fit:
+    # a request is refused or answered the same with or without a cache.
+    cache = MemoryCache()
+    wide, _ = client(ok(), cache=cache)
+    big = [{"role": "user", "content": "word " * 2000}]
+    assert not wide.completion("openai/gpt-4o-mini", big, api_key=KEY).cache_hit
+    narrow, transport = client(ok(), cache=cache)
+    narrow.register_model("openai/gpt-4o-mini", max_input_tokens=1000)
+    with pytest.raises(routerlib.ContextWindowExceededError):
+        narrow.completion("openai/gpt-4o-mini", big, api_key=KEY)
+    assert transport.requests == []
 
 
 def test_no_cache_and_no_store_per_call() -> None:

@@ -10,8 +10,9 @@ one way (the call's prices, overridden by the deployment's, else the model map):
     price(request, deployment, info, ...) Cost (None without usage)
     worst_case(request, deployment, n)   the most the call can be billed, for budgets
 
-Prompt counts are cached per call and tokenizer by ``Call.prompt_tokens``; this object is
-shared by every call of a client and holds no per-call state.
+Prompt counts are cached per call and tokenizer by ``PromptCounts`` (a call's
+``prompt_tokens``); ``Accounting`` is shared by every call of a client and holds no per-call
+state.
 
 An embedding request (``operation == "embeddings"``) goes the same way with its own rules:
 its inputs are the prompt (a token-id input counts its ids), it produces no output, each
@@ -220,3 +221,28 @@ def inputs_fit(request: EmbeddingRequest, deployment: Deployment, info: ModelInf
         if tokens > window:
             return f"input[{i}]: {tokens} tokens > {window} input tokens"
     return None
+
+
+class PromptCounts:
+    """One call's prompt tokens for a deployment, counted at most once per tokenizer and shared
+    by the context check, a router's strategies and the usage estimate.
+
+    It holds the request, not the call: a router keeps it for the call's later picks, and a
+    reference back to the call would make every routed call a reference cycle, freed only by
+    the garbage collector (memory that grows under load until a full collection).
+    """
+
+    __slots__ = ("_counts", "_request")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, deployment: Deployment) -> int:
+        from ..tokens import encoding_name_for_model
+
+        key = encoding_name_for_model(deployment.model)
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts[key] = Accounting.prompt_tokens(self._request, deployment.model)
+        return count

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..spend import Budget, Ledger, SpendRecord
     from ..types import Cost, Usage
     from .accounting import Accounting
-    from .source import CallView
+    from .call import Call
 
 _CALLER_KEYS = ("user", "team", "tags")
 
@@ -62,18 +62,25 @@ class BudgetHooks:
         self.budgets = tuple(budgets)
         self.accounting = accounting
 
-    def start(self, call: CallView) -> CallBudget:
+    def start(self, call: Call) -> CallBudget:
         return CallBudget(self, call)
 
 
 class CallBudget:
     """The spend side of one call: at most one reservation, exactly one record on success."""
 
-    def __init__(self, hooks: BudgetHooks, call: CallView) -> None:
+    def __init__(self, hooks: BudgetHooks, call: Call) -> None:
         self._hooks = hooks
-        self._call = call
-        metadata: Mapping[str, Any] = call.request.metadata or {}
-        self.user: str | None = call.request.caller
+        # What it needs of the call, not the call: the call holds this object, and a reference
+        # back would make every budgeted call a reference cycle, left to the garbage collector.
+        self._call_id = call.call_id
+        self._request = request = call.request
+        self._attempts = call.attempts
+        self._count = call.prompt_tokens
+        self._clock = call.clock
+        self._deadline_at = call.deadline_at
+        metadata: Mapping[str, Any] = request.metadata or {}
+        self.user: str | None = request.caller
         self.team: str | None = metadata.get("team")
         tags = metadata.get("tags") or ()
         self.tags: tuple[str, ...] = (tags,) if isinstance(tags, str) else tuple(tags)
@@ -86,8 +93,7 @@ class CallBudget:
         """The worst case to hold for ``deployment``, or None when nothing new must be held."""
         if not self._applies:
             return None
-        call = self._call
-        amount, why = self._hooks.accounting.worst_case(call.request, deployment, call.prompt_tokens(deployment))
+        amount, why = self._hooks.accounting.worst_case(self._request, deployment, self._count(deployment))
         if amount is None:
             budget = self._hooks.budgets[0]
             raise BudgetExceededError(
@@ -103,15 +109,13 @@ class CallBudget:
                 ) -> SpendRecord:
         from ..spend import SpendRecord
 
-        call = self._call
         return SpendRecord.from_usage(
-            call.call_id, model=deployment.model, provider=deployment.provider, usage=usage, cost=cost,
-            user=self.user, team=self.team, tags=self.tags, attempts=len(call.attempts),
+            self._call_id, model=deployment.model, provider=deployment.provider, usage=usage, cost=cost,
+            user=self.user, team=self.team, tags=self.tags, attempts=len(self._attempts),
             latency=latency, metadata=self.extra)
 
     def _reserve_kwargs(self) -> dict[str, Any]:
-        call = self._call
-        deadline = call.request.deadline
+        deadline = self._request.deadline
         # A hold lapses when its call could no longer be running (the ledger's default otherwise).
         ttl = deadline + _TTL_MARGIN if deadline else None
         return {"user": self.user, "team": self.team, "tags": self.tags, "budgets": self._hooks.budgets,
@@ -119,8 +123,9 @@ class CallBudget:
 
     def _time_left(self, floor: float = 0.0) -> float | None:
         """The call's time left, bounding each ledger operation (None: the ledger's own bound)."""
-        left = self._call.seconds_left()
-        return None if left == float("inf") else max(left, floor)
+        if self._deadline_at is None:
+            return None
+        return max(self._deadline_at - self._clock(), floor)
 
     def _final(self, deployment: Deployment | None, reason: str | None) -> tuple[str, Any] | None:
         """What to write when the call ends without an answer: the held worst case as estimated
@@ -131,10 +136,9 @@ class CallBudget:
             return ("release", None)
         from ..spend import SpendRecord
 
-        call = self._call
         record = SpendRecord.worst_case(
-            call.call_id, model=deployment.model, provider=deployment.provider, amount=self.held, reason=reason,
-            user=self.user, team=self.team, tags=self.tags, attempts=len(call.attempts), metadata=self.extra)
+            self._call_id, model=deployment.model, provider=deployment.provider, amount=self.held, reason=reason,
+            user=self.user, team=self.team, tags=self.tags, attempts=len(self._attempts), metadata=self.extra)
         return ("settle", record)
 
     # -- sync
@@ -143,7 +147,7 @@ class CallBudget:
         amount = self._amount_to_hold(deployment)
         if amount is not None:
             # Reserving again under the same call id replaces the earlier hold atomically.
-            run_sync(self._hooks.ledger, "reserve", self._call.call_id, amount, **self._reserve_kwargs())
+            run_sync(self._hooks.ledger, "reserve", self._call_id, amount, **self._reserve_kwargs())
             self.held = amount
 
     def settle(self, deployment: Deployment, usage: Usage | None, cost: Cost | None, latency: float
@@ -155,7 +159,7 @@ class CallBudget:
         held, self.held = self.held, None
         try:
             if held is not None:
-                run_sync(self._hooks.ledger, "settle", self._call.call_id, record, timeout=self._time_left(_FLOOR))
+                run_sync(self._hooks.ledger, "settle", self._call_id, record, timeout=self._time_left(_FLOOR))
             else:
                 run_sync(self._hooks.ledger, "record", record, timeout=self._time_left(_FLOOR))
         except LedgerError as error:
@@ -171,9 +175,9 @@ class CallBudget:
             return
         try:
             if final[0] == "release":
-                run_sync(self._hooks.ledger, "release", self._call.call_id, timeout=self._time_left(_FLOOR))
+                run_sync(self._hooks.ledger, "release", self._call_id, timeout=self._time_left(_FLOOR))
             else:
-                run_sync(self._hooks.ledger, "settle", self._call.call_id, final[1], timeout=self._time_left(_FLOOR))
+                run_sync(self._hooks.ledger, "settle", self._call_id, final[1], timeout=self._time_left(_FLOOR))
         except LedgerError as error:
             _reported(error)
 
@@ -181,7 +185,7 @@ class CallBudget:
     async def areserve(self, deployment: Deployment) -> None:
         amount = self._amount_to_hold(deployment)
         if amount is not None:
-            await run_async(self._hooks.ledger, "reserve", self._call.call_id, amount, **self._reserve_kwargs())
+            await run_async(self._hooks.ledger, "reserve", self._call_id, amount, **self._reserve_kwargs())
             self.held = amount
 
     async def asettle(self, deployment: Deployment, usage: Usage | None, cost: Cost | None,
@@ -190,7 +194,7 @@ class CallBudget:
         held, self.held = self.held, None
         try:
             if held is not None:
-                await run_async(self._hooks.ledger, "settle", self._call.call_id, record,
+                await run_async(self._hooks.ledger, "settle", self._call_id, record,
                                 timeout=self._time_left(_FLOOR))
             else:
                 await run_async(self._hooks.ledger, "record", record, timeout=self._time_left(_FLOOR))
@@ -205,9 +209,9 @@ class CallBudget:
             return
         try:
             if final[0] == "release":
-                await run_async(self._hooks.ledger, "release", self._call.call_id, timeout=self._time_left(_FLOOR))
+                await run_async(self._hooks.ledger, "release", self._call_id, timeout=self._time_left(_FLOOR))
             else:
-                await run_async(self._hooks.ledger, "settle", self._call.call_id, final[1],
+                await run_async(self._hooks.ledger, "settle", self._call_id, final[1],
                                 timeout=self._time_left(_FLOOR))
         except LedgerError as error:
             _reported(error)

@@ -3,10 +3,10 @@
 Where the hooks sit in a call (``shells``), and what each does::
 
     Call(runtime, request)           call.cache = start(runtime, request)    (None: no cache used)
-    first deployment resolved        lookup / alookup -> a hit ends the call here: nothing is
-                                     reserved or sent (before the context check and the
-                                     budget's reserve)
-    it does not fit the request      skipped / askipped -> the next deployment is looked up
+    first deployment that fits       lookup / alookup -> a hit ends the call here: nothing is
+                                     reserved or sent (after the context check, so that a
+                                     request is refused or answered the same with or without
+                                     a cache; before the budget's reserve)
     attempt succeeded                store / astore   -> encoded once, shared, written
     stream opened                    ending(call, ending) -> stores when the stream completes,
                                      never a truncated or closed one
@@ -251,17 +251,6 @@ def store(call: Call, deployment: Deployment, response: Response) -> None:
 async def astore(call: Call, deployment: Deployment, response: Response) -> None:
     if call.cache is not None and not isinstance(response, EmbeddingResponse):
         await call.cache.astore(deployment, response, call.attempts[-1].cost)
-
-
-def skipped(call: Call) -> None:
-    """The deployment looked up was not sent (the request does not fit it): the next one is looked up."""
-    if call.cache is not None:
-        call.cache.forget()
-
-
-async def askipped(call: Call) -> None:
-    if call.cache is not None:
-        await call.cache.aforget()
 
 
 def abandon(call: Call) -> None:

@@ -13,7 +13,8 @@ here; the shells only send, sleep and do the ledger's I/O::
                                 embedding methods: one core for both)
     succeeded(...)           -> response priced and decorated, attempt recorded
     failed(...)              -> attempt recorded
-    after_failure(...)       -> seconds to wait before the next attempt, or the error raised
+    after_failure(...)       -> seconds to wait before the next attempt, or None: the call
+                                is over and the shell re-raises the error
     finished(response)       -> CallEnd
     exhausted(error)         -> the last typed error, carrying the whole history; CallEnd
 """
@@ -45,6 +46,7 @@ from ..providers._errors import SHAPE_ERRORS, wrong_shape
 from ..providers.base import Deployment, embedding_adapter, select_params
 from ..providers.mock import mocked
 from ..types import Attempt, EmbeddingResponse, ModelResponse, TextChoice, TextCompletion
+from .accounting import PromptCounts
 
 if TYPE_CHECKING:
     from .._embedding import EmbeddingRequest, Request
@@ -79,7 +81,8 @@ class Call:
         self._watch = self.watched = runtime.watched
         self._info: dict[str, ModelInfo | None] = {}
         self._tried: set[str] = set()
-        self._tokens: dict[str, int] = {}
+        #: ``prompt_tokens(deployment)``: the prompt's tokens for its tokenizer, counted once per tokenizer.
+        self.prompt_tokens = PromptCounts(request)
         self._reason: AttemptReason = "first"
         self._pending_wait = 0.0
         self._retry_state: tenacity.RetryCallState | None = None
@@ -105,16 +108,6 @@ class Call:
     def tried(self) -> frozenset[str]:
         return frozenset(self._tried)
 
-    def prompt_tokens(self, deployment: Deployment) -> int:
-        """The prompt's tokens for the deployment's tokenizer, counted once per call and tokenizer."""
-        from ..tokens import encoding_name_for_model
-
-        key = encoding_name_for_model(deployment.model)
-        count = self._tokens.get(key)
-        if count is None:
-            count = self._tokens[key] = self.runtime.accounting.prompt_tokens(self.request, deployment.model)
-        return count
-
     def output_tokens(self) -> int | None:
         return self.runtime.accounting.output_tokens(self.request)
 
@@ -135,11 +128,8 @@ class Call:
 
     # -- planning
     def next_deployment(self) -> Deployment | None:
-        """The deployment the plan offers next, or None when the plan is exhausted.
-
-        Its context fit is checked by ``fits`` afterwards, so that a cache hit skips the check:
-        an answer stored for this request from this deployment is proof enough that it fit.
-        """
+        """The deployment the plan offers next, or None when the plan is exhausted (its context
+        fit is checked by ``fits``, which records a skip)."""
         while self.target is not None:
             if self.deadline_at is not None and self.seconds_left() <= 0:
                 raise self.deadline_error()
@@ -147,9 +137,11 @@ class Call:
                 return self._mocked(self.target.pick(self))
             except MissingAPIKeyError as error:
                 self._record_unresolved(error)
-                self._next_target(error)
+                if not self._next_target(error):
+                    raise
             except NoDeploymentAvailableError as error:  # a router group with nothing left: its fallbacks
-                self._next_target(error)
+                if not self._next_target(error):
+                    raise
         return None
 
     async def anext_deployment(self) -> Deployment | None:
@@ -163,9 +155,11 @@ class Call:
                 return self._mocked(await apick(self) if apick is not None else self.target.pick(self))
             except MissingAPIKeyError as error:
                 self._record_unresolved(error)
-                self._next_target(error)
+                if not self._next_target(error):
+                    raise
             except NoDeploymentAvailableError as error:
-                self._next_target(error)
+                if not self._next_target(error):
+                    raise
         return None
 
     def _mocked(self, deployment: Deployment) -> Deployment:
@@ -185,19 +179,24 @@ class Call:
         if self._watch:
             self._start_event(deployment)
         self._record(deployment, "skipped", message=skip)
-        self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"), raise_last=False)
+        self._next_target(ContextWindowExceededError(skip, code="context_length_exceeded"))
         self._reason = "context_window"
         return False
 
-    def _next_target(self, error: RouterlibError, *, raise_last: bool = True) -> None:
-        """Give up the current target after ``error``: move to the next, or raise ``error``."""
+    def _next_target(self, error: RouterlibError) -> bool:
+        """Give up the current target after ``error``: True when the call moves on to another,
+        False when it is over.
+
+        The caller re-raises ``error`` (from its ``except`` clause, which unbinds it): raised from
+        here, its traceback would hold this frame, which holds the error, and every failed call
+        would be a reference cycle (with its whole state) left to the garbage collector.
+        """
         if not self.policy.should_fallback(error) and not isinstance(error, ContextWindowExceededError):
-            raise error
+            return False
         self.target = self.source.next_target(self, error)
         self._retry_state = None
         self._reason = "fallback"
-        if self.target is None and raise_last:
-            raise error
+        return self.target is not None
 
     # -- one attempt
     def begin(self, deployment: Deployment) -> float:
@@ -343,9 +342,9 @@ class Call:
         costs = [a.cost for a in attempts if a.cost is not None]
         return sum(costs[1:], costs[0]) if costs else None
 
-    def after_failure(self, deployment: Deployment, error: RouterlibError) -> float:
+    def after_failure(self, deployment: Deployment, error: RouterlibError) -> float | None:
         """After a failed attempt: seconds to wait before the next one (the shell sleeps, then asks
-        ``next_deployment``). Raises ``error`` when the call is over.
+        ``next_deployment``), or None when the call is over (the shell re-raises ``error``).
 
         A target with an untried alternative (a router group) switches at once when the error
         falls back; otherwise tenacity decides, through its sans-I/O ``iter()``, whether to retry
@@ -358,10 +357,11 @@ class Call:
             self._reason = "switch"
             self._emit_fallback(deployment, error)
             return 0.0
-        try:
-            wait = self._retry_wait(error)
-        except RouterlibError:
-            self._give_up(deployment, error)
+        wait = self._retry_wait(error)
+        if wait is None:
+            if not self._next_target(error):
+                return None
+            self._emit_fallback(deployment, error)
             return 0.0
         self._reason = "retry"
         self._pending_wait = wait
@@ -373,7 +373,8 @@ class Call:
                 self.observers.emit(event)
         return wait
 
-    def _retry_wait(self, error: RouterlibError) -> float:
+    def _retry_wait(self, error: RouterlibError) -> float | None:
+        """Seconds before retrying this target, or None when tenacity gives up on it."""
         state = self._retry_state
         if state is None:
             retrying = self.policy.retrying(self.num_retries)
@@ -382,13 +383,18 @@ class Call:
                 retrying, None, (), {"seconds_left": self.seconds_left})
         else:
             state.prepare_for_next_attempt()
-        state.set_exception((type(error), error, error.__traceback__))
-        action = state.retry_object.iter(state)  # raises the error when giving up
+        traceback = error.__traceback__
+        state.set_exception((type(error), error, traceback))
+        try:
+            action = state.retry_object.iter(state)
+        except RouterlibError as raised:  # tenacity gives up by raising the error itself
+            if raised is not error:
+                raise
+            # The raise added tenacity's frames and this one to the error's traceback, and they
+            # hold the error: a reference cycle per failed call, left to the garbage collector.
+            error.__traceback__ = traceback
+            return None
         return float(cast(tenacity.DoSleep, action))
-
-    def _give_up(self, deployment: Deployment, error: RouterlibError) -> None:
-        self._next_target(error)
-        self._emit_fallback(deployment, error)
 
     def _emit_fallback(self, deployment: Deployment, error: RouterlibError) -> None:
         watched = self._watch and self.observers.wants(Fallback)

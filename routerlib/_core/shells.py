@@ -4,11 +4,11 @@ Every decision is the ``Call``'s; the two shells mirror each other line for line
 
     call = Call(runtime, request)
     while deployment := call.next_deployment():       # the source picks
-        a cache hit answers here                        # (before the context check: it fit then)
         if not call.fits(deployment): continue          # the skip is recorded, the plan moves on
+        a cache hit answers here                        # (looked up once: the first that fits)
         reserve budget                                  # BudgetExceededError: nothing sent
         try: attempt -> response (or an opened stream read up to its first content)
-        except RouterlibError: sleep(call.after_failure(...))   # or raise, history attached
+        except RouterlibError: sleep(call.after_failure(...))   # None: re-raised, history attached
 """
 
 from __future__ import annotations
@@ -37,18 +37,18 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
         call.cache = caching.start(runtime, request)
     try:
         while (deployment := call.next_deployment()) is not None:
+            if not call.fits(deployment):
+                continue
             if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
                 return hit
-            if not call.fits(deployment):
-                if call.cache is not None:
-                    caching.skipped(call)
-                continue
             if call.budget is not None:
                 call.budget.reserve(deployment)
             try:
                 return _attempt(call, deployment)
             except RouterlibError as error:
-                if wait := call.after_failure(deployment, error):
+                if (wait := call.after_failure(deployment, error)) is None:
+                    raise
+                if wait:
                     runtime.sleep(wait)
         raise call.no_candidate_left()
     except RouterlibError as error:
@@ -126,18 +126,18 @@ async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStrea
         call.cache = caching.start(runtime, request)
     try:
         while (deployment := await call.anext_deployment()) is not None:
+            if not call.fits(deployment):
+                continue
             if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
                 return hit
-            if not call.fits(deployment):
-                if call.cache is not None:
-                    await caching.askipped(call)
-                continue
             if call.budget is not None:
                 await call.budget.areserve(deployment)
             try:
                 return await _aattempt(call, deployment)
             except RouterlibError as error:
-                if wait := call.after_failure(deployment, error):
+                if (wait := call.after_failure(deployment, error)) is None:
+                    raise
+                if wait:
                     await runtime.async_sleep(wait)
         raise call.no_candidate_left()
     except RouterlibError as error:

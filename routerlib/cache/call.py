@@ -13,8 +13,6 @@
     store(answering deployment, response, cost)   encode once, hand to followers, write, unlock
     abandon()                        failure, truncated stream, or no-store: followers call
                                      themselves, the lock is released, nothing is written
-    forget()                         the deployment looked up did not fit the request: as
-                                     abandon, and the next deployment is looked up
 
 ``lookup`` keys by the first deployment; ``store`` keys by the deployment that answered (a
 fallback's answer is that fallback's entry, found by calls that start there). Everything
@@ -300,20 +298,6 @@ class CallCache:
         self._finish(None)
         if self._token is not None and self._lookup_key is not None:
             await self.backend.aset_and_unlock(self._lookup_key, None, None, self._lookup_key, self._token)
-
-    def forget(self) -> None:
-        """The deployment looked up was not sent (the request does not fit it): leave its flight and
-        lock, so that the next deployment the call is offered is looked up afresh."""
-        self.abandon()
-        self._unlook()
-
-    async def aforget(self) -> None:
-        await self.aabandon()
-        self._unlook()
-
-    def _unlook(self) -> None:
-        self._done = False
-        self._lookup_key = self._looked_up = self._token = None
 
     def release_followers(self) -> None:
         """Like ``abandon`` without any I/O (for finalizers): a cross-process lock then expires by itself."""

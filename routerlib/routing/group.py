@@ -139,7 +139,8 @@ class GroupTarget:
         request = call.request
         output = call.output_tokens()
         preference = request.router_preference if request.operation == "chat" else None
-        mix = Mix(request.stream, call.prompt_tokens, output, preference)
+        count = call.prompt_tokens  # not the call: this state must not hold it (a reference cycle)
+        mix = Mix(request.stream, count, output, preference)
         if mix.preference:
             strategy, label = preferring(mix.preference, self.group.strategy), f"router_preference={mix.preference}"
         else:
@@ -147,7 +148,7 @@ class GroupTarget:
         need = _no_tokens
         if self.group.any_tpm:
             extra = int(DEFAULT_OUTPUT) if output is None else output
-            need = lambda member: call.prompt_tokens(member.deployment) + extra  # noqa: E731
+            need = lambda member: count(member.deployment) + extra  # noqa: E731
         self._state = state = (base, skipped, mix, strategy, label, need)
         return state
 
