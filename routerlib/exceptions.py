@@ -28,6 +28,8 @@ renaming the module::
     │   │   └── ResponseTooLargeError         (past a transport Limits bound: body, SSE line, headers)
     │   ├── StreamInterruptedError            (a stream that broke off)
     │   └── NoDeploymentAvailableError        (a Router group had nothing that could take the call)
+    │       └── NoDeploymentFitsError         (... because the prompt fits no window; also a
+    │                                          ContextWindowExceededError, as a Client raises)
     ├── BudgetExceededError                   (refused before any network call)
     ├── LedgerError                           (a spend ledger's store failed: Redis, SQLite)
     │   ├── LedgerUnavailableError            (unreachable, refused, closed, unreadable)
@@ -87,6 +89,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ModuleSettingError",
     "NoDeploymentAvailableError",
+    "NoDeploymentFitsError",
     "NotFoundError",
     "PermissionDeniedError",
     "PlaintextCredentialsWarning",
@@ -343,6 +346,15 @@ class NoDeploymentAvailableError(APIError):
         self.open_until = open_until
 
 
+class NoDeploymentFitsError(NoDeploymentAvailableError, ContextWindowExceededError):
+    """No deployment of a Router group has a context window the request fits; nothing was sent.
+
+    Both a ``NoDeploymentAvailableError`` (``group``, ``reasons`` per deployment) and the
+    ``ContextWindowExceededError`` a plain ``Client`` raises for the same request, so that code
+    catching the latter (LiteLLM's pre-call checks raise it too) works the same under a Router.
+    """
+
+
 class BudgetExceededError(RouterlibError):
     """A budget would be exceeded by the worst-case cost of the call; nothing was sent.
 
@@ -448,21 +460,18 @@ def error_for_status(status: int, message: str, **context: Any) -> APIStatusErro
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds the server asked us to wait: retry-after-ms, then retry-after (seconds or HTTP date).
 
-    ``headers`` must have lower-case keys. Returns None when the server said nothing usable.
+    ``headers`` must have lower-case keys. Returns None when the server said nothing usable. The
+    value is finite and at most a day (``1e400`` is infinity, which no deadline, breaker or Redis
+    integer can hold); what a caller waits is capped again by its own policy.
     """
     ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
+    if ms and (seconds := _finite(ms, 1000.0)) is not None:
+        return seconds
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if (seconds := _finite(value, 1.0)) is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -470,4 +479,19 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if when is None:
         return None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, when.timestamp() - current), _MAX_RETRY_AFTER)
+
+
+#: The longest wait a server's answer is taken to ask for: a day.
+_MAX_RETRY_AFTER = 86_400.0
+
+
+def _finite(text: str, per_second: float) -> float | None:
+    """``text`` as seconds within [0, a day], or None when it is not a number (NaN included)."""
+    try:
+        value = float(text) / per_second
+    except ValueError:
+        return None
+    if value != value:  # NaN
+        return None
+    return min(max(0.0, value), _MAX_RETRY_AFTER)

@@ -420,3 +420,16 @@ async def test_aembedding_runs_the_async_shell() -> None:
     script = Script({"text-embedding-3-small": [error(500), embedded()]})
     response = await client_for(script, clock).aembedding("openai/text-embedding-3-small", "x", api_key="k")
     assert len(script.seen) == 2 and len(clock.sleeps) == 1 and response.data[0].embedding == [0.5, 0.0]
+
+
+def test_mock_testing_fallbacks_fails_a_routers_own_group_and_runs_its_fallbacks() -> None:
+    # LiteLLM honours the switch on a Router: the called group fails (in memory), its fallbacks answer.
+    def entry(group: str, id_: str) -> dict[str, object]:
+        return {"model_name": group, "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-test"},
+                "model_info": {"id": id_}}
+
+    router = routerlib.Router([entry("chat", "a"), entry("backup", "b")], fallbacks=[{"chat": ["backup"]}],
+                              num_retries=0, environ={})
+    response = router.completion("chat", MESSAGES, mock_testing_fallbacks=True, mock_response="from b")
+    assert [(a.deployment_id, a.outcome) for a in response.attempts] == [("a", "error"), ("b", "ok")]
+    assert response.choices[0].message.content == "from b"

@@ -39,6 +39,7 @@ TREE = [
     (ex.ResponseTooLargeError, ex.APIResponseValidationError),
     (ex.StreamInterruptedError, ex.APIError),
     (ex.NoDeploymentAvailableError, ex.APIError),
+    (ex.NoDeploymentFitsError, ex.NoDeploymentAvailableError),
     (ex.BudgetExceededError, ex.RouterlibError),
     (ex.LedgerError, ex.RouterlibError),
     (ex.LedgerUnavailableError, ex.LedgerError),
@@ -56,6 +57,12 @@ TREE = [
 def test_tree_as_drawn(child: type[Exception], parent: type[Exception]) -> None:
     assert child.__bases__[0] is parent
     assert child.__name__ in (ex.__doc__ or ""), "every class is drawn in the docstring"
+
+
+def test_a_router_group_that_fits_nothing_raises_what_a_client_raises() -> None:
+    assert issubclass(ex.NoDeploymentFitsError, ex.ContextWindowExceededError)
+    error = ex.NoDeploymentFitsError("x", group="chat", reasons={"a": "too big"}, code="context_length_exceeded")
+    assert pickle.loads(pickle.dumps(error)).reasons == {"a": "too big"}
 
 
 def test_every_public_error_is_in_the_tree() -> None:
@@ -152,6 +159,18 @@ def test_retry_after_http_date() -> None:
 def test_retry_after_http_date_in_the_past_is_zero() -> None:
     now = 1_700_000_000.0
     assert parse_retry_after({"retry-after": email.utils.formatdate(now - 60, usegmt=True)}, now=now) == 0.0
+
+
+@pytest.mark.parametrize(("headers", "seconds"), [
+    ({"retry-after": "1e400"}, 86_400.0),               # infinity: no deadline, breaker or Redis integer holds it
+    ({"retry-after-ms": "1e400"}, 86_400.0),
+    ({"retry-after": "-inf"}, 0.0),
+    ({"retry-after-ms": "nan", "retry-after": "nan"}, None),
+    ({"retry-after-ms": "nan", "retry-after": "4"}, 4.0),
+    ({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, 86_400.0),
+])
+def test_a_servers_wait_is_finite_and_at_most_a_day(headers: dict[str, str], seconds: float | None) -> None:
+    assert parse_retry_after(headers) == seconds
 
 
 def test_retry_after_garbage_ms_falls_back_to_seconds() -> None:

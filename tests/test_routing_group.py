@@ -77,10 +77,13 @@ def test_context_window_pre_check_inside_the_group() -> None:
 def test_a_group_too_small_for_the_request_raises_a_context_length_error() -> None:
     group, store, _ = setup([member(0, max_input=100), member(1, max_output=50)])
     long = request(messages=[{"role": "user", "content": "x" * 5000}], max_tokens=100)
-    with pytest.raises(ex.NoDeploymentAvailableError) as caught:
+    with pytest.raises(ex.NoDeploymentFitsError) as caught:
         target(group, store).pick(FakeCall(long, prompt=4000))
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.reasons["d1"] == "max output 100 > its 50 tokens"
+    # Caught as a plain Client's error for the same request is (LiteLLM's pre-call checks too):
+    assert isinstance(caught.value, ex.ContextWindowExceededError)
+    assert isinstance(caught.value, ex.NoDeploymentAvailableError)
 
 
 def test_short_prompts_are_never_tokenized() -> None:

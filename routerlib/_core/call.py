@@ -495,7 +495,7 @@ class Call:
 
 
 #: Target kinds that make up a call's primary (``mock_testing_fallbacks`` fails them).
-_PRIMARY_KINDS = frozenset({"primary", "deployment"})
+_PRIMARY_KINDS = frozenset({"primary", "deployment", "group"})  # "group": a router call's own group
 
 
 def prompt_goes_through_chat(provider: str, info: ModelInfo | None) -> bool:

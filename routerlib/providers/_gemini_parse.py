@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._usage import count, warn_implausible
-from ..exceptions import APIError, AuthenticationError, ContentPolicyViolationError
+from ..exceptions import APIError, AuthenticationError, ContentPolicyViolationError, parse_retry_after
 from ..types import ChatCompletionChunk, EmbeddingResponse, ModelResponse
 from ._errors import build_error, unreadable_body
 from ._wire import ChunkFactory, load_json, new_id, validated
@@ -181,10 +181,7 @@ def _retry_delay(details: list[Any]) -> float | None:
     """Seconds from a google.rpc.RetryInfo detail (``"retryDelay": "34s"``), if there is one."""
     for detail in details:
         if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            try:
-                return max(0.0, float(str(detail.get("retryDelay", "")).rstrip("s")))
-            except ValueError:
-                return None
+            return parse_retry_after({"retry-after": str(detail.get("retryDelay", "")).rstrip("s")})
     return None
 
 

@@ -14,7 +14,8 @@
    open deployments and those at their max_parallel_requests or rpm/tpm limits;
 5. when every candidate is open: one trial, for this call, of the one that reopens first
    (a call does not fail at once while its deadline allows an attempt); when that fails too,
-   or nothing fits at all, ``NoDeploymentAvailableError`` with each deployment's reason.
+   or nothing fits at all, ``NoDeploymentAvailableError`` with each deployment's reason
+   (``NoDeploymentFitsError``, also a ``ContextWindowExceededError``, when no window fits).
 
 ``alternative`` answers "switch now?" after a failure: yes when an untried deployment of the
 group could take the call (a 429 with a healthy sibling switches at once instead of waiting
@@ -30,7 +31,7 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from .._core.accounting import byte_bound
-from ..exceptions import NoDeploymentAvailableError, RouterlibError
+from ..exceptions import NoDeploymentAvailableError, NoDeploymentFitsError, RouterlibError
 from .breaker import verdict
 from .health import Picked, Refused
 from .members import DEFAULT_OUTPUT, Member, Mix, Pool
@@ -295,10 +296,12 @@ class GroupTarget:
             return NoDeploymentAvailableError(message, group=group.name, reasons=reasons, open_until=soonest,
                                               model=group.name, code="no_deployment_available")
         listed = "; ".join(f"{k}: {v}" for k, v in reasons.items())
-        too_big = bool(refused) and all(r.startswith(_TOO_BIG) for _, r in refused)
-        return NoDeploymentAvailableError(f"no deployment of {group.name} can take the call: {listed}",
-                                          group=group.name, reasons=reasons, model=group.name,
-                                          code="context_length_exceeded" if too_big else "no_deployment_available")
+        message = f"no deployment of {group.name} can take the call: {listed}"
+        if refused and all(r.startswith(_TOO_BIG) for _, r in refused):
+            return NoDeploymentFitsError(message, group=group.name, reasons=reasons, model=group.name,
+                                         code="context_length_exceeded")
+        return NoDeploymentAvailableError(message, group=group.name, reasons=reasons, model=group.name,
+                                          code="no_deployment_available")
 
     # -- after a failure
     def alternative(self, call: CallView, failed: Deployment, error: RouterlibError) -> bool:
