@@ -326,11 +326,12 @@ class _RouterlibFields(_OpenModel):
         serialises as LiteLLM's does; the exact Decimal stays on ``cost.total``.
         """
         total = self.cost.total if self.cost is not None else None
-        answered = next((a for a in reversed(self.attempts) if a.outcome == "ok"), None)
+        answered = next((a for a in reversed(self.attempts) if a.outcome in ("ok", "cache_hit")), None)
         return {
             "response_cost": float(total) if total is not None else None,
             "custom_llm_provider": self.provider,
             "api_base": answered.api_base if answered is not None else None,
+            "model_id": answered.deployment_id if answered is not None else None,  # a Router's deployment id
             "litellm_model_name": self.__dict__.get("model"),
         }
 

@@ -100,12 +100,14 @@ def test_authentication_permission_and_not_found_open_at_once() -> None:
 
 def test_a_429_opens_for_its_retry_after_without_growth() -> None:
     b = breaker(cooldown_time=5.0)
-    assert b.record("rate_limited", NOW, retry_after=12.0)
+    assert b.record("rate_limited", NOW, retry_after=12.0, detail="RateLimitError 429")
     assert b.open_until == NOW + 12.0
     assert b.openings == 0
+    assert b.cause == "RateLimitError 429, Retry-After 12 s"
     b2 = breaker(cooldown_time=5.0)
     b2.record("rate_limited", NOW)
     assert b2.open_until == NOW + 5.0
+    assert b2.cause == "429"
 
 
 def test_a_429_wait_is_capped() -> None:

@@ -203,10 +203,12 @@ def test_hidden_params_give_the_cost_as_a_float() -> None:
     assert r._hidden_params["response_cost"] is None  # no cost known
     r.cost = Cost(total=Decimal("0.000123"), source="model_map")
     r.provider = "openai"
-    r.attempts = (Attempt(model="gpt-4o", provider="openai", api_base="http://x/v1", outcome="ok"),)
+    r.attempts = (Attempt(model="gpt-4o", provider="openai", api_base="http://x/v1", outcome="ok",
+                          deployment_id="eu-1"),)
     hidden = r._hidden_params
     assert hidden["response_cost"] == 0.000123 and isinstance(hidden["response_cost"], float)
     assert hidden["custom_llm_provider"] == "openai" and hidden["api_base"] == "http://x/v1"
+    assert hidden["model_id"] == "eu-1"  # LiteLLM's Router names the deployment that answered there
     assert json.dumps(hidden)
     assert "_hidden_params" not in r.model_dump()
 

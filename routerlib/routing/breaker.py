@@ -233,7 +233,8 @@ class Breaker:
             return False
         if kind == "rate_limited":
             wait = self.config.cooldown_time if retry_after is None else retry_after
-            return self._open(now, min(max(wait, 0.0), self.config.max_cooldown), f"429 {detail}".strip(),
+            asked = "" if retry_after is None else f", Retry-After {retry_after:g} s"
+            return self._open(now, min(max(wait, 0.0), self.config.max_cooldown), f"{detail or '429'}{asked}",
                               grow=False)
         if kind == "fatal":
             return self._open(now, self.config.open_time(self.openings), detail, grow=True)
