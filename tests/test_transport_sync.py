@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import time
 import tracemalloc
 import zlib
@@ -503,3 +504,163 @@ def test_client_redirect_is_not_retried_and_reaches_no_other_origin(server: Loop
         assert SECRET not in str(info.value)
     finally:
         other.stop()
+
+
+# -- answers on a connection that will close: HTTP/1.0, `Connection: close`, read until close.
+# http.client closes a connection as soon as it has read the head of such an answer, handing the
+# socket to the answer; the body must still be read whole, and the connection never pooled.
+
+SSE_BODY = b'data: {"i": 0}\n\ndata: [DONE]\n\n'
+SSE_LINES = [b'data: {"i": 0}', b"", b"data: [DONE]", b""]
+#: name: (HTTP version, framing headers); no Content-Length nor chunks: the body ends at close
+CLOSING_FRAMINGS = {
+    "http10-until-close": ("HTTP/1.0", ""),
+    "http10-content-length": ("HTTP/1.0", "content-length"),
+    "http11-close-content-length": ("HTTP/1.1", "connection: close\r\ncontent-length"),
+    "http11-close-chunked": ("HTTP/1.1", "connection: close\r\ntransfer-encoding: chunked"),
+    "http11-close-until-close": ("HTTP/1.1", "connection: close"),
+}
+
+
+class ClosingAnswers:
+    """A RawServer handler: each answer says its connection will close, and comes in two writes
+    (head, then body 50 ms later, so the body is not already buffered when the head is read).
+
+    Framed by Content-Length or chunks, the server then waits for the client to close its end and
+    records what it saw (``b""``: the client closed; request bytes: the connection was reused;
+    ``"open"``: the client kept it open); read until close, the server ends the body by closing."""
+
+    def __init__(self, framing: str, status: str = "200 OK", content_type: str = "text/event-stream",
+                 body: bytes = SSE_BODY, extra: str = "") -> None:
+        version, frame = CLOSING_FRAMINGS[framing]
+        self.until_close = "content-length" not in frame and "chunked" not in frame
+        head = [f"{version} {status}", f"content-type: {content_type}", *([extra] if extra else [])]
+        if "content-length" in frame:
+            head.append(f"{frame}: {len(body)}")
+        elif frame:
+            head.append(frame)
+        self.head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        self.body = (f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n") if "chunked" in frame else body
+        self.after: list[bytes | str] = []
+
+    def __call__(self, sock: socket.socket, request: hostile.RawRequest, server: RawServer) -> bool:
+        try:
+            sock.sendall(self.head)
+            time.sleep(0.05)
+            sock.sendall(self.body)
+            if self.until_close:
+                return False
+            sock.settimeout(5)
+            try:
+                self.after.append(sock.recv(65536))
+            except TimeoutError:
+                self.after.append("open")
+        except OSError:
+            pass
+        return False
+
+
+def _next_call_on_a_new_connection(server: RawServer, transport: SyncTransport) -> None:
+    def keep_alive(sock: socket.socket, request: hostile.RawRequest, srv: RawServer) -> bool:
+        sock.sendall(http_answer(hostile.OK_JSON))
+        return True
+
+    server.handler = keep_alive
+    assert transport.send(post_to(server.base + "/next"), 5).body == hostile.OK_JSON
+    assert len(server.requests) == 2, "each request was sent once"
+    assert server.requests[0].port != server.requests[1].port, "the closing connection was not pooled"
+
+
+@pytest.mark.parametrize("status", ["200 OK", "503 Service Unavailable"])
+@pytest.mark.parametrize("framing", list(CLOSING_FRAMINGS))
+def test_an_answer_on_a_closing_connection_is_read_whole(raw: Callable[[RawHandler], RawServer],
+                                                         transport: SyncTransport, framing: str,
+                                                         status: str) -> None:
+    answers = ClosingAnswers(framing, status, "application/json", hostile.OK_JSON)
+    server = raw(answers)
+    response = transport.send(post_to(server.base + "/v1"), 5)
+    assert (response.status, response.body) == (int(status[:3]), hostile.OK_JSON)
+    if not answers.until_close:
+        assert server.ended.wait(5)
+        assert answers.after == [b""], "the client closed the connection once the body was read"
+    _next_call_on_a_new_connection(server, transport)
+
+
+@pytest.mark.parametrize("framing", list(CLOSING_FRAMINGS))
+def test_a_stream_on_a_closing_connection_is_read_whole(raw: Callable[[RawHandler], RawServer],
+                                                        transport: SyncTransport, framing: str) -> None:
+    answers = ClosingAnswers(framing)
+    server = raw(answers)
+    stream = transport.stream(post_to(server.base + "/v1"), 5)
+    assert list(stream.lines()) == SSE_LINES
+    if not answers.until_close:
+        assert server.ended.wait(5)
+        assert answers.after == [b""], "the client closed the connection at the end of the stream"
+    stream.close()
+    _next_call_on_a_new_connection(server, transport)
+
+
+@pytest.mark.parametrize("framing", list(CLOSING_FRAMINGS))
+def test_an_error_body_read_from_a_stream_on_a_closing_connection(raw: Callable[[RawHandler], RawServer],
+                                                                  transport: SyncTransport, framing: str) -> None:
+    answers = ClosingAnswers(framing, "429 Too Many Requests", "application/json", hostile.OK_JSON,
+                             extra="retry-after: 1")
+    server = raw(answers)
+    stream = transport.stream(post_to(server.base + "/v1"), 5)
+    assert (stream.status, stream.headers["retry-after"]) == (429, "1")
+    assert stream.read() == hostile.OK_JSON
+    stream.close()
+    if not answers.until_close:
+        assert server.ended.wait(5)
+        assert answers.after == [b""]
+    _next_call_on_a_new_connection(server, transport)
+
+
+def test_a_stream_closed_early_on_a_closing_connection_closes_it(raw: Callable[[RawHandler], RawServer],
+                                                                 transport: SyncTransport) -> None:
+    answers = ClosingAnswers("http11-close-chunked", body=SSE_BODY * 50)
+    server = raw(answers)
+    stream = transport.stream(post_to(server.base + "/v1"), 5)
+    assert next(iter(stream.lines())) == SSE_LINES[0]
+    stream.close()
+    assert server.ended.wait(5)
+    assert answers.after == [b""], "closing the stream closed its connection"
+    _next_call_on_a_new_connection(server, transport)
+
+
+def test_a_body_read_until_close_is_bounded_by_max_response_bytes(raw: Callable[[RawHandler], RawServer]) -> None:
+    def endless(sock: socket.socket, request: hostile.RawRequest, server: RawServer) -> bool:
+        try:
+            sock.sendall(b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n")
+            time.sleep(0.05)
+            for _ in range(4096):  # 64 MiB, never announced
+                sock.sendall(b"x" * 16384)
+        except OSError:
+            pass
+        return False
+
+    server = raw(endless)
+    transport = SyncTransport(limits=Limits(max_response_bytes=2**20))
+    with pytest.raises(ex.ResponseTooLargeError, match=r"max_response_bytes \(1,048,576 bytes"):
+        transport.send(post_to(server.base + "/v1"), 10)
+    with pytest.raises(ex.ResponseTooLargeError):
+        transport.stream(post_to(server.base + "/v1"), 10).read()
+    transport.close()
+
+
+@pytest.mark.parametrize("mode", ["send", "stream"])
+def test_a_body_read_until_close_is_bounded_by_the_timeout(raw: Callable[[RawHandler], RawServer],
+                                                           transport: SyncTransport, mode: str) -> None:
+    def trickled(sock: socket.socket, request: hostile.RawRequest, server: RawServer) -> bool:
+        sock.sendall(b"HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+        hostile.trickle(sock, b": keep-alive\n" * 200, 0.05)  # each byte well within the timeout
+        return False
+
+    server = raw(trickled)
+    started = time.monotonic()
+    with pytest.raises(ex.APITimeoutError):
+        if mode == "send":
+            transport.send(post_to(server.base + "/v1"), 1.0)
+        else:
+            list(transport.stream(post_to(server.base + "/v1"), 1.0, total=1.0).lines())
+    assert time.monotonic() - started < 3

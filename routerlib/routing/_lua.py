@@ -252,7 +252,10 @@ if verdict == 'ok' then
 elseif verdict == 'rate_limited' then
   local wait = cool
   if retry_after >= 0 then wait = retry_after end
-  opened = open(H, T, now, math.min(wait, cap), ('429 ' .. detail):gsub('%s+$', ''), false)
+  local cause = detail
+  if cause == '' then cause = '429' end
+  if retry_after >= 0 then cause = cause .. string.format(', Retry-After %g s', retry_after / 1000) end
+  opened = open(H, T, now, math.min(wait, cap), cause, false)
 elseif verdict == 'fatal' then
   opened = open(H, T, now, open_time(openings, cool, cap), detail, true)
 elseif verdict == 'failure' then

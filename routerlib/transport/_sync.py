@@ -20,6 +20,9 @@ What http.client does not bound, this module does, through the reader it gives e
 - size: the status line and headers (``Limits.max_header_bytes``), the body after
   decompression (``max_response_bytes``), one streamed line (``max_line_bytes``);
 - interim answers: a ``1xx`` (``103 Early Hints``) is skipped, the final answer follows;
+- answers on a connection that will close (HTTP/1.0, ``Connection: close``, a body read until
+  close): http.client closes the connection as soon as their head is read, so the answer holds
+  the socket open until its body is read or its stream closed (``_Response.holder``);
 - fork: a child process never uses its parent's connections (checked by pid, so a fork that
   bypasses ``os.register_at_fork``, as C-level forks do, is caught too).
 """
@@ -87,7 +90,7 @@ class SyncTransport:
         try:
             body = _read_all(resp, headers.get("content-encoding"), self._limits.max_response_bytes)
         except BaseException as exc:
-            conn.close()
+            _drop(conn, resp)
             if isinstance(exc, OSError | http.client.HTTPException):
                 raise _connection_error(exc, request.url) from exc
             raise
@@ -106,7 +109,7 @@ class SyncTransport:
 
     # -- internals
     def _open(self, request: HTTPRequest, timeout: float, total: float | None, stream: bool
-              ) -> tuple[_Key, _Connection, http.client.HTTPResponse]:
+              ) -> tuple[_Key, _Connection, _Response]:
         """Send the request and read the status line and headers, all within ``timeout`` (and
         ``total``). For ``send`` the deadline stays, so the body must follow within it too;
         for a stream it becomes ``total`` from the start (or none) once the headers are in."""
@@ -123,7 +126,7 @@ class SyncTransport:
                 conn.connect()
             clock.bound(conn.sock)
             conn.request(request.method, path, request.body, dict(request.headers))
-            resp = conn.getresponse()
+            resp: _Response = conn.getresponse()  # type: ignore[assignment]  # its response_class
         except BaseException as exc:
             conn.close()
             error = self._open_error(exc, request.url)
@@ -132,7 +135,7 @@ class SyncTransport:
             raise error from exc
         clock.header_left = None
         if 300 <= resp.status < 400:
-            conn.close()  # its body is not read: never pooled
+            _drop(conn, resp)  # its body is not read: never pooled
             raise redirect_error(resp.status, resp.getheader("location"), request.url)
         if stream:
             clock.deadline = _INF if total is None else start + total
@@ -180,11 +183,11 @@ class SyncTransport:
             return _HTTPSConnection(host, port, timeout=timeout, context=self._ssl())
         return _HTTPConnection(host, port, timeout=timeout)
 
-    def _release(self, key: _Key, conn: _Connection, resp: http.client.HTTPResponse) -> None:
+    def _release(self, key: _Key, conn: _Connection, resp: _Response) -> None:
         """Pool ``conn`` only if its answer is complete and closed; close it otherwise."""
         # resp.fp is None: resp.isclosed(), without the call
         if resp.will_close or conn.sock is None or resp.fp is not None or resp.length:
-            conn.close()
+            _drop(conn, resp)
             return
         idle = self._idle.get(key)
         if idle is None:
@@ -258,6 +261,12 @@ class _SocketReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def hold(self) -> socket.SocketIO:
+        """A file that keeps the socket open past ``sock.close()`` until the file is closed, as
+        a file from ``sock.makefile()`` keeps it (the socket counts them): what http.client
+        expects of the reader it gives an answer, and this reader does not do by itself."""
+        return self._sock.makefile("rb", buffering=0)
+
     def readinto(self, buffer: Any) -> int:
         clock = self._clock  # clock.bound(), inlined: this runs for every read of every answer
         left = clock.deadline - time.monotonic()
@@ -280,13 +289,26 @@ class _SocketReader(io.RawIOBase):
 class _Response(http.client.HTTPResponse):
     """http.client's answer, skipping interim ``1xx`` answers (http.client skips only ``100``
     and would take a ``103 Early Hints`` as the final answer, leaving the real one unread on
-    the connection). Their bytes count against the header budget, so they cannot go on forever."""
+    the connection). Their bytes count against the header budget, so they cannot go on forever.
+
+    An answer on a connection that will close (HTTP/1.0 without keep-alive, ``Connection:
+    close``, a body that ends when the server closes) holds its socket open: ``getresponse()``
+    closes such a connection as soon as the head is read, "passing the connection to the
+    response", which it expects to read its body through ``sock.makefile()``, a file that keeps
+    the socket open; ``_SocketReader`` does not, so the socket closed under it and the body read
+    failed with ``EBADF``. The holder is closed, and with it the socket, when the answer is
+    released (``_drop``)."""
+
+    #: On a connection that will close, the file keeping its socket open (None: keep-alive).
+    holder: socket.SocketIO | None = None
 
     def begin(self) -> None:
         super().begin()
         while 100 <= self.status < 200 and self.status != 101:
             self.headers = self.msg = None  # type: ignore[assignment]  # begin() reads the next status
             super().begin()
+        if self.will_close:
+            self.holder = self.fp.raw.hold()  # type: ignore[attr-defined]  # fp: a _SocketReader's
 
 
 def _new_response(clock: _Clock, sock: socket.socket, debuglevel: int = 0, method: str | None = None,
@@ -329,7 +351,7 @@ class SyncStreamResponse:
     """A streamed answer; its connection goes back to the pool once the body is read to the end."""
 
     def __init__(self, transport: SyncTransport, key: _Key, conn: _Connection,
-                 resp: http.client.HTTPResponse, url: str) -> None:
+                 resp: _Response, url: str) -> None:
         self.status = resp.status
         self.headers: Mapping[str, str] = {k.lower(): v for k, v in resp.getheaders()}
         self._transport = transport
@@ -393,7 +415,7 @@ class SyncStreamResponse:
 
     def _discard(self) -> None:
         if self._conn is not None:
-            self._conn.close()
+            _drop(self._conn, self._resp)
             self._conn = None
 
 
@@ -465,6 +487,16 @@ def _inflate_pieces(inflate: Any, data: bytes, conn: _Connection | None) -> Iter
 
 def _bad_encoding(encoding: str | None) -> APIResponseValidationError:
     return APIResponseValidationError(f"the answer's {encoding} body is corrupt")
+
+
+def _drop(conn: _Connection, resp: _Response) -> None:
+    """Close ``conn``, and the socket its answer holds if the connection was to close after it
+    (http.client has closed that connection already; the socket closes with its last holder)."""
+    conn.close()
+    holder = resp.holder
+    if holder is not None:
+        resp.holder = None
+        holder.close()
 
 
 def _close_idle(pools: dict[_Key, list[_Connection]]) -> None:
