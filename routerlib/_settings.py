@@ -84,8 +84,10 @@ LITELLM_SETTINGS: dict[str, str] = {
                   f"{_CLIENT}(model_map=...) or client.register_model(name, ...)",
     "max_budget": f"{_CLIENT}(budgets=[routerlib.Budget(limit, scope='global', window=...)])",
     "budget_duration": f"{_CLIENT}(budgets=[routerlib.Budget(limit, window='day'|'month'|...)])",
-    "cache": f"{_UNSUPPORTED}: routerlib does not cache responses",
-    "caching": f"{_UNSUPPORTED}: routerlib does not cache responses",
+    "cache": f"{_CLIENT}(cache=routerlib.cache.MemoryCache() | SQLiteCache(path) | RedisCache(url)) "
+             "(or Router(cache=...)); per call: cache={'no-cache': True, 'ttl': ...}",
+    "caching": f"{_CLIENT}(cache=routerlib.cache.MemoryCache() | SQLiteCache(path) | RedisCache(url)) "
+               "(or Router(cache=...))",
 }
 
 

@@ -17,6 +17,7 @@ from routerlib.routing.config import (
     parse_model_list,
     shuffle_weights,
 )
+from routerlib.routing.plan import Names
 
 ENV = {"AZURE_KEY": "sk-from-env-123456"}
 
@@ -75,7 +76,7 @@ def test_model_info_prices_and_max_tokens_alias() -> None:
     ([entry(rpn=5)], "unknown key 'rpn'; did you mean 'rpm'"),
     ([entry(max_retries=3)], "retries are the Router's: pass num_retries="),
     ([entry(stream_timeout=3)], "one per-attempt timeout"),
-    ([entry(model_info={"ids": "x"})], r"model_info: unknown key 'ids'; did you mean 'id'"),
+    ([entry(model_info={"ids": "x"})], r"model_info: key 'ids': did you mean 'id'"),
     ([entry(weight=-1)], r"litellm_params.weight=-1: must be >= 0"),
     ([entry(weight="2")], "weight='2': must be a finite number"),
     ([entry(rpm=0)], "rpm=0: must be a whole number >= 1"),
@@ -108,26 +109,44 @@ def test_shuffle_weights_basis_is_weight_then_rpm_then_tpm_then_equal() -> None:
     assert shuffle_weights([DeploymentOptions(), DeploymentOptions()]) == [1.0, 1.0]
 
 
+def names(*groups: str, aliases: dict[str, str] | None = None, why: str | None = None) -> Names:
+    return Names(groups or ("chat", "backup"), aliases or {}, lambda name: why)
+
+
 def test_fallbacks_litellm_shape_and_checks() -> None:
-    ok = parse_fallbacks("fallbacks", [{"chat": ["backup", "openai/gpt-4o"]}, {"*": "backup"}],
-                         ["chat", "backup"], lambda name: None)
+    ok = parse_fallbacks("fallbacks", [{"chat": ["backup", "openai/gpt-4o"]}, {"*": "backup"}], names())
     assert ok == {"chat": ("backup", "openai/gpt-4o"), "*": ("backup",)}
-    assert parse_fallbacks("fallbacks", {"chat": ["backup"]}, ["chat", "backup"], lambda n: None) == {
-        "chat": ("backup",)}
-    assert parse_fallbacks("fallbacks", None, ["chat"], lambda n: None) == {}
+    assert parse_fallbacks("fallbacks", {"chat": ["backup"]}, names()) == {"chat": ("backup",)}
+    assert parse_fallbacks("fallbacks", None, names("chat")) == {}
+
+
+def test_fallbacks_resolve_aliases_as_model_does() -> None:
+    """An alias that is also a real model name ("gpt-4") means its group, not that model."""
+    aliased = names("chat", "backup", aliases={"gpt-4": "backup", "main": "chat"})
+    assert parse_fallbacks("fallbacks", [{"chat": ["gpt-4"]}], aliased) == {"chat": ("backup",)}
+    assert parse_fallbacks("context_window_fallbacks", [{"main": ["gpt-4"]}], aliased) == {"chat": ("backup",)}
+    with pytest.raises(RouterConfigError, match="falls back to itself"):
+        parse_fallbacks("fallbacks", [{"chat": ["main"]}], aliased)
+    with pytest.raises(RouterConfigError, match="'main' is given twice"):
+        parse_fallbacks("fallbacks", [{"chat": ["backup"]}, {"main": ["gpt-4"]}], aliased)
+    strict = Names(("chat", "backup"), {"my-backup": "backup"}, lambda name: "cannot tell the provider")
+    with pytest.raises(RouterConfigError, match=r"'my-bakup' names no group or alias .*did you mean 'my-backup'.*"
+                                                r"aliases: my-backup -> backup"):
+        parse_fallbacks("fallbacks", [{"chat": ["my-bakup"]}], strict)
 
 
 @pytest.mark.parametrize(("value", "message"), [
     ([{"nope": ["chat"]}], "'nope' is not a group of model_list"),
-    ([{"chat": ["missing"]}], "'chat' -> 'missing' names no group with a deployment .* unknown model"),
+    ([{"chat": ["missing"]}], "'chat' -> 'missing' names no group or alias .* unknown model"),
     ([{"chat": ["chat"]}], "falls back to itself"),
+    ([{"chat": ["backup"]}, {"chat": ["other"]}], "'chat' is given twice"),
     (["chat"], r"fallbacks\[0\]: each entry is a dict"),
     ("chat", "a list of"),
     ([{"chat": [1]}], "must be a list of group or model names"),
 ])
 def test_bad_fallbacks(value: Any, message: str) -> None:
     with pytest.raises(RouterConfigError, match=message):
-        parse_fallbacks("fallbacks", value, ["chat", "backup"], lambda name: "unknown model")
+        parse_fallbacks("fallbacks", value, names(why="unknown model"))
 
 
 def test_aliases() -> None:
@@ -145,3 +164,48 @@ def test_strategy_names_are_litellms() -> None:
         assert check_strategy(name) == name
     with pytest.raises(RouterConfigError, match="did you mean 'least-busy'"):
         check_strategy("least-busey")
+
+
+# -- LiteLLM's litellm_params and model_info beyond routerlib's own keys
+
+def test_custom_llm_provider_becomes_the_provider_prefix() -> None:
+    [plain, doubled] = parse_model_list([entry(model="gpt-4o-mini", custom_llm_provider="openai"),
+                                         entry(model="openai/gpt-4o-mini", custom_llm_provider="openai")], {})
+    assert (plain.model, plain.provider) == ("openai/gpt-4o-mini", "openai")
+    assert doubled.model == "openai/gpt-4o-mini"  # not doubled, as LiteLLM reads it
+    with pytest.raises(RouterConfigError, match=r"custom_llm_provider='a/b': must be a provider name"):
+        parse_model_list([entry(model="x", custom_llm_provider="a/b")], {})
+
+
+@pytest.mark.parametrize("key", ["temperature", "max_tokens", "top_p", "mock_response", "drop_params"])
+def test_a_call_parameter_in_litellm_params_is_refused_not_dropped(key: str) -> None:
+    with pytest.raises(RouterConfigError, match=rf"unknown key '{key}'; {key} is a call parameter: LiteLLM sends "
+                                                rf"it with every call .* pass {key}= with each call"):
+        parse_model_list([entry(**{key: 1})], {})
+    with pytest.raises(RouterConfigError, match=r"unknown key 'temprature'; did you mean 'temperature'\? \(a call "
+                                                r"parameter: pass it with each call"):
+        parse_model_list([entry(temprature=0.2)], {})  # a typo of a call parameter is still unknown
+
+
+def test_model_info_is_informational_beyond_the_keys_routerlib_reads() -> None:
+    info = {"id": "x", "mode": "chat", "base_model": "gpt-4o", "supports_vision": True, "db_model": False,
+            "input_cost_per_image": 1e-3, "my_team_note": "anything"}
+    [m] = parse_model_list([entry(model_info=info)], {})
+    assert (m.id, m.base_model) == ("x", "gpt-4o")
+    for near_miss, meant in (("max_input_token", "max_input_tokens"), ("qualty", "quality"), ("ids", "id")):
+        with pytest.raises(RouterConfigError, match=f"key '{near_miss}': did you mean '{meant}'"):
+            parse_model_list([entry(model_info={near_miss: 1})], {})
+    with pytest.raises(RouterConfigError, match="routerlib reads rpm from litellm_params"):
+        parse_model_list([entry(model_info={"rpm": 10})], {})
+    with pytest.raises(RouterConfigError, match="base_model=5: must be a model name"):
+        parse_model_list([entry(model_info={"base_model": 5})], {})
+
+
+def test_an_empty_string_of_tags_is_refused() -> None:
+    with pytest.raises(RouterConfigError, match="tags='': must be a list"):
+        parse_model_list([entry(tags="")], {})
+
+
+def test_default_max_parallel_requests_fills_only_the_unset() -> None:
+    own, unset = parse_model_list([entry(max_parallel_requests=2), entry()], {}, max_parallel=7)
+    assert (own.options.max_parallel_requests, unset.options.max_parallel_requests) == (2, 7)

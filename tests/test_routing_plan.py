@@ -12,7 +12,7 @@ from routerlib import exceptions as ex
 from routerlib.routing.breaker import BreakerConfig
 from routerlib.routing.group import Group, GroupTarget
 from routerlib.routing.health import MemoryHealth
-from routerlib.routing.plan import DirectTarget, RouterPlan, RouterSource
+from routerlib.routing.plan import DirectTarget, Names, RouterPlan, RouterSource, call_fallbacks
 from routerlib.routing.strategies import simple_shuffle
 
 NAMES = ("chat", "backup", "big", "lenient", "other")
@@ -113,3 +113,25 @@ def test_a_bad_per_call_entry_is_refused() -> None:
     source.next_target(call, None)
     with pytest.raises(ex.InvalidRequestError, match="a dict with a 'model'"):
         source.next_target(call, ex.InternalServerError("x"))
+
+
+def test_a_fallback_alias_opens_its_group_even_from_a_calls_own_context_dict() -> None:
+    p, resolved = plan()
+    p.names = Names(NAMES, {"gpt-4": "big"}, lambda name: None)
+    call = FakeCall(request(context_window_fallback_dict={"chat": "gpt-4"}, fallbacks=["gpt-4"]))
+    got = walk(RouterSource(p, call.request, p.groups["chat"]), [ex.ContextWindowExceededError("x")], call)
+    assert got == [("chat", "group"), ("big", "context_window")]
+    assert resolved == []  # never called directly as a model named "gpt-4"
+
+
+def test_call_fallbacks_resolve_names_and_pick_the_called_groups_entry() -> None:
+    names = Names(NAMES, {"gpt-4": "backup"}, lambda name: None if "/" in name else "no provider")
+    ok = lambda name, entry: None  # noqa: E731
+    shaped = request(fallbacks=[{"chat": ["gpt-4", "openai/gpt-4o"]}, {"*": ["other"]}],
+                     context_window_fallback_dict={"chat": "gpt-4"})
+    assert call_fallbacks(shaped, "chat", names, ok) == (("backup", "openai/gpt-4o"), {"chat": "backup"})
+    assert call_fallbacks(shaped, "big", names, ok) == (("other",), {"chat": "backup"})
+    entry = {"model": "openai/gpt-4o", "api_base": "http://x/v1"}
+    assert call_fallbacks(request(fallbacks=["gpt-4", entry]), "chat", names, ok)[0] == ("backup", entry)
+    with pytest.raises(ex.InvalidRequestError, match=r"fallbacks\[0\]: 'bakup' names no group or alias"):
+        call_fallbacks(request(fallbacks=["bakup"]), "chat", names, ok)

@@ -123,7 +123,7 @@ def test_router_preference_is_still_sent_to_a_deployment_that_takes_it() -> None
                                for m in ml]}, "is already used"),
     ({"model_list": [dep("a", weight=0), dep("b", weight=0)]}, "every deployment has weight 0"),
     ({"routing_strategy": "fastest"}, "routing_strategy='fastest'"),
-    ({"fallbacks": [{"chat": ["nowhere"]}]}, "names no group with a deployment"),
+    ({"fallbacks": [{"chat": ["nowhere"]}]}, "names no group or alias of this Router"),
     ({"fallbacks": [{"ghost": ["chat"]}]}, "'ghost' is not a group"),
     ({"context_window_fallbacks": [{"chat": ["nowhere"]}]}, "context_window_fallbacks"),
     ({"model_group_alias": {"gpt-4": "ghost"}}, "model_group_alias"),
@@ -206,3 +206,130 @@ def test_embedding_picks_from_a_group_and_switches_to_a_sibling() -> None:
     assert response.attempts[-1].deployment_id == "up" and sent[-1] == "http://h/up/embeddings"
     assert sent[0] == "http://h/down/embeddings"  # (this seed picks it first) a 503 switches at once
     assert all(url.endswith("/embeddings") for url in sent)
+
+
+# -- names: aliases in fallbacks, per-call fallbacks checked before sending, unknown groups
+
+def chat_reply(text: str) -> HTTPResponse:
+    body = {"id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+    return HTTPResponse(200, {}, json.dumps(body).encode())
+
+
+def failing_primary(**options: Any) -> tuple[Router, list[str]]:
+    """chat = a (answers 500), backup = b; every URL sent is recorded."""
+    sent: list[str] = []
+
+    def handler(request: Any) -> HTTPResponse:
+        sent.append(request.url)
+        if "/a/" in request.url:
+            return HTTPResponse(500, {}, b'{"error": {"message": "down"}}')
+        return chat_reply(request.url.split("/")[3])
+
+    options.setdefault("environ", {"OPENAI_API_KEY": "sk-env-would-go-to-openai"})
+    r = Router([dep("a"), dep("b", group="backup")], transport=MockTransport(handler), num_retries=0, **options)
+    return r, sent
+
+
+def test_a_fallback_naming_an_alias_reaches_its_group_not_the_model_of_that_name() -> None:
+    r, sent = failing_primary(model_group_alias={"gpt-4": "backup"}, fallbacks=[{"chat": ["gpt-4"]}])
+    assert r.completion("chat", MESSAGES).choices[0].message.content == "b"
+    assert sent == ["http://h/a/chat/completions", "http://h/b/chat/completions"]
+    r2, sent2 = failing_primary(model_group_alias={"gpt-4": "backup"})
+    assert r2.completion("chat", MESSAGES, fallbacks=["gpt-4"]).choices[0].message.content == "b"
+    assert r2.completion("chat", MESSAGES, fallbacks=[{"chat": ["gpt-4"]}]).choices[0].message.content == "b"
+    assert all(url.startswith("http://h/") for url in sent2)  # never api.openai.com
+
+
+def test_an_alias_that_is_no_model_name_is_a_valid_fallback() -> None:
+    r, _ = failing_primary(model_group_alias={"my-backup": "backup"}, fallbacks=[{"chat": ["my-backup"]}],
+                           content_policy_fallbacks=[{"chat": ["my-backup"]}],
+                           context_window_fallbacks=[{"chat": ["my-backup"]}])
+    assert r.completion("chat", MESSAGES).choices[0].message.content == "b"
+    with pytest.raises(RouterConfigError, match=r"'my-bakup' names no group or alias .*did you mean 'my-backup'.*"
+                                                r"aliases: my-backup -> chat"):
+        make(model_group_alias={"my-backup": "chat"}, fallbacks=[{"chat": ["my-bakup"]}])
+
+
+@pytest.mark.parametrize(("fallbacks", "message"), [
+    (["bakup"], r"fallbacks\[0\]: 'bakup' names no group or alias of this Router \(did you mean 'backup'\?\) "
+                r"\(groups: chat, backup\)"),
+    ([{"chat": ["bakup"]}], r"fallbacks\['chat'\]\[0\]: 'bakup' names no group"),
+    ([{"backup": ["nowhere"]}], "'nowhere' names no group"),  # every list is checked, not only the one used
+    ([{"caht": ["backup"]}], "'caht' is not a group of this Router"),
+    ([{"chat": ["backup"]}, "backup"], "mixes LiteLLM's Router shape"),
+    ([{"model": "openai/gpt-4o", "api_bse": "http://x"}], "unknown key 'api_bse' \\(did you mean 'api_base'\\?\\)"),
+    ([{"model": "nonsense-model"}], "'nonsense-model' cannot be called directly"),
+])
+def test_per_call_fallbacks_are_checked_before_anything_is_sent(fallbacks: Any, message: str) -> None:
+    r, sent = failing_primary()
+    with pytest.raises(InvalidRequestError, match=message):
+        r.completion("chat", MESSAGES, fallbacks=fallbacks)
+    with pytest.raises(InvalidRequestError, match=r"context_window_fallback_dict.*'bigg' names no group"):
+        r.completion("chat", MESSAGES, context_window_fallback_dict={"chat": "bigg"})
+    assert sent == []
+
+
+def test_per_call_fallbacks_in_litellms_router_shape_take_the_called_groups_entry() -> None:
+    r, sent = failing_primary()
+    assert r.completion("chat", MESSAGES, fallbacks=[{"chat": ["backup"]}]).choices[0].message.content == "b"
+    assert r.completion("chat", MESSAGES, fallbacks=[{"*": ["backup"]}]).choices[0].message.content == "b"
+    with pytest.raises(routerlib.InternalServerError):  # an entry for another group only: no fallback
+        r.completion("chat", MESSAGES, fallbacks=[{"backup": ["chat"]}])
+    assert sent.count("http://h/b/chat/completions") == 2
+
+
+def test_a_misspelt_group_lists_the_groups_and_sends_nothing() -> None:
+    r, sent = failing_primary(model_group_alias={"gpt-4": "backup"})
+    with pytest.raises(InvalidRequestError, match=r"'caht' names no group or alias of this Router \(did you mean "
+                                                  r"'chat'\?\) \(groups: chat, backup; aliases: gpt-4 -> backup\) "
+                                                  r"and is not a model to call directly: cannot tell the provider"):
+        r.completion("caht", MESSAGES)
+    assert sent == []
+    assert r.completion("caht", MESSAGES, api_base="http://h/x/v1").choices[0].message.content == "x"  # direct
+
+
+# -- LiteLLM's Router options and model_list keys, end to end
+
+def test_litellm_router_options_are_taken_refused_or_suggested_never_a_type_error() -> None:
+    r = make(enable_pre_call_checks=True, set_verbose=False, debug_level="INFO", client_ttl=3600,
+             default_fallbacks=["backup"], default_max_parallel_requests=3, cache_responses=True,
+             model_list=[dep("a"), dep("b", group="backup", max_parallel_requests=1)])
+    from routerlib.cache import MemoryCache
+
+    assert r._plan.fallbacks == {"*": ("backup",)}
+    assert [m.max_parallel for g in r._groups.values() for m in g.members] == [3, 1]
+    assert isinstance(r._runtime.cache, MemoryCache)
+    for bad, message in (({"enable_pre_call_checks": False}, "cannot be turned off"),
+                         ({"stream_timeout": 30}, "use timeout="),
+                         ({"routing_stratgy": "least-busy"}, "did you mean 'routing_strategy'")):
+        with pytest.raises(RouterConfigError, match=message):
+            make(**bad)
+
+
+def test_redis_host_port_and_password_become_the_redis_url() -> None:
+    pytest.importorskip("redis")
+    r = make(redis_host="127.0.0.1", redis_port=1, redis_password="pw")
+    assert type(r._store).__name__ == "RedisHealth"
+    assert r._store._url == "redis://:pw@127.0.0.1:1/0"  # type: ignore[attr-defined]
+
+
+def test_custom_llm_provider_in_litellm_params() -> None:
+    r = make([dep("a", model="gpt-4o-mini", custom_llm_provider="openai")])
+    assert r._groups["chat"].members[0].deployment.provider == "openai"
+    with pytest.raises(RouterConfigError, match=r"custom_llm_provider='opneai' \(did you mean 'openai'\?\): not a "
+                                                r"provider routerlib knows"):
+        make([dep("a", custom_llm_provider="opneai")])
+
+
+def test_base_model_prices_and_sizes_a_deployment_the_model_map_does_not_know() -> None:
+    r = make([dep("a", model="openai/my-gpt4o-deployment", model_info={"base_model": "gpt-4o"})])
+    member = r._groups["chat"].members[0]
+    assert (member.input_price, member.max_input, member.price_source) == (2.5e-06, 128000, "deployment")
+    response = r.completion("chat", MESSAGES, mock_response="hi")
+    assert response.cost.total is not None and response.cost.total > 0
+    known = make([dep("a", model_info={"base_model": "gpt-4o", "mode": "chat", "supports_vision": True})])
+    assert known._groups["chat"].members[0].deployment.options.prices is None  # its own row prices it
+    with pytest.raises(RouterConfigError, match=r"base_model='gpt-4oo': not in the model map"):
+        make([dep("a", model="openai/my-deployment", model_info={"base_model": "gpt-4oo"})])

@@ -39,7 +39,7 @@ COMMON = [
     ("context_window_fallbacks", [], "context_window_fallback_dict="),
     ("model_cost", {}, "register_model"),
     ("modify_params", True, "not supported"),
-    ("cache", object(), "does not cache"),
+    ("cache", object(), "Client(cache=routerlib.cache.MemoryCache()"),
     ("telemetry", False, "no telemetry"),
 ]
 

@@ -1,7 +1,6 @@
 """A Router's configuration, checked at construction: model_list and the group-level options.
 
-``model_list`` takes LiteLLM's format unchanged, so a LiteLLM user switches by changing the
-import::
+``model_list`` takes LiteLLM's format, so a LiteLLM user switches by changing the import::
 
     {"model_name": "chat",                              # the group
      "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": ..., "api_key": "os.environ/KEY",
@@ -10,11 +9,19 @@ import::
                         "input_cost_per_token": ..., "output_cost_per_token": ...},
      "model_info": {"id": "eu-mini", "max_input_tokens": ..., "quality": ...}}
 
-or routerlib's typed ``RouterDeployment``. A string ``"os.environ/NAME"`` in litellm_params
-is read from the Router's environment (``environ=``) at construction. Every mistake raises
-``RouterConfigError`` saying where (``model_list[2].litellm_params``), what is wrong and what
-is allowed: an unknown key, a negative weight, a limit that is not a positive whole number,
-a group with no deployment, two deployments with one id, a fallback naming nothing.
+or routerlib's typed ``RouterDeployment``. ``custom_llm_provider`` becomes the model's provider
+prefix, as LiteLLM reads it. A call parameter in litellm_params (``temperature``, ``max_tokens``)
+is refused: LiteLLM sends it with every call to that deployment, and routerlib's deployments
+carry no call parameters, so accepting it would silently drop it. model_info is LiteLLM's
+informational dict: the keys routerlib reads are checked, any other is kept out of routing
+(LiteLLM's ``mode``, ``supports_*``, ...), unless it is a near-miss of a read key. A string
+``"os.environ/NAME"`` in litellm_params is read from the Router's environment (``environ=``)
+at construction. Every mistake raises ``RouterConfigError`` saying where
+(``model_list[2].litellm_params``), what is wrong and what is allowed: an unknown key, a
+negative weight, a limit that is not a positive whole number, a group with no deployment, two
+deployments with one id, a fallback naming nothing.
+
+LiteLLM's other ``Router(...)`` options are in ``litellm_options``.
 """
 
 from __future__ import annotations
@@ -22,22 +29,26 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..exceptions import RouterConfigError
+from ..params import CompletionParams
 from ..providers.base import NO_OPTIONS, PRICE_FIELDS, DeploymentOptions, Prices
+from .plan import Names
 
 __all__ = [
     "MemberConfig",
     "RouterDeployment",
     "check_strategy",
+    "fallback_items",
     "parse_aliases",
     "parse_fallbacks",
     "parse_model_list",
     "shuffle_weights",
+    "whole",
 ]
 
 ENV_PREFIX = "os.environ/"
@@ -47,9 +58,15 @@ ENV_PREFIX = "os.environ/"
 ENDPOINT_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "azure_ad_token",
                            "headers", "extra_headers", "organization"})
 OPTION_KEYS = frozenset({"rpm", "tpm", "weight", "timeout", "max_parallel_requests", "tags", *PRICE_FIELDS})
-PARAM_KEYS = ENDPOINT_KEYS | OPTION_KEYS
+#: LiteLLM's way to give the provider apart from the model: it becomes the model's prefix.
+PROVIDER_KEY = "custom_llm_provider"
+PARAM_KEYS = ENDPOINT_KEYS | OPTION_KEYS | {PROVIDER_KEY}
+#: The model_info keys routerlib reads (checked); any other model_info key is informational.
 INFO_KEYS = frozenset({"id", "quality", "max_input_tokens", "max_output_tokens", "max_tokens",
-                       "input_cost_per_token", "output_cost_per_token"})
+                       "input_cost_per_token", "output_cost_per_token", "base_model"})
+#: Call parameters (temperature, max_tokens, ...): LiteLLM sends a litellm_params one with every
+#: call to that deployment; routerlib's deployments carry none, so they are refused, not dropped.
+CALL_KEYS = frozenset(CompletionParams.__annotations__) - PARAM_KEYS - {"max_retries"}
 ENTRY_KEYS = frozenset({"model_name", "litellm_params", "model_info"})
 
 #: LiteLLM keys routerlib does not take, with what to do instead.
@@ -57,9 +74,14 @@ LITELLM_HINTS = {
     "max_retries": "retries are the Router's: pass num_retries= to Router (or per call)",
     "stream_timeout": "routerlib has one per-attempt timeout: use timeout",
     "order": "deployment priority by 'order' is not supported: use weight, or fallbacks between groups",
-    "base_model": "give the deployment's prices (input_cost_per_token, output_cost_per_token) and "
-                  "model_info max_input_tokens instead",
+    "base_model": "base_model belongs in model_info",
     "model_name": "model_name belongs at the top of the entry, beside litellm_params",
+    "model_info": "model_info belongs at the top of the entry, beside litellm_params",
+    "max_budget": "budgets are the client's: pass budgets=[Budget(...)] to Router (routerlib.spend)",
+    "budget_duration": "budgets are the client's: pass budgets=[Budget(..., window=...)] to Router",
+    "litellm_credential_name": "give the key itself, or 'os.environ/NAME' to read it from the environment",
+    "rpm": "routerlib reads rpm from litellm_params: move it there",
+    "tpm": "routerlib reads tpm from litellm_params: move it there",
 }
 
 STRATEGY_NAMES = ("simple-shuffle", "least-busy", "latency-based-routing", "cost-based-routing",
@@ -92,14 +114,25 @@ class MemberConfig:
     options: DeploymentOptions
     #: Where it was configured, for error messages: "model_list[2]".
     where: str
+    #: LiteLLM's model_info.base_model: the model map row that prices this deployment, if its own has none.
+    base_model: str | None = None
+    #: LiteLLM's litellm_params.custom_llm_provider, already the model's prefix (the Router checks it).
+    provider: str | None = None
 
 
-def parse_model_list(model_list: Sequence[Any], environ: Mapping[str, str]) -> list[MemberConfig]:
+def parse_model_list(model_list: Sequence[Any], environ: Mapping[str, str], *,
+                     max_parallel: int | None = None) -> list[MemberConfig]:
+    """Every deployment checked; ``max_parallel`` (LiteLLM's default_max_parallel_requests) is the
+    max_parallel_requests of each deployment that does not set its own."""
     if isinstance(model_list, str | bytes | Mapping) or not isinstance(model_list, Sequence):
         raise RouterConfigError(f"model_list must be a list of deployments, got {type(model_list).__name__}")
     if not model_list:
         raise RouterConfigError("model_list is empty: give at least one deployment")
-    return [_member(item, f"model_list[{i}]", environ) for i, item in enumerate(model_list)]
+    configs = [_member(item, f"model_list[{i}]", environ) for i, item in enumerate(model_list)]
+    if max_parallel is None:
+        return configs
+    return [c if c.options.max_parallel_requests is not None else replace(
+        c, options=replace(c.options, max_parallel_requests=max_parallel)) for c in configs]
 
 
 def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
@@ -122,9 +155,10 @@ def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
     if not isinstance(info, Mapping):
         raise RouterConfigError(f"{where}.model_info: must be a dict")
     _unknown(params, PARAM_KEYS, f"{where}.litellm_params")
-    _unknown(info, INFO_KEYS, f"{where}.model_info")
+    _check_info_keys(info, f"{where}.model_info")
     params = {k: _env(v, f"{where}.litellm_params.{k}", environ) for k, v in params.items()}
-    model = _name(params.get("model"), f"{where}.litellm_params.model")
+    model = _provider_prefixed(_name(params.get("model"), f"{where}.litellm_params.model"),
+                               params.get(PROVIDER_KEY), f"{where}.litellm_params.{PROVIDER_KEY}")
     entry: dict[str, Any] = {k: v for k, v in params.items() if k in ENDPOINT_KEYS and k != "model"
                              and v is not None}
     if "organization" in entry:
@@ -136,7 +170,21 @@ def _member(item: Any, where: str, environ: Mapping[str, str]) -> MemberConfig:
                                 f"without spaces or braces (ids name logs, traces and Redis keys)")
     if not isinstance(entry.get("headers", {}), Mapping) or not isinstance(entry.get("extra_headers", {}), Mapping):
         raise RouterConfigError(f"{where}.litellm_params.headers: must be a dict of header names to values")
-    return MemberConfig(group, model, entry, ident, _options(params, info, where), where)
+    base_model = info.get("base_model")
+    if base_model is not None and (not isinstance(base_model, str) or not base_model.strip()):
+        raise RouterConfigError(f"{where}.model_info.base_model={base_model!r}: must be a model name")
+    return MemberConfig(group, model, entry, ident, _options(params, info, where), where, base_model,
+                        params.get(PROVIDER_KEY))
+
+
+def _provider_prefixed(model: str, provider: Any, where: str) -> str:
+    """LiteLLM's ``custom_llm_provider="openai"`` + ``model="gpt-4o"`` -> ``"openai/gpt-4o"`` (not doubled,
+    as LiteLLM reads it); the Router checks the provider is one it knows."""
+    if provider is None:
+        return model
+    if not isinstance(provider, str) or not provider.strip() or "/" in provider:
+        raise RouterConfigError(f"{where}={provider!r}: must be a provider name such as 'openai'")
+    return model if model.startswith(provider + "/") else f"{provider}/{model}"
 
 
 def _options(params: Mapping[str, Any], info: Mapping[str, Any], where: str) -> DeploymentOptions:
@@ -153,20 +201,21 @@ def _options(params: Mapping[str, Any], info: Mapping[str, Any], where: str) -> 
         if value is not None:
             prices[name] = _decimal(value, f"{p}.{name}")
     max_output = info.get("max_output_tokens", info.get("max_tokens"))
-    tags = params.get("tags") or ()
+    tags = params.get("tags")
+    tags = () if tags is None else tags
     if isinstance(tags, str) or not isinstance(tags, Sequence) or not all(isinstance(t, str) and t for t in tags):
         raise RouterConfigError(f"{p}.tags={tags!r}: must be a list of non-empty strings")
     return DeploymentOptions(
         weight=_number(params.get("weight"), f"{p}.weight", low=0.0),
-        rpm=_whole(params.get("rpm"), f"{p}.rpm"),
-        tpm=_whole(params.get("tpm"), f"{p}.tpm"),
+        rpm=whole(params.get("rpm"), f"{p}.rpm"),
+        tpm=whole(params.get("tpm"), f"{p}.tpm"),
         timeout=_seconds(params.get("timeout"), f"{p}.timeout"),
-        max_parallel_requests=_whole(params.get("max_parallel_requests"), f"{p}.max_parallel_requests"),
+        max_parallel_requests=whole(params.get("max_parallel_requests"), f"{p}.max_parallel_requests"),
         prices=Prices(**prices) if prices else None,
         tags=tuple(tags),
         quality=_number(info.get("quality"), f"{i}.quality"),
-        max_input_tokens=_whole(info.get("max_input_tokens"), f"{i}.max_input_tokens"),
-        max_output_tokens=_whole(max_output, f"{i}.max_output_tokens"),
+        max_input_tokens=whole(info.get("max_input_tokens"), f"{i}.max_input_tokens"),
+        max_output_tokens=whole(max_output, f"{i}.max_output_tokens"),
     )
 
 
@@ -176,12 +225,47 @@ def _unknown(given: Mapping[str, Any], allowed: frozenset[str], where: str) -> N
         return
     name = str(unknown[0])
     hint = LITELLM_HINTS.get(name)
+    if hint is None and name in CALL_KEYS:
+        hint = (f"{name} is a call parameter: LiteLLM sends it with every call to this deployment, but a "
+                f"routerlib deployment carries no call parameters, so it would be lost: pass {name}= with "
+                f"each call (or give the calls that need it a group of their own and pass it there)")
     if hint is None:
-        close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+        known = allowed | CALL_KEYS if allowed is PARAM_KEYS else allowed
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else ""
+        if close and close[0] in CALL_KEYS:
+            hint += " (a call parameter: pass it with each call, not in litellm_params)"
     more = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
     raise RouterConfigError(f"{where}: unknown key {name!r}{more}{'; ' + hint if hint else ''}; allowed: "
                             f"{', '.join(sorted(allowed))}")
+
+
+def _check_info_keys(info: Mapping[str, Any], where: str) -> None:
+    """model_info is LiteLLM's informational dict (``mode``, ``supports_vision``, ``db_model``, ...):
+    a key routerlib does not read is kept out of routing, not refused, unless it looks like a
+    misspelt key that routerlib reads (a typo must not silently lose a context window)."""
+    for key in info:
+        if key in INFO_KEYS:
+            continue
+        name = str(key)
+        hint = LITELLM_HINTS.get(name) if name in ("rpm", "tpm", "model_name") else None
+        close = [k for k in sorted(INFO_KEYS) if _edits(name, k) <= (1 if len(k) <= 4 else 2)]
+        if hint is None and close:
+            hint = f"did you mean {close[0]!r}?"
+        if hint is not None:
+            raise RouterConfigError(f"{where}: key {name!r}: {hint}; routerlib reads {', '.join(sorted(INFO_KEYS))} "
+                                    f"(other keys are informational)")
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: a misspelt key is a few edits away, while LiteLLM's other keys
+    (``input_cost_per_image`` beside ``input_cost_per_token``) are not."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
 
 
 def _env(value: Any, where: str, environ: Mapping[str, str]) -> Any:
@@ -227,7 +311,8 @@ def _seconds(value: Any, where: str) -> float | None:
     return float(value)
 
 
-def _whole(value: Any, where: str) -> int | None:
+def whole(value: Any, where: str) -> int | None:
+    """A limit (max_parallel_requests, rpm, ...): a whole number >= 1, or None."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -260,43 +345,51 @@ def shuffle_weights(options: Sequence[DeploymentOptions]) -> list[float]:
     return [1.0] * len(options)
 
 
-def parse_fallbacks(option: str, value: Any, groups: Sequence[str],
-                    check_model: Callable[[str], str | None]) -> dict[str, tuple[str, ...]]:
+def parse_fallbacks(option: str, value: Any, names: Names) -> dict[str, tuple[str, ...]]:
     """LiteLLM's ``[{"chat": ["backup"]}]`` (or a plain dict) -> {"chat": ("backup",)}.
 
-    A key is a group or "*" (every group without its own entry); a target is a group or a
-    "provider/model" the Router can call directly (``check_model`` says why not, else None).
+    A key is a group, an alias (stored as its group) or "*" (every group without its own
+    entry); a target is a group, an alias (stored as its group: resolved as ``model=`` is) or
+    a "provider/model" the Router can call directly. A key given twice is refused: LiteLLM
+    would silently use the first.
     """
     if value is None:
         return {}
-    items: list[tuple[Any, Any]] = []
-    if isinstance(value, Mapping):
-        items = list(value.items())
-    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        for i, entry in enumerate(value):
-            if not isinstance(entry, Mapping):
-                raise RouterConfigError(f"{option}[{i}]: each entry is a dict {{group: [fallback, ...]}}, "
-                                        f"got {entry!r}")
-            items.extend(entry.items())
-    else:
-        raise RouterConfigError(f"{option}: a list of {{group: [fallback, ...]}} dicts, got {value!r}")
     out: dict[str, tuple[str, ...]] = {}
-    for key, targets in items:
-        if key != "*" and key not in groups:
-            raise RouterConfigError(f"{option}: {key!r} is not a group of model_list (groups: "
-                                    f"{', '.join(groups)}; '*' means every group)")
+    for key, targets in fallback_items(option, value):
+        group = "*" if key == "*" else names.group(key) if isinstance(key, str) else None
+        if group is None:
+            raise RouterConfigError(f"{option}: {key!r} is not a group of model_list ({names.allowed()}; "
+                                    f"'*' means every group)")
+        if group in out:
+            raise RouterConfigError(f"{option}: {key!r} is given twice: give each group one list")
         if isinstance(targets, str):
             targets = [targets]
         if not isinstance(targets, Sequence) or not all(isinstance(t, str) and t for t in targets):
             raise RouterConfigError(f"{option}: {key!r} maps to {targets!r}: must be a list of group or model names")
+        resolved = []
         for target in targets:
-            if target == key:
+            name, problem = names.resolve(target)
+            if problem is not None:
+                raise RouterConfigError(f"{option}: {key!r} -> {problem}")
+            if name == group:
                 raise RouterConfigError(f"{option}: {key!r} falls back to itself")
-            if target not in groups and (why := check_model(target)) is not None:
-                raise RouterConfigError(f"{option}: {key!r} -> {target!r} names no group with a deployment "
-                                        f"(groups: {', '.join(groups)}) and is not a model to call directly: {why}")
-        out[key] = tuple(targets)
+            resolved.append(name)
+        out[group] = tuple(resolved)
     return out
+
+
+def fallback_items(option: str, value: Any) -> list[tuple[Any, Any]]:
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        raise RouterConfigError(f"{option}: a list of {{group: [fallback, ...]}} dicts, got {value!r}")
+    items: list[tuple[Any, Any]] = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise RouterConfigError(f"{option}[{i}]: each entry is a dict {{group: [fallback, ...]}}, got {entry!r}")
+        items.extend(entry.items())
+    return items
 
 
 def parse_aliases(value: Any, groups: Sequence[str]) -> dict[str, str]:
@@ -309,7 +402,7 @@ def parse_aliases(value: Any, groups: Sequence[str]) -> dict[str, str]:
     for alias, target in value.items():
         if isinstance(target, Mapping):
             target = target.get("model")
-        if not isinstance(alias, str) or not isinstance(target, str) or target not in groups:
+        if not isinstance(alias, str) or not alias or not isinstance(target, str) or target not in groups:
             raise RouterConfigError(f"model_group_alias: {alias!r} -> {target!r}: the target must be a group of "
                                     f"model_list (groups: {', '.join(groups)})")
         if alias in groups:

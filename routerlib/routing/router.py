@@ -14,6 +14,8 @@ names where LiteLLM has them; see docs/routing.md for the migration table.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import difflib
 import random
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -27,6 +29,7 @@ from ..client import DEFAULT_TIMEOUT, Client
 from ..exceptions import InvalidRequestError, MissingAPIKeyError, RouterConfigError, RouterlibError
 from ..planning import StaticSource
 from ..policy import RetryPolicy
+from ..providers.base import Prices
 from .breaker import BreakerConfig
 from .config import (
     MemberConfig,
@@ -39,8 +42,9 @@ from .config import (
 from .feed import HealthFeed
 from .group import Group
 from .health import DeploymentHealth, HealthStore, MemoryHealth
+from .litellm_options import adopt_litellm_options
 from .members import Member
-from .plan import RouterPlan, RouterSource
+from .plan import Names, RouterPlan, RouterSource, call_fallbacks
 from .strategies import STRATEGIES
 
 if TYPE_CHECKING:
@@ -74,7 +78,9 @@ class Router(Client):
     mean in LiteLLM; ``state`` is a health store object instead of ``redis_url``; ``breaker``
     sets every breaker knob (``allowed_fails`` and ``cooldown_time`` override its two);
     ``deadline`` is the default per-call deadline; ``seed`` fixes the strategies' randomness.
-    The rest is ``Client``'s.
+    The rest is ``Client``'s. LiteLLM's other Router options (``**litellm``) are taken with their
+    routerlib meaning, as the no-op they are, or refused saying what to use instead
+    (``litellm_options``): a ported constructor never meets a bare TypeError.
     """
 
     def __init__(
@@ -109,7 +115,11 @@ class Router(Client):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+        **litellm: Any,
     ) -> None:
+        adopted = adopt_litellm_options(litellm, own=_own_options, redis_url=redis_url, fallbacks=fallbacks,
+                                        cache=cache)
+        redis_url, fallbacks, cache = adopted.redis_url or redis_url, adopted.fallbacks, adopted.cache
         strategy = check_strategy(routing_strategy)
         config = _breaker_config(breaker, allowed_fails, cooldown_time)
         store = _store(state, redis_url)
@@ -126,20 +136,19 @@ class Router(Client):
         import os as _os
 
         env = _os.environ if environ is None else environ
-        members = self._members(parse_model_list(model_list, env))
+        members = self._members(parse_model_list(model_list, env, max_parallel=adopted.max_parallel_requests))
         self._groups = _groups(members, strategy, self.timeout)
-        names = list(self._groups)
-        self._aliases = parse_aliases(model_group_alias, names)
-        check = self._direct_problem
+        self._aliases = parse_aliases(model_group_alias, list(self._groups))
+        self._names = names = Names(tuple(self._groups), self._aliases, self._direct_problem)
         store.bind(members, config, clock)
         self._store = store
         self._direct_cache: dict[str, Deployment] = {}
         self._plan = RouterPlan(
             self._groups, store, random.Random(seed),
-            fallbacks=parse_fallbacks("fallbacks", fallbacks, names, check),
-            context_window=parse_fallbacks("context_window_fallbacks", context_window_fallbacks, names, check),
-            content_policy=parse_fallbacks("content_policy_fallbacks", content_policy_fallbacks, names, check),
-            direct=self._direct)
+            fallbacks=parse_fallbacks("fallbacks", fallbacks, names),
+            context_window=parse_fallbacks("context_window_fallbacks", context_window_fallbacks, names),
+            content_policy=parse_fallbacks("content_policy_fallbacks", content_policy_fallbacks, names),
+            direct=self._direct, names=names)
         self.routing_strategy = strategy
 
     # -- construction
@@ -164,10 +173,42 @@ class Router(Client):
         return members
 
     def _resolve(self, config: MemberConfig) -> Deployment:
+        if config.provider is not None and config.provider not in self._registry:
+            close = difflib.get_close_matches(config.provider, list(self._registry), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RouterConfigError(f"{config.where}.litellm_params.custom_llm_provider={config.provider!r}{hint}: "
+                                    f"not a provider routerlib knows ({', '.join(self._registry)})")
         try:
-            return self._planner.deployment(config.model, config.entry, id=config.id, options=config.options)
+            deployment = self._planner.deployment(config.model, config.entry, id=config.id, options=config.options)
         except (InvalidRequestError, MissingAPIKeyError) as error:
             raise RouterConfigError(f"{config.where} ({config.group}): {error.message}") from None
+        return self._as_base_model(config, deployment) if config.base_model is not None else deployment
+
+    def _as_base_model(self, config: MemberConfig, deployment: Deployment) -> Deployment:
+        """LiteLLM's model_info.base_model: a deployment whose own model the model map does not
+        know (an Azure deployment name) is priced and sized as base_model's row, as in LiteLLM.
+        Known models and deployments priced in litellm_params keep their own (base_model is then
+        informational). The row's per-token prices become the deployment's prices, which price
+        cached input at the full rate (see docs/routing.md)."""
+        options = deployment.options
+        given = options.prices.given() if options.prices is not None else {}
+        if self._planner.info(deployment) is not None or {"input_cost_per_token", "output_cost_per_token"} <= set(
+                given):
+            return deployment
+        model_map = self._planner.model_map
+        row = model_map.get(config.base_model) if model_map is not None and config.base_model else None
+        if row is None:
+            raise RouterConfigError(f"{config.where}.model_info.base_model={config.base_model!r}: not in the model "
+                                    f"map, so it cannot price {deployment.label}: name a model the map knows "
+                                    f"(routerlib models <name>), or give input_cost_per_token and "
+                                    f"output_cost_per_token in litellm_params")
+        prices = {k: v for k, v in (("input_cost_per_token", row.input_cost_per_token),
+                                    ("output_cost_per_token", row.output_cost_per_token)) if v is not None}
+        prices.update(given)
+        return dataclasses.replace(deployment, options=dataclasses.replace(
+            options, prices=Prices(**prices) if prices else None,
+            max_input_tokens=options.max_input_tokens or row.max_input_tokens,
+            max_output_tokens=options.max_output_tokens or row.max_output_tokens))
 
     def _member(self, index: int, group: str, deployment: Deployment, weight: float) -> Member:
         options = deployment.options
@@ -208,14 +249,35 @@ class Router(Client):
 
     # -- calls
     def _source(self, request: Request) -> DeploymentSource:
+        """The call's plan, its fallbacks checked before anything is sent (the README's promise)."""
         group = self._groups.get(self._aliases.get(request.model, request.model))
         if group is None:
+            if not request.model_list and not request.api_base:
+                self._check_direct(request.model)
             return StaticSource(request, self._planner)
         if request.model_list:
             raise InvalidRequestError(f"model_list=...: {request.model!r} is a group of this Router, whose "
                                       f"deployments are its configuration; call it without model_list",
                                       model=request.model, code="invalid_request")
-        return RouterSource(self._plan, request, group)
+        if request.fallbacks is None and not request.context_window_fallback_dict:
+            return RouterSource(self._plan, request, group)
+        fallbacks, context = call_fallbacks(request, group.name, self._names, self._direct_problem_entry)
+        return RouterSource(self._plan, request, group, fallbacks=fallbacks, context_window=context)
+
+    def _check_direct(self, model: str) -> None:
+        """A model that names no group is called directly; one that cannot be is most likely a
+        misspelt group: say which groups there are rather than only the provider-parsing error."""
+        why = self._direct_problem(model)
+        if why is not None:
+            raise InvalidRequestError(self._names.unknown(model, why), model=model, code="unknown_model")
+
+    def _direct_problem_entry(self, name: str, entry: Mapping[str, Any]) -> str | None:
+        """Why a per-call fallback dict ({"model": ..., "api_base": ...}) cannot be called directly."""
+        try:
+            self._planner.split(name, has_api_base=bool(entry.get("api_base") or entry.get("base_url")))
+        except RouterlibError as error:
+            return str(getattr(error, "message", error))
+        return None
 
     def completion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                    **params: Unpack[CompletionParams]) -> ModelResponse | Stream:
@@ -256,6 +318,13 @@ class Router(Client):
         return await self._store.ahealth()
 
 
+def _own_options() -> list[str]:
+    """The Router's own keyword names, for suggestions when an unknown one is given."""
+    import inspect
+
+    return [n for n, p in inspect.signature(Router.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY]
+
+
 def _groups(members: list[Member], strategy: str, timeout: float) -> dict[str, Group]:
     by_group: dict[str, list[Member]] = {}
     for member in members:
@@ -265,8 +334,6 @@ def _groups(members: list[Member], strategy: str, timeout: float) -> dict[str, G
 
 def _breaker_config(breaker: BreakerConfig | None, allowed_fails: int | None,
                     cooldown_time: float | None) -> BreakerConfig:
-    import dataclasses
-
     config = breaker or BreakerConfig()
     if not isinstance(config, BreakerConfig):
         raise RouterConfigError(f"breaker={breaker!r}: must be a routerlib.routing.BreakerConfig")

@@ -121,3 +121,33 @@ def test_the_routers_deadline_bounds_every_call(servers: list[FaultServer]) -> N
     r = Router([entry(a)], deadline=0.2, environ={}, num_retries=0)
     with pytest.raises(routerlib.APITimeoutError):
         r.completion("chat", MESSAGES)
+
+
+def test_a_fallback_naming_an_alias_goes_to_its_group_not_to_a_model_of_that_name(
+        servers: list[FaultServer]) -> None:
+    """"gpt-4" is an alias of backup: a fallback to it must reach b, never the OpenAI endpoint the
+    environment names (c stands in for api.openai.com, with the environment's key)."""
+    a, b, c = servers
+    a.set(status=500)
+    environ = {"OPENAI_API_KEY": "sk-env-key-for-openai", "OPENAI_BASE_URL": c.url}
+    r = Router([entry(a), entry(b, group="backup")], model_group_alias={"gpt-4": "backup", "my-backup": "backup"},
+               fallbacks=[{"chat": ["gpt-4"]}], policy=FAST, num_retries=0, environ=environ)
+    assert answer(r.completion("chat", MESSAGES)) == "b"
+    assert answer(r.completion("chat", MESSAGES, fallbacks=["my-backup"])) == "b"
+    assert answer(r.completion("chat", MESSAGES, fallbacks=[{"chat": ["gpt-4"]}])) == "b"
+    assert c.count() == 0 and b.count() == 3
+
+
+def test_per_call_fallbacks_are_checked_before_anything_is_sent(servers: list[FaultServer]) -> None:
+    a, b, _ = servers
+    a.set(status=500)
+    r = Router([entry(a), entry(b, group="backup")], policy=FAST, num_retries=0, environ={})
+    for bad in (["bakup"], [{"chat": ["bakup"]}], [{"caht": ["backup"]}],
+                [{"model": "openai/gpt-4o", "api_bse": b.url}]):
+        with pytest.raises(routerlib.InvalidRequestError):
+            r.completion("chat", MESSAGES, fallbacks=bad)
+    with pytest.raises(routerlib.InvalidRequestError, match="did you mean 'chat'"):
+        r.completion("caht", MESSAGES)
+    assert a.count() == 0 and b.count() == 0  # nothing was sent
+    assert answer(r.completion("chat", MESSAGES, fallbacks=[{"chat": ["backup"]}])) == "b"  # LiteLLM's shape
+    assert a.count() == 1 and b.count() == 1
