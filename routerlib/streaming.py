@@ -209,6 +209,16 @@ class StreamAccumulator:
             slot["arguments"].append(call.function.arguments)
 
     @property
+    def cut_short(self) -> bool:
+        """True when some choice finished and another that started did not: with ``n`` > 1 the
+        choices end one by one, so one finish reason does not make the answer complete (a body
+        that breaks off after choice 0 finished leaves choice 1 mid-sentence)."""
+        if not self.finish_reasons:
+            return False
+        started = self._roles.keys() | self._text.keys() | self._tools.keys()
+        return not started <= self.finish_reasons.keys()
+
+    @property
     def text(self) -> str:
         """The text of the first choice so far."""
         return "".join(self._text.get(0, ()))
@@ -308,6 +318,11 @@ class _StreamBase:
         """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
         self._finalizer.detach()
+        if error is None and not self._closing and not self._parser.done and self._acc.cut_short:
+            # The body ended with no end marker and a choice unfinished: interrupted, as a single
+            # choice without its finish reason is (one finished choice does not make it complete).
+            error = StreamInterruptedError("the stream ended without a finish reason or end marker for every "
+                                           "choice", partial_text=self._acc.text)
         self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
         return error
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -19,7 +22,7 @@ from routerlib.exceptions import InvalidRequestError
 from routerlib.planning import Planner
 from routerlib.providers import ProviderRegistry
 from routerlib.providers.base import Deployment
-from routerlib.types import Cost, ModelResponse
+from routerlib.types import ChatCompletionMessageToolCall, Cost, Function, ModelResponse
 
 SECRET = "sk-call-SECRET-0123456789abcdef"
 COST = Cost(total=Decimal("0.0002"), source="model_map")
@@ -162,6 +165,59 @@ def test_a_short_test_key_does_not_stop_answers_being_stored() -> None:
     backend = MemoryCache()
     fill(backend, deployment)
     assert len(backend) == 1
+
+
+HEADER_SECRET = "hdr-SECRET-0123456789abcdef"
+ODD_SECRET = 'sk-odd/+"\\-SECRET-0123456789'  # characters that URL, base64 and JSON each encode
+
+
+BASIC = base64.b64encode(b"user:basic-PASSWORD-0123456789").decode()
+
+
+def _echo_forms() -> list[str]:
+    return [
+        f"your key: {ODD_SECRET}", base64.b64encode(ODD_SECRET.encode()).decode(),
+        "k=" + base64.b64encode(b"x" + ODD_SECRET.encode()).decode(),  # inside a longer base64 blob
+        quote(ODD_SECRET, safe=""), quote(ODD_SECRET),
+        f"you sent {HEADER_SECRET}", f"Authorization: Basic {BASIC}", "password basic-PASSWORD-0123456789",
+        json.dumps({"key": ODD_SECRET}),  # escaped once more, as a JSON text inside the answer
+    ]
+
+
+@pytest.mark.parametrize("echo", _echo_forms())
+def test_an_answer_echoing_any_form_of_any_credential_is_never_stored(echo: str) -> None:
+    """Not only the raw api_key: every secret the deployment sends (credential headers, the token and
+    password of a Basic header), and the URL-encoded, base64 and JSON-escaped forms routerlib's
+    redaction knows. Before, only the raw api_key / bearer bytes were searched for."""
+    planner = Planner(ProviderRegistry.with_builtins(), ModelMap.default(), environ={})
+    deployment = planner.deployment("openai/gpt-4o-mini", {
+        "api_key": ODD_SECRET, "headers": {"x-api-key": HEADER_SECRET, "Proxy-Authorization": f"Basic {BASIC}"}})
+    backend = MemoryCache()
+    cache = started(backend)
+    assert cache.lookup(deployment, lambda: 1) is None
+    cache.store(deployment, answer(echo), COST)
+    assert len(backend) == 0
+    tool_echo = answer("ok")
+    tool_echo.choices[0].message.tool_calls = [ChatCompletionMessageToolCall(
+        id="c", function=Function(name="f", arguments=json.dumps({"k": ODD_SECRET})))]
+    cache = started(backend, seed=1)
+    assert cache.lookup(deployment, lambda: 1) is None
+    cache.store(deployment, tool_echo, COST)  # escaped twice: a JSON string inside the JSON body
+    assert len(backend) == 0
+    fill(backend, deployment, "an answer that shows no credential", seed=2)
+    assert len(backend) == 1
+
+
+@pytest.mark.parametrize("short", ["k", "sk-1234"])
+def test_short_credentials_of_every_kind_are_exempt_alike(short: str) -> None:
+    """A test key shorter than redaction's minimum occurs in every answer's JSON; whether it is the key or
+    a header's value, it is not searched for (one rule with routerlib's redaction)."""
+    planner = Planner(ProviderRegistry.with_builtins(), ModelMap.default(), environ={})
+    for params in ({"api_key": short}, {"api_key": SECRET, "headers": {"x-api-key": short}}):
+        deployment = planner.deployment("openai/gpt-4o-mini", params)
+        backend = MemoryCache()
+        fill(backend, deployment, f"an answer that mentions {short} in passing")
+        assert len(backend) == 1
 
 
 def test_the_value_stored_never_holds_the_api_key(deployment: Deployment) -> None:

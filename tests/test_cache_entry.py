@@ -103,3 +103,29 @@ def test_a_hit_costs_nothing_and_says_what_it_saved() -> None:
     hit = decode(KEY, encode(KEY, chat(), provider="p", model="m", cost=unknown, created=1), "chat").cost
     assert hit.total == 0 and hit.saved is None
     assert (cost + COST).saved == Decimal("0.000123") and (hit + COST).saved is None
+
+
+def _body(**fields: object) -> dict[str, object]:
+    return {**json.loads(encode(KEY, chat(), provider="p", model="m", cost=None, created=1).partition(b"\n")[2]),
+            **fields}
+
+
+@pytest.mark.parametrize("raw", [
+    _mutated(source=[]), _mutated(source={"a": 1}), _mutated(kind=[]), _mutated(kind={"chat": 1}),
+    _mutated(key=["v1"]), _mutated(format=True), _mutated(format=[1]), _mutated(routerlib=["0"]),
+    _mutated(usage_estimated="yes"), _mutated(usage_estimated=[]), _mutated(cost={"x": 1}),
+    _mutated(cost=[]), _mutated(priced_as=[]), _mutated(priced_as={}), _mutated(estimated=[]),
+    _mutated(cost="1e999999999"), _mutated(cost="1e-999999999"), _mutated(provider=[]),
+    b"[" * 100_000 + b"\n{}", b'{"a":' * 100_000 + b"\n{}", b"[" + b" " * 10_000 + b"]\n{}",
+    _mutated(response=_body(ledger_error="boom")), _mutated(response=_body(cache_hit=True)),
+    _mutated(response=_body(cost={"total": "0"})), _mutated(response=_body(attempts=[])),
+    _mutated(response=_body(usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+                                   "estimated": True})),
+])
+def test_every_malformed_field_is_an_invalid_entry_never_another_error(raw: bytes) -> None:
+    """A forged head field of another type (a list where ``in frozenset`` needs a hashable), a head nested
+    deeply enough to exhaust recursion, a cost that overflows later, or a body setting routerlib's own fields:
+    each an ``InvalidEntryError`` (a miss; the entry is deleted), never a TypeError or RecursionError
+    that fails the call."""
+    with pytest.raises(InvalidEntryError):
+        decode(KEY, raw, "chat")

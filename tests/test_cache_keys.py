@@ -154,6 +154,16 @@ def test_the_key_never_holds_a_credential(planner: Planner) -> None:
     assert SECRET not in k and "SECRET" not in k
 
 
+@pytest.mark.parametrize("name", ["X-Session-Id", "x-passwd", "X-Request-Signature", "X-Api-Key", "Cookie"])
+def test_every_header_routerlib_takes_for_a_credential_stays_out_of_the_key(planner: Planner, name: str) -> None:
+    """One rule for what a credential header is: the one ``Deployment.secrets`` (and redaction) use, so a
+    session header is neither hashed into keys nor left out of the echo check (before, the key had its own
+    list without "session" and "passw")."""
+    base = key(planner, req(), dep(planner))
+    assert key(planner, req(), dep(planner, headers={name: "value-0123456789"})) == base
+    assert key(planner, req(headers={name: "value-0123456789"})) == base
+
+
 def test_the_key_carries_the_format_and_routerlib_version(planner: Planner, monkeypatch: pytest.MonkeyPatch) -> None:
     k = key(planner, req())
     assert k.startswith(f"v{FORMAT_VERSION}:{routerlib.__version__}:default:")

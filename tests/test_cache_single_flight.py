@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from routerlib.cache.single_flight import SingleFlight
 
 ENTRY = ("key", b"entry")
@@ -95,5 +97,30 @@ def test_a_leader_on_a_closed_loop_does_not_fail() -> None:
     future = loop.create_future()
     leader._waiters = [(loop, future)]
     loop.close()
+    flights.finish("k", leader, ENTRY)  # type: ignore[arg-type]
+    assert leader.wait(0) == ENTRY
+
+
+async def test_a_cancelled_follower_raises_even_when_the_leader_finishes_in_the_same_turn() -> None:
+    """The leader's answer (or its abandonment, when the whole batch is cancelled) and the follower's
+    cancellation land in one loop turn: ``asyncio.wait_for`` on Python <= 3.11 returned the result and
+    swallowed the CancelledError, so a cancelled follower went on and called upstream itself."""
+    for result in (ENTRY, None):
+        flights = SingleFlight()
+        leader, _ = flights.join("k")
+        follower = asyncio.ensure_future(leader.await_result(5))
+        await asyncio.sleep(0)  # the follower is waiting now
+        flights.finish("k", leader, result)  # type: ignore[arg-type]
+        follower.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await follower
+        assert not leader._waiters
+
+
+async def test_a_follower_that_times_out_leaves_no_waiter_behind() -> None:
+    flights = SingleFlight()
+    leader, _ = flights.join("k")
+    assert await leader.await_result(0.01) is None
+    assert not leader._waiters
     flights.finish("k", leader, ENTRY)  # type: ignore[arg-type]
     assert leader.wait(0) == ENTRY

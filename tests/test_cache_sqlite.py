@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -133,3 +135,44 @@ def test_threads_use_their_own_connections(path: str) -> None:
     for t in threads:
         t.join()
     assert not errors and len(cache) == 200
+
+
+async def test_a_cancelled_async_operation_raises_even_when_it_finishes_in_the_same_turn(
+        path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for single-flight followers: ``asyncio.wait_for`` on Python <= 3.11 swallowed a cancellation that
+    arrived in the loop turn the SQLite read finished in, and the cancelled call went on."""
+    cache = SQLiteCache(path)
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[bytes | None] = loop.create_future()
+    monkeypatch.setattr(loop, "run_in_executor", lambda *args: finished)
+    read = asyncio.ensure_future(cache._aget("k"))
+    await asyncio.sleep(0)
+    finished.set_result(b"value")
+    read.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await read
+    cache.close()
+
+
+def test_a_cache_file_routerlib_creates_is_private_with_its_wal_and_shm(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached answers are users' answers: on a shared host a 0644 file (sqlite3's default under the usual
+    umask) let every account read them. The file routerlib creates is 0600, and SQLite gives the -wal and
+    -shm files the database's own mode."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "cache.db"
+        cache = SQLiteCache(path)
+        cache.set("k", b"value")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        assert modes == {"cache.db": 0o600, "cache.db-wal": 0o600, "cache.db-shm": 0o600}
+        cache.close()
+        mine = tmp_path / "mine.db"
+        mine.touch(mode=0o640)  # a file the user made: its mode is theirs
+        os.chmod(mine, 0o640)
+        SQLiteCache(mine).set("k", b"value")
+        assert stat.S_IMODE(mine.stat().st_mode) == 0o640
+        monkeypatch.chdir(tmp_path)
+        assert SQLiteCache(":memory:").get("k") is None and not (tmp_path / ":memory:").exists()
+    finally:
+        os.umask(old_umask)

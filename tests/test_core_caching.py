@@ -219,6 +219,26 @@ def test_a_truncated_or_closed_stream_is_never_stored() -> None:
     assert len(c2._runtime.cache) == 0  # type: ignore[arg-type]
 
 
+def test_a_multi_choice_stream_is_stored_only_when_every_choice_finished() -> None:
+    """With n=2 one finish reason is not completion. An end marker after which choice 1 is still unfinished
+    ends the stream without error (the provider said it is over, as for n=1) but is not stored; a stream
+    whose every choice finished is stored and replayed with both."""
+    unfinished = sse(chunk("A", index=0), chunk("B", index=1), chunk(finish="stop", index=0))  # with [DONE]
+    c, transport = client(sse_response(unfinished), cache=MemoryCache(), policy=routerlib.RetryPolicy(num_retries=0))
+    stream = call(c, stream=True, n=2)
+    list(stream)
+    assert stream.response is not None and [ch.finish_reason for ch in stream.response.choices] == ["stop", None]
+    assert len(c._runtime.cache) == 0  # type: ignore[arg-type]
+    complete = sse(chunk("A", index=0), chunk("B", index=1), chunk(finish="stop", index=0),
+                   chunk(finish="length", index=1))
+    c, transport = client(sse_response(complete), cache=MemoryCache())
+    list(call(c, stream=True, n=2))
+    hit = call(c, n=2)
+    assert hit.cache_hit and [(ch.message.content, ch.finish_reason) for ch in hit.choices] == [
+        ("A", "stop"), ("B", "length")]
+    assert len(transport.requests) == 1
+
+
 def test_a_stream_dropped_unread_releases_its_followers() -> None:
     cache = MemoryCache()
     c, _ = client(sse_response(complete_stream()), cache=cache)

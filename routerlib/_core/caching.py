@@ -287,7 +287,9 @@ class _StoringEnding:
     def conclude(self, acc: StreamAccumulator, done: bool, error: APIError | None, closing: bool
                  ) -> tuple[ChatResponse | None, Cost | None, APIError | None]:
         response, cost, error = self._inner.conclude(acc, done, error, closing)
-        if response is not None and error is None and not closing:
+        if response is not None and error is None and not closing and not acc.cut_short:
+            # Stored only complete: every choice that started has finished (with n > 1 one finish
+            # reason, or an end marker after which a choice is left unfinished, is not enough).
             self._answer = (response, self._call.attempts[-1].cost)
         return response, cost, error
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .control import CacheControl
+from .credentials import shows_credential
 from .entry import CachedAnswer, InvalidEntryError, Kind, decode, encode
 from .keys import make_key, request_hash, user_scope
 from .single_flight import Flight, Published
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["CallCache"]
 
 _POLL_FIRST, _POLL_MAX = 0.01, 0.2
-#: Credentials shorter than this are not searched for in answers (see ``_entry``).
-_MIN_SECRET = 12
 
 
 class CallCache:
@@ -255,11 +254,8 @@ class CallCache:
             return None
         raw = encode(key, response, provider=deployment.provider, model=deployment.model, cost=cost,
                      created=time.time())
-        for secret in (deployment.api_key, deployment.bearer_token):
-            # A provider echoed a credential into its answer: never keep it. (Credentials are long;
-            # a short test key such as "k" would match any answer, so those are not searched for.)
-            if secret and len(secret) >= _MIN_SECRET and secret.encode() in raw:
-                return None
+        if shows_credential(raw, deployment.secrets):
+            return None  # a provider echoed a credential into its answer: never keep it for others
         return key, raw
 
     def store(self, deployment: Deployment, response: ModelResponse | TextCompletion, cost: Cost | None) -> None:

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Literal, cast
 
 import pydantic_core
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..types import Cost, ModelResponse, TextCompletion
 from .keys import FORMAT_VERSION
@@ -47,6 +47,12 @@ _ZERO = Decimal(0)
 _HEAD_FIELDS = 12
 _Source = Literal["model_map", "override", "per_second", "unknown"]
 _SOURCES = frozenset({"model_map", "override", "per_second", "unknown"})
+_KINDS = ("chat", "text")
+#: A saved cost has at most this many digits before the point (a trillion), and this many after it.
+_MAX_COST_DIGITS, _MAX_COST_PLACES = 12, 40
+#: A head is a dozen short fields (the key is ~100 characters); anything longer is not one of ours,
+#: and is refused before it is parsed (json.loads of 100,000 "[" recurses until RecursionError).
+_MAX_HEAD_BYTES = 4096
 
 
 class CachedAnswer:
@@ -103,7 +109,8 @@ def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str,
 
 
 def _hit_cost(text: object, source: object, estimated: object, priced_as: object) -> Cost:
-    """The cost of a hit from the head's fields, each checked."""
+    """The cost of a hit from the head's fields, each type-checked before it is used (a ``source``
+    that is a list would make ``in _SOURCES`` raise TypeError rather than refuse the entry)."""
     if text is not None and not isinstance(text, str):
         raise InvalidEntryError("a cost that is not decimal text")
     try:
@@ -112,8 +119,13 @@ def _hit_cost(text: object, source: object, estimated: object, priced_as: object
         raise InvalidEntryError("a cost that is not decimal text") from None
     if saved is not None and (not saved.is_finite() or saved < 0):
         raise InvalidEntryError("a negative or non-finite cost")
-    if source not in _SOURCES or not isinstance(estimated, bool) or not (priced_as is None
-                                                                         or isinstance(priced_as, str)):
+    if saved is not None and (saved.adjusted() > _MAX_COST_DIGITS
+                              or int(saved.as_tuple().exponent) < -_MAX_COST_PLACES):
+        # 1E+999999999 is finite, but adding it to a total overflows the decimal context, and
+        # 1E-999999999 formats as a billion digits: both would fail the call later, not here.
+        raise InvalidEntryError("a cost out of range")
+    if not isinstance(source, str) or source not in _SOURCES or not isinstance(estimated, bool) \
+            or not (priced_as is None or isinstance(priced_as, str)):
         raise InvalidEntryError("cost fields of the wrong shape")
     # Validated construction: pydantic's model_construct deep-copies every default and is slower.
     return Cost(total=_ZERO, saved=saved, source=cast(_Source, source), estimated=estimated, priced_as=priced_as)
@@ -123,34 +135,55 @@ class InvalidEntryError(ValueError):
     """A stored value that must not be returned (see the module docstring)."""
 
 
-_Head = tuple[object, object, object, object, str, str, float, object, Cost]
+_Head = tuple[int, str, str, Kind, str, str, float, bool, Cost]
 
 
 @functools.lru_cache(maxsize=4096)
 def _parse_head(head: bytes) -> _Head:
-    """The head's fields, their shapes checked and the hit's cost built (or ``InvalidEntryError``).
+    """The head's fields, each type-checked, and the hit's cost built (or ``InvalidEntryError``).
 
     Memoized by the head's exact bytes: a popular entry is parsed once, not on every hit (its
     response is still validated afresh each time). What depends on the reader -- the routerlib
-    version, the key, the kind -- is checked by ``decode`` on every read, never memoized.
+    version, the key, the kind -- is checked by ``decode`` on every read, never memoized; a head
+    that is refused raises, so it is never memoized either.
     """
+    if len(head) > _MAX_HEAD_BYTES:
+        raise InvalidEntryError("not an entry head (too long)")
     try:
         data = json.loads(head.decode())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise InvalidEntryError("not JSON") from None
     if not isinstance(data, list) or len(data) != _HEAD_FIELDS:
         raise InvalidEntryError("not an entry head")
     version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated = data[:8]
+    if isinstance(version, bool) or not isinstance(version, int) or not isinstance(routerlib_version, str) \
+            or not isinstance(stored_key, str) or not isinstance(stored_kind, str) or stored_kind not in _KINDS:
+        raise InvalidEntryError("format, version, key or kind of the wrong shape")
     if not isinstance(provider, str) or not isinstance(model, str):
         raise InvalidEntryError("provider or model missing")
     if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
         raise InvalidEntryError("creation time missing")
-    return (version, routerlib_version, stored_key, stored_kind, provider, model, float(created), usage_estimated,
-            _hit_cost(*data[8:]))
+    if not isinstance(usage_estimated, bool):
+        raise InvalidEntryError("usage_estimated of the wrong shape")
+    return (version, routerlib_version, stored_key, cast(Kind, stored_kind), provider, model, float(created),
+            usage_estimated, _hit_cost(*data[8:]))
 
 
 def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
-    """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used."""
+    """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used.
+
+    Every failure while decoding or validating is an ``InvalidEntryError`` (the caller then treats
+    the entry as a miss and deletes it): a forged or corrupt entry must never fail the call.
+    """
+    try:
+        return _decode(key, raw, kind)
+    except InvalidEntryError:
+        raise
+    except Exception as exc:  # anything else a hostile entry can provoke: still only a bad entry
+        raise InvalidEntryError(f"undecodable ({type(exc).__name__})") from None
+
+
+def _decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
     head, _, body = raw.partition(b"\n")
     version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated, cost = \
         _parse_head(head)
@@ -162,10 +195,22 @@ def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
         raise InvalidEntryError(f"a {stored_kind!r} answer, {kind!r} expected")
     try:
         response = (TextCompletion if kind == "text" else ModelResponse).model_validate_json(body)
-    except ValidationError:
+    except (ValidationError, ValueError, RecursionError):
         raise InvalidEntryError("the response does not validate") from None
     if not response.choices:
         raise InvalidEntryError("a response without choices")
-    if response.usage is not None and usage_estimated is True:
+    if _sets_routerlib_fields(response) or _sets_routerlib_fields(response.usage):
+        raise InvalidEntryError("the response sets routerlib's own fields")
+    if response.usage is not None and usage_estimated:
         response.usage.estimated = True
     return CachedAnswer(response, provider, model, cost, created, raw)
+
+
+def _sets_routerlib_fields(model: BaseModel | None) -> bool:
+    """Whether a stored body gave a value to one of routerlib's own fields (``cost``, ``attempts``,
+    ``ledger_error``, ``cache_hit``, ``usage.estimated``...): ``encode`` never writes them (they are
+    excluded from dumps), so a body that has them was forged, and a hit must not report them."""
+    if model is None:
+        return False
+    fields = type(model).model_fields
+    return any(fields[name].exclude for name in model.model_fields_set if name in fields)

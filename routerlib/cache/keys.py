@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
+from .._secrets import is_credential_header
+
 if TYPE_CHECKING:
     from ..providers.base import Deployment
     from ..request import ChatRequest
@@ -110,8 +112,10 @@ OUT_OF_KEY: dict[str, str] = {
 _FLOATS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 #: OpenAI's documented defaults that every provider shares: giving them is the same as not.
 _NEUTRAL: dict[str, Any] = {"n": 1, "presence_penalty": 0.0, "frequency_penalty": 0.0, "logprobs": False}
-#: Header names (lowercase) containing one of these carry credentials and never enter a key.
-_SECRET_HEADER_PARTS = ("key", "auth", "token", "secret", "cookie", "password", "credential", "signature")
+#: Besides the credential headers routerlib knows everywhere (``_secrets.is_credential_header``:
+#: auth, key, token, secret, cookie, passw, credential, session), header names holding these never
+#: enter a key either: a request signature changes with every request and would split the cache.
+_UNKEYED_HEADER_PARTS = ("signature",)
 
 
 class UncacheableError(ValueError):
@@ -162,9 +166,16 @@ def _headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     """Headers that may change the answer (e.g. anthropic-beta), without any that hold credentials."""
     if not headers:
         return None
-    kept = {str(k).lower(): str(v) for k, v in headers.items()
-            if not any(part in str(k).lower() for part in _SECRET_HEADER_PARTS)}
+    kept = {str(k).lower(): str(v) for k, v in headers.items() if not _unkeyed_header(str(k))}
     return kept or None
+
+
+def _unkeyed_header(name: str) -> bool:
+    """Whether a header of this name stays out of keys: every header ``Deployment.secrets`` takes
+    for a credential (one rule for what a credential is, so that none is hashed into a key), and
+    request signatures."""
+    lower = name.lower()
+    return is_credential_header(lower) or any(part in lower for part in _UNKEYED_HEADER_PARTS)
 
 
 _IN_KEY = frozenset(IN_KEY)

@@ -33,9 +33,11 @@ import contextlib
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Flight", "Published", "SingleFlight"]
+__all__ = ["Flight", "Published", "SingleFlight", "wait_at_most"]
+
+T = TypeVar("T")
 
 #: What a leader hands its followers: the key its entry was encoded under, and the entry bytes.
 Published = tuple[str, bytes]
@@ -84,13 +86,12 @@ class Flight:
                 self._waiters = []
             self._waiters.append((loop, future))
         try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            return None
+            return await wait_at_most(future, timeout)
         finally:
             with self._lock:
                 if self._waiters and (loop, future) in self._waiters:
                     self._waiters.remove((loop, future))
+            future.cancel()  # a timed-out or cancelled wait: the leader's result finds it done
 
     def _resolve(self, result: Published | None) -> None:
         with self._lock:
@@ -113,6 +114,19 @@ class Flight:
             else:
                 with contextlib.suppress(RuntimeError):  # a closed loop: its waiter is gone with it
                     loop.call_soon_threadsafe(_set, future, result)
+
+
+async def wait_at_most(future: asyncio.Future[T], timeout: float) -> T | None:
+    """``future``'s result, or None when ``timeout`` passes first; a cancelled caller always raises
+    ``CancelledError``.
+
+    Not ``asyncio.wait_for``: on Python 3.11 and older, when the future resolves in the same loop
+    turn as the caller is cancelled, wait_for returns the result and swallows the cancellation, so a
+    cancelled follower went on to call upstream itself. ``asyncio.wait`` never completes a cancelled
+    task normally; the future is left alone (not cancelled) on timeout, which the caller decides.
+    """
+    done, _ = await asyncio.wait((future,), timeout=timeout)
+    return future.result() if done else None
 
 
 def _set(future: asyncio.Future[Any], result: Published | None) -> None:

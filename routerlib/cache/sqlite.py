@@ -47,6 +47,23 @@ _SET = f"INSERT OR REPLACE INTO {_TABLE} (key, value, created, expires) VALUES (
 _PURGE_EVERY = 256
 
 
+def _create_private(path: str) -> None:
+    """Create the cache file readable by its owner only (0600), if it does not exist yet.
+
+    Cached answers are the users' prompts' answers: sqlite3 would create the file 0644 (after the
+    umask), readable by every account of a shared host. SQLite gives the ``-wal`` and ``-shm`` files
+    the database file's own mode, so they follow. A file that already exists is the user's: its
+    mode is left alone. ``O_EXCL`` makes a race with another process harmless (one creates it).
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return  # an in-memory database or a URI: no file of ours to create here
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return  # it exists (keep its mode), or cannot be created: sqlite3 reports that itself
+    os.close(fd)
+
+
 class _Handle:
     __slots__ = ("conn", "pid")
 
@@ -87,6 +104,7 @@ class SQLiteCache(CacheBackend):
         handle: _Handle | None = getattr(self._local, "handle", None)
         if handle is not None and handle.pid == os.getpid():
             return handle.conn
+        _create_private(self.path)
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
@@ -152,12 +170,20 @@ class SQLiteCache(CacheBackend):
         await self._off_loop(self._delete, key)
 
     async def _off_loop(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn`` on this cache's threads; give up waiting after the busy timeout plus a margin."""
+        """Run ``fn`` on this cache's threads; give up waiting after the busy timeout plus a margin.
+
+        ``asyncio.wait``, not ``wait_for``: on Python 3.11 and older wait_for swallows the caller's
+        cancellation when the operation finishes in the same loop turn, and the cancelled call
+        would go on (to send upstream, say) as if nothing had happened."""
         executor = self._executor
         if executor is None:
             executor = self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="routerlib-sqlite-cache")
         future = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-        return await asyncio.wait_for(future, self.busy_timeout + 1.0)
+        done, _ = await asyncio.wait((future,), timeout=self.busy_timeout + 1.0)
+        if not done:
+            future.cancel()
+            raise TimeoutError(f"the SQLite operation took over {self.busy_timeout + 1.0:g} s")
+        return future.result()
 
     def close(self) -> None:
         with self._handles_lock:

@@ -155,6 +155,36 @@ def test_twenty_concurrent_identical_async_calls_send_one_request() -> None:
         server.close()
 
 
+def test_cancelling_a_batch_of_identical_async_calls_sends_nothing_more() -> None:
+    """Cancel ten identical in-flight calls (as asyncio.timeout, a TaskGroup or gather's cancellation do).
+    The leader's cancellation releases its followers in the same loop turn as theirs; before the fix
+    ``asyncio.wait_for`` (Python <= 3.11) swallowed their CancelledError, and each follower went on to
+    send its own billed request: 10 upstream calls for a cancelled batch instead of 1."""
+    server = _slow_server(1.0)
+    try:
+        client = routerlib.Client(cache=MemoryCache())
+
+        async def main() -> list[Any]:
+            tasks = [asyncio.ensure_future(client.acompletion(
+                "openai/gpt-4o-mini", MESSAGES, api_base=server.url, api_key=KEY, num_retries=0, **PRICES))
+                for _ in range(10)]
+            deadline = time.monotonic() + 10
+            while not server.requests and time.monotonic() < deadline:  # the leader has sent
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(1.2)  # past the slow answer: any follower that went on has sent by now
+            return results
+
+        results = asyncio.run(main())
+        assert all(isinstance(r, asyncio.CancelledError) for r in results), [type(r).__name__ for r in results]
+        assert len(server.requests) == 1
+    finally:
+        server.close()
+
+
 def test_concurrent_identical_sync_calls_in_threads_send_one_request() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
