@@ -35,10 +35,7 @@ def shows_credential(raw: bytes, secrets: tuple[str, ...]) -> bool:
     """Whether the encoded entry ``raw`` holds any form of any of ``secrets``."""
     if not secrets:
         return False
-    for needle in _needles(secrets):  # a loop, not any(...): this runs on every stored answer
-        if needle in raw:
-            return True
-    return False
+    return any(needle in raw for needle in _needles(secrets))
 
 
 @functools.lru_cache(maxsize=256)

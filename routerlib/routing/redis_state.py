@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from .._aio import bounded
 from . import _lua
 from .breaker import BreakerConfig
 from .health import PEAK_EWMA_DECAY, DeploymentHealth, MemoryHealth, Outcome, Picked, Refused
@@ -302,7 +303,7 @@ class RedisHealth:
             try:
                 _, scripts = self._async()
                 self.round_trips += 1
-                reply = await asyncio.wait_for(scripts["CHOOSE"](keys=keys, args=args), self._timeout)
+                reply = await bounded(scripts["CHOOSE"](keys=keys, args=args), self._timeout)
             except _errors() as error:
                 self._failed(error)
                 return self._choose_locally(call_id, pool, strategy, mix, rng, need, force, lease, call)
@@ -358,7 +359,7 @@ class RedisHealth:
         try:
             _, scripts = self._async()
             self.round_trips += 1
-            await asyncio.wait_for(scripts["REPORT"](keys=keys, args=args), self._timeout)
+            await bounded(scripts["REPORT"](keys=keys, args=args), self._timeout)
         except _errors() as error:
             self._failed(error)
 
@@ -418,7 +419,7 @@ class RedisHealth:
         try:
             _, scripts = self._async()
             self.round_trips += 1
-            await asyncio.wait_for(scripts["RELEASE"](keys=[f, t, u],
+            await bounded(scripts["RELEASE"](keys=[f, t, u],
                                                       args=[pending.lease, pending.second, pending.tokens]),
                                    self._timeout)
         except _errors() as error:
@@ -455,7 +456,7 @@ class RedisHealth:
             return self.local.health()
         try:
             _, scripts = self._async()
-            rows = await asyncio.wait_for(scripts["HEALTH"](keys=self._health_keys(),
+            rows = await bounded(scripts["HEALTH"](keys=self._health_keys(),
                                                             args=[int(self._config.window * 1000)]), self._timeout)
         except _errors() as error:
             self._failed(error)

@@ -39,8 +39,8 @@ Under faults, and why:
   socket timeout by default and redis-py 8 retries a timed-out command up to 10 times, so
   neither default is used: the sync scripts run on connections of this ledger's own, made
   with the call's bound as their connect timeout and waited on with ``can_read(time left)``;
-  the async ones run under ``asyncio.wait_for``. No retries: a failed settle is spooled
-  instead (see ``spool``), and a failed reserve refuses the call.
+  the async ones run under ``_aio.bounded`` (a wait_for that never swallows a cancel). No
+  retries: a failed settle is spooled instead (see ``spool``), and a failed reserve refuses the call.
 - Typed errors. Timeouts raise ``LedgerTimeoutError``; refused or dropped connections, a
   server loading, read-only or out of memory raise ``LedgerUnavailableError``; anything else
   from redis raises ``LedgerError``. Each chains redis's error and names the server by its URL
@@ -66,6 +66,7 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._aio import bounded
 from ..exceptions import LedgerError, LedgerTimeoutError, LedgerUnavailableError
 from .base import FilterArgs, LedgerBase
 from .budget import BudgetCheck, Reservation, budget_error
@@ -471,7 +472,7 @@ class RedisLedger(LedgerBase):
 
         try:
             script = self._async_scripts()[which]
-            return await asyncio.wait_for(script(keys=self._keys, args=args), self._bound(timeout))
+            return await bounded(script(keys=self._keys, args=args), self._bound(timeout))
         except (rx.RedisError, OSError, asyncio.TimeoutError) as exc:
             raise self._error(operation, exc, timeout) from exc
 
@@ -544,7 +545,7 @@ class RedisLedger(LedgerBase):
         self._async_scripts()
         client = self._async[asyncio.get_running_loop()][0]
         try:
-            value = await asyncio.wait_for(client.get(f"{self.prefix}spent:total:{bucket}"), self._timeout)
+            value = await bounded(client.get(f"{self.prefix}spent:total:{bucket}"), self._timeout)
         except (rx.RedisError, OSError, asyncio.TimeoutError) as exc:
             raise self._error("total", exc, None) from exc
         return from_pico(value)
