@@ -318,11 +318,6 @@ class _StreamBase:
         """Settle the stream once (complete, interrupted, or closed): the error to raise, if any."""
         self._ended = True
         self._finalizer.detach()
-        if error is None and not self._closing and not self._parser.done and self._acc.cut_short:
-            # The body ended with no end marker and a choice unfinished: interrupted, as a single
-            # choice without its finish reason is (one finished choice does not make it complete).
-            error = StreamInterruptedError("the stream ended without a finish reason or end marker for every "
-                                           "choice", partial_text=self._acc.text)
         self.response, self.cost, error = self._ending.conclude(self._acc, self._parser.done, error, self._closing)
         return error
 

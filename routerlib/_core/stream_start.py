@@ -100,7 +100,9 @@ class StreamEnding:
         """Price and record the stream; the assembled response (complete or closed early) and the
         error to raise (an interruption, never when the caller closed it)."""
         call, deployment = self._call, self._deployment
-        complete = error is None and (done or bool(acc.finish_reasons))
+        # Complete: the end marker, or a finish reason for every choice that started (with n > 1
+        # the choices end one by one: one finished choice leaves another mid-sentence).
+        complete = error is None and (done or (bool(acc.finish_reasons) and not acc.cut_short))
         if error is None and not complete and not closing:
             error = StreamInterruptedError("the stream ended without a finish reason or end marker",
                                            partial_text=acc.text)
