@@ -419,9 +419,8 @@ class RedisHealth:
         try:
             _, scripts = self._async()
             self.round_trips += 1
-            await bounded(scripts["RELEASE"](keys=[f, t, u],
-                                                      args=[pending.lease, pending.second, pending.tokens]),
-                                   self._timeout)
+            await bounded(scripts["RELEASE"](keys=[f, t, u], args=[pending.lease, pending.second, pending.tokens]),
+                          self._timeout)
         except _errors() as error:
             self._failed(error)
 
@@ -456,8 +455,8 @@ class RedisHealth:
             return self.local.health()
         try:
             _, scripts = self._async()
-            rows = await bounded(scripts["HEALTH"](keys=self._health_keys(),
-                                                            args=[int(self._config.window * 1000)]), self._timeout)
+            rows = await bounded(scripts["HEALTH"](keys=self._health_keys(), args=[int(self._config.window * 1000)]),
+                                 self._timeout)
         except _errors() as error:
             self._failed(error)
             return self.local.health()
