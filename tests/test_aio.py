@@ -30,7 +30,7 @@ async def test_past_the_bound_the_operation_is_cancelled_and_a_timeout_raised() 
             cancelled.set()
             raise
 
-    with pytest.raises(asyncio.TimeoutError, match="no answer within 0.01 s"):
+    with pytest.raises(asyncio.TimeoutError, match=r"no answer within 0\.01 s"):
         await bounded(stall(), 0.01)
     await asyncio.sleep(0)
     assert started.is_set() and cancelled.is_set()

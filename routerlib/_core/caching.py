@@ -67,7 +67,15 @@ def _call_cache() -> type[CallCache]:
 
 
 def _wait(call: Call, deployment: Deployment) -> float:
-    """How long this call may wait for another's identical answer: as long as its own attempt could take."""
+    """How long this call may wait for another's identical answer: as long as its own attempt could take.
+
+    Asked only of a follower, which sends nothing while it waits: a router's pick is given back
+    first (identical calls waiting on one upstream request must not fill the deployment's
+    max_parallel_requests), and if no answer comes the shell picks again (``pick_again``).
+    """
+    if (ended := getattr(call.source, "ended", None)) is not None:
+        ended(call)
+        call.cache.pick_again = True
     timeout = deployment.options.timeout or call.request.timeout or call.runtime.timeout
     return min(float(timeout), call.seconds_left())
 

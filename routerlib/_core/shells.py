@@ -5,7 +5,8 @@ Every decision is the ``Call``'s; the two shells mirror each other line for line
     call = Call(runtime, request)
     while deployment := call.next_deployment():       # the source picks
         if not call.fits(deployment): continue          # the skip is recorded, the plan moves on
-        a cache hit answers here                        # (looked up once: the first that fits)
+        a cache hit answers here                        # (looked up once: the first that fits;
+                                                        #  a follower of a failed call picks again)
         reserve budget                                  # BudgetExceededError: nothing sent
         try: attempt -> response (or an opened stream read up to its first content)
         except RouterlibError: sleep(call.after_failure(...))   # None: re-raised, history attached
@@ -39,8 +40,12 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
         while (deployment := call.next_deployment()) is not None:
             if not call.fits(deployment):
                 continue
-            if call.cache is not None and (hit := caching.lookup(call, deployment)) is not None:
-                return hit
+            if call.cache is not None:
+                if (hit := caching.lookup(call, deployment)) is not None:
+                    return hit
+                if call.cache.pick_again:  # it followed an identical call that brought no answer
+                    call.cache.pick_again = False
+                    continue
             if call.budget is not None:
                 call.budget.reserve(deployment)
             try:
@@ -128,8 +133,12 @@ async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStrea
         while (deployment := await call.anext_deployment()) is not None:
             if not call.fits(deployment):
                 continue
-            if call.cache is not None and (hit := await caching.alookup(call, deployment)) is not None:
-                return hit
+            if call.cache is not None:
+                if (hit := await caching.alookup(call, deployment)) is not None:
+                    return hit
+                if call.cache.pick_again:
+                    call.cache.pick_again = False
+                    continue
             if call.budget is not None:
                 await call.budget.areserve(deployment)
             try:

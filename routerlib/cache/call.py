@@ -49,7 +49,7 @@ class CallCache:
     """One call's use of a cache. Made by ``start``; used by one call only."""
 
     __slots__ = ("_done", "_flight", "_hash", "_kind", "_looked_up", "_lookup_key", "_token", "_user", "backend",
-                 "control", "namespace")
+                 "control", "namespace", "pick_again")
 
     def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind) -> None:
         self.backend = backend
@@ -63,6 +63,9 @@ class CallCache:
         self._flight: Flight | None = None
         self._token: str | None = None
         self._done = False
+        #: Set by the core when this call gave its deployment pick back to follow another's flight
+        #: (``_core.caching``): a miss then means "pick again", not "send on that pick".
+        self.pick_again = False
 
     @classmethod
     def start(cls, backend: CacheBackend, request: ChatRequest) -> CallCache | None:

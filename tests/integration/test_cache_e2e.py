@@ -261,3 +261,57 @@ def test_redis_killed_mid_run_calls_go_on(server: MockServer, caplog: pytest.Log
     assert len(server.requests) == 1 + 8
     warnings = [r for r in caplog.records if "RedisCache is unavailable" in r.getMessage()]
     assert len(warnings) == 1
+
+
+# -- followers through a Router hold no deployment slot while they wait
+
+def _router_on(server: Any, limit: int) -> routerlib.Router:
+    from fault_server import entry
+
+    return routerlib.Router([entry(server, max_parallel_requests=limit)], environ={}, num_retries=0,
+                            cache=MemoryCache())
+
+
+def _most_at_once(journal: list[dict[str, Any]], seconds: float) -> int:
+    """Requests the server was answering at once (each took ``seconds``)."""
+    starts = sorted(e["time"] for e in journal)
+    return max((sum(1 for t in starts if s <= t < s + seconds) for s in starts), default=0)
+
+
+def test_identical_routed_calls_past_max_parallel_requests_share_one_answer() -> None:
+    from fault_server import fault_servers
+
+    with fault_servers("d", latency=0.3) as (d,):
+        router = _router_on(d, limit=2)
+
+        async def batch() -> list[Any]:
+            return await asyncio.gather(*(router.acompletion("chat", [{"role": "user", "content": "same"}])
+                                          for _ in range(10)))
+
+        answers = asyncio.run(batch())
+        assert [a.cache_hit for a in answers].count(False) == 1 and d.count() == 1
+        assert router.health()["d"].in_flight == 0
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(10) as pool:
+            sync = list(pool.map(lambda i: router.completion("chat", [{"role": "user", "content": "again"}]),
+                                 range(10)))
+        assert [a.cache_hit for a in sync].count(False) == 1 and d.count() == 2
+        assert router.health()["d"].in_flight == 0
+
+
+def test_followers_of_a_failed_call_pick_again_within_max_parallel_requests() -> None:
+    from fault_server import fault_servers
+
+    with fault_servers("d", latency=0.3, status=500) as (d,):
+        router = _router_on(d, limit=2)
+
+        async def batch() -> list[Any]:
+            return await asyncio.gather(*(router.acompletion("chat", [{"role": "user", "content": "same"}])
+                                          for _ in range(10)), return_exceptions=True)
+
+        results = asyncio.run(batch())
+        assert all(isinstance(r, routerlib.APIError) for r in results)
+        assert _most_at_once(d.journal, 0.3) <= 2  # the limit holds when the followers send themselves
+        assert router.health()["d"].in_flight == 0
