@@ -77,6 +77,7 @@ def _mutated(**changes: object) -> bytes:
     (_mutated(key="v1:0.1.0:default:other"), "another key"), (_mutated(kind="text"), "'text' answer"),
     (_mutated(provider=None), "provider or model"), (_mutated(created="yesterday"), "creation time"),
     (_mutated(created=float("inf")), "creation time"),
+    (_mutated(created=4e9), "created in the future"),  # its age would read 0 and pass every s-maxage
     (_mutated(response={"id": "x", "choices": "nope"}), "does not validate"),
     (_mutated(response={"id": "x", "choices": []}), "without choices"),
     (_mutated(cost="-1"), "negative"), (_mutated(cost="NaN"), "non-finite"), (_mutated(cost="abc"), "decimal text"),

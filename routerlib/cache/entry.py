@@ -29,6 +29,7 @@ import functools
 import json
 import math
 import sys
+import time
 from decimal import Decimal
 from typing import Literal, cast
 
@@ -163,10 +164,16 @@ def _parse_head(head: bytes) -> _Head:
         raise InvalidEntryError("provider or model missing")
     if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
         raise InvalidEntryError("creation time missing")
+    if created > time.time() + _CLOCK_SKEW:  # its age would read 0: it would pass every s-maxage
+        raise InvalidEntryError("created in the future")
     if not isinstance(usage_estimated, bool):
         raise InvalidEntryError("usage_estimated of the wrong shape")
     return (version, routerlib_version, stored_key, cast(Kind, stored_kind), provider, model, float(created),
             usage_estimated, _hit_cost(*data[8:]))
+
+
+#: How far ahead of this host's clock another host's entry may be stamped (clocks differ a little).
+_CLOCK_SKEW = 300.0
 
 
 def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
