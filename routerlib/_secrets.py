@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -197,6 +198,8 @@ def _base64_cores(secret: bytes) -> list[str]:
 def _variants(secret: str) -> list[str]:
     """The forms in which an echo of ``secret`` may appear."""
     forms = [secret, quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)]
+    # Percent-escapes are case-insensitive (%2b is %2B): an echo may use either.
+    forms.extend([re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in forms[1:]])
     try:
         raw = secret.encode("utf-8")
     except UnicodeEncodeError:

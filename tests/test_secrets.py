@@ -108,6 +108,13 @@ def test_every_form_of_a_secret_is_hidden() -> None:
     assert hidden.count(" | ") == 6, "the text around the secrets is kept"
 
 
+def test_a_percent_encoded_secret_is_found_in_either_case() -> None:
+    key = "sk-live+SECRET/0123456789"
+    lower = quote(key, safe="").replace("%2B", "%2b").replace("%2F", "%2f")  # %2b is %2B to every server
+    assert key not in Redactor([key]).text(f"echo: {lower}") and HIDDEN in Redactor([key]).text(f"echo: {lower}")
+    assert "SECRET" not in Redactor([key]).text(f"echo: {lower}")
+
+
 @given(st.binary(max_size=7), st.binary(max_size=7), st.sampled_from([base64.b64encode, base64.urlsafe_b64encode]))
 def test_a_secret_inside_a_base64_blob_is_found_at_any_alignment(prefix: bytes, suffix: bytes, encode: Any) -> None:
     blob = encode(prefix + KEY.encode() + suffix).decode()
