@@ -29,9 +29,9 @@ with the record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import BudgetExceededError, LedgerError
 from ..spend.calling import run_async, run_sync
@@ -40,12 +40,29 @@ logger = logging.getLogger("routerlib")
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment
+    from ..request import Request
     from ..spend import Budget, Ledger, SpendRecord
-    from ..types import Cost, Usage
+    from ..types import Attempt, Cost, Usage
     from .accounting import Accounting
-    from .call import Call
 
 _CALLER_KEYS = ("user", "team", "tags")
+
+
+class BudgetedCall(Protocol):
+    """What a call's budget reads of its call (``Call`` is not imported here: it owns the budget)."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def request(self) -> Request: ...
+    @property
+    def attempts(self) -> list[Attempt]: ...
+    @property
+    def prompt_tokens(self) -> Callable[[Deployment], int]: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def deadline_at(self) -> float | None: ...
 
 
 class BudgetHooks:
@@ -62,14 +79,14 @@ class BudgetHooks:
         self.budgets = tuple(budgets)
         self.accounting = accounting
 
-    def start(self, call: Call) -> CallBudget:
+    def start(self, call: BudgetedCall) -> CallBudget:
         return CallBudget(self, call)
 
 
 class CallBudget:
     """The spend side of one call: at most one reservation, exactly one record on success."""
 
-    def __init__(self, hooks: BudgetHooks, call: Call) -> None:
+    def __init__(self, hooks: BudgetHooks, call: BudgetedCall) -> None:
         self._hooks = hooks
         # What it needs of the call, not the call: the call holds this object, and a reference
         # back would make every budgeted call a reference cycle, left to the garbage collector.

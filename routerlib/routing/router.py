@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import os
 import random
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -48,8 +49,6 @@ from .plan import Names, RouterPlan, RouterSource, call_fallbacks
 from .strategies import STRATEGIES
 
 if TYPE_CHECKING:
-    import os
-
     from pydantic import BaseModel
 
     from .._core.source import DeploymentSource
@@ -133,25 +132,28 @@ class Router(Client):
                          observers=[*observers, HealthFeed(store)], cache=cache, limits=limits,
                          transport=transport, async_transport=async_transport, environ=environ, clock=clock,
                          sleep=sleep, async_sleep=async_sleep, _source_factory=self._source)
-        import os as _os
-
-        env = _os.environ if environ is None else environ
-        members = self._members(parse_model_list(model_list, env, max_parallel=adopted.max_parallel_requests))
+        members = self._members(parse_model_list(model_list, os.environ if environ is None else environ,
+                                                 max_parallel=adopted.max_parallel_requests))
         self._groups = _groups(members, strategy, self.timeout)
         self._aliases = parse_aliases(model_group_alias, list(self._groups))
-        self._names = names = Names(tuple(self._groups), self._aliases, self._direct_problem)
+        self._names = Names(tuple(self._groups), self._aliases, self._direct_problem)
         store.bind(members, config, clock)
         self._store = store
         self._direct_cache: dict[str, Deployment] = {}
-        self._plan = RouterPlan(
-            self._groups, store, random.Random(seed),
-            fallbacks=parse_fallbacks("fallbacks", fallbacks, names),
-            context_window=parse_fallbacks("context_window_fallbacks", context_window_fallbacks, names),
-            content_policy=parse_fallbacks("content_policy_fallbacks", content_policy_fallbacks, names),
-            direct=self._direct, names=names)
+        self._plan = self._router_plan(store, seed, fallbacks, context_window_fallbacks, content_policy_fallbacks)
         self.routing_strategy = strategy
 
     # -- construction
+    def _router_plan(self, store: HealthStore, seed: int | None, fallbacks: Any, context_window: Any,
+                     content_policy: Any) -> RouterPlan:
+        names = self._names
+        return RouterPlan(
+            self._groups, store, random.Random(seed),
+            fallbacks=parse_fallbacks("fallbacks", fallbacks, names),
+            context_window=parse_fallbacks("context_window_fallbacks", context_window, names),
+            content_policy=parse_fallbacks("content_policy_fallbacks", content_policy, names),
+            direct=self._direct, names=names)
+
     def _members(self, configs: list[MemberConfig]) -> list[Member]:
         by_group: dict[str, list[MemberConfig]] = {}
         for c in configs:

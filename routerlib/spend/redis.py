@@ -20,17 +20,12 @@ two 9-digit halves, because Lua numbers are doubles (exact only to 2**53, about 
 pico-dollars) -- and not with INCRBY, whose signed 64 bits would cap a bucket at about
 $9.2 million, failing half-way through a script that Redis does not roll back. Counters hold
 up to $10**12. Amounts finer than a pico-dollar are rounded *up* (reservations, spend) and
-limits *down*, so rounding never lets a call through.
-Records keep their exact decimal text; ``total()`` with filters sums those.
+limits *down*, so rounding never lets a call through. Records keep their exact decimal text.
 
-Durability is the server's: run Redis with ``appendonly yes`` to keep records across restarts.
-For Redis Cluster, put the prefix in a hash tag (``prefix="{routerlib}:"``) so all keys share a slot.
-
-Sync and async share state exactly: the async twins (``areserve``, ``asettle``, ...) run the
-same three Lua scripts on the same keys through ``redis.asyncio``, with one async client per
-event loop (made on first use in that loop). Await ``aclose()`` in a loop before it closes:
-it closes that loop's connections (redis-py 5 warns about async connections collected after
-their loop closed).
+Durability is the server's (``appendonly yes``). For Redis Cluster, put the prefix in a hash
+tag (``prefix="{routerlib}:"``) so all keys share a slot. Sync and async share state exactly:
+the async twins (``areserve``, ...) run the same Lua scripts through ``redis.asyncio``, one
+async client per event loop; await ``aclose()`` in a loop before it closes.
 
 Under faults, and why:
 
@@ -39,8 +34,8 @@ Under faults, and why:
   socket timeout by default and redis-py 8 retries a timed-out command up to 10 times, so
   neither default is used: the sync scripts run on connections of this ledger's own, made
   with the call's bound as their connect timeout and waited on with ``can_read(time left)``;
-  the async ones run under ``_aio.bounded`` (a wait_for that never swallows a cancel). No
-  retries: a failed settle is spooled instead (see ``spool``), and a failed reserve refuses the call.
+  the async ones under ``_aio.bounded`` (a wait_for that never swallows a cancel). No retries:
+  a failed settle is spooled (see ``spool``), and a failed reserve refuses the call.
 - Typed errors. Timeouts raise ``LedgerTimeoutError``; refused or dropped connections, a
   server loading, read-only or out of memory raise ``LedgerUnavailableError``; anything else
   from redis raises ``LedgerError``. Each chains redis's error and names the server by its URL
