@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .cost.model_map import ModelInfo
 
 __all__ = [
+    "FALLBACK_KEYS",
     "ModelInfoSource",
     "Planner",
     "StaticSource",
@@ -54,10 +55,12 @@ class ModelInfoSource(Protocol):
     def provider_of(self, model: str) -> str | None: ...
 
 TargetKind = Literal["primary", "deployment", "fallback", "context_window"]
-_ENTRY_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "headers",
-                         "extra_headers", "input_cost_per_token", "output_cost_per_token",
-                         "input_cost_per_second", "output_cost_per_second", "model_name",
-                         "litellm_params", "timeout", "azure_ad_token"})
+#: What a fallback entry may say besides its model: where it lives, its credentials, its prices
+#: (a Client's and a Router's per-call fallback dicts alike).
+FALLBACK_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "headers", "extra_headers",
+                           "timeout", "azure_ad_token", *PRICE_FIELDS})
+#: ... and a model_list entry, in LiteLLM's shape too.
+_ENTRY_KEYS = FALLBACK_KEYS | {"model_name", "litellm_params"}
 
 
 @dataclass(frozen=True)

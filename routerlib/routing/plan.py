@@ -40,7 +40,7 @@ from ..exceptions import (
     NoDeploymentAvailableError,
     RouterlibError,
 )
-from ..providers.base import PRICE_FIELDS
+from ..planning import FALLBACK_KEYS
 from .group import Group, GroupTarget
 
 if TYPE_CHECKING:
@@ -50,17 +50,12 @@ if TYPE_CHECKING:
     from .health import HealthStore
 
 __all__ = [
-    "DIRECT_KEYS",
     "DirectTarget",
     "Names",
     "RouterPlan",
     "RouterSource",
     "call_fallbacks",
 ]
-
-#: What a per-call fallback dict may say besides its model: where it lives, its key and prices.
-DIRECT_KEYS = frozenset({"model", "api_base", "base_url", "api_key", "api_version", "headers", "extra_headers",
-                         "azure_ad_token", "timeout", *PRICE_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -297,12 +292,12 @@ def _call_entry(entry: Any, where: str, names: Names,
     if not isinstance(entry, Mapping) or not isinstance(entry.get("model"), str) or not entry["model"]:
         raise InvalidRequestError(f"{where}: each entry is a group or model name, or a dict with a 'model', "
                                   f"got {type(entry).__name__}", code="invalid_request")
-    unknown = sorted(str(k) for k in entry if k not in DIRECT_KEYS)
+    unknown = sorted(str(k) for k in entry if k not in FALLBACK_KEYS)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(DIRECT_KEYS), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(unknown[0], sorted(FALLBACK_KEYS), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidRequestError(f"{where}: unknown key {unknown[0]!r}{hint}; allowed: "
-                                  f"{', '.join(sorted(DIRECT_KEYS))}", code="invalid_request")
+                                  f"{', '.join(sorted(FALLBACK_KEYS))}", code="invalid_request")
     problem = check_entry(entry["model"], entry)
     if problem is not None:
         raise InvalidRequestError(f"{where}: {entry['model']!r} cannot be called directly: {problem}",
