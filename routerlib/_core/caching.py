@@ -6,7 +6,9 @@ Where the hooks sit in a call (``shells``), and what each does::
     first deployment that fits       lookup / alookup -> a hit ends the call here: nothing is
                                      reserved or sent (after the context check, so that a
                                      request is refused or answered the same with or without
-                                     a cache; before the budget's reserve)
+                                     a cache; before the budget's reserve). A call that waits
+                                     for an identical call's answer gives its router pick back
+                                     and, when none comes, picks again (``pick_again``)
     attempt succeeded                store / astore   -> encoded once, shared, written
     stream opened                    ending(call, ending) -> stores when the stream completes,
                                      never a truncated or closed one
