@@ -125,6 +125,8 @@ def strip_userinfo(url: str) -> str:
 
 def _split_userinfo(url: str) -> tuple[str | None, str]:
     """(the ``user:password`` of ``url`` or None, ``url`` without it)."""
+    if "@" not in url:  # the common case, decided at C speed: no userinfo anywhere
+        return None, url
     scheme, sep, rest = url.partition("://")
     if not sep:
         return None, url
