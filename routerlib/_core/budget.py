@@ -35,32 +35,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import BudgetExceededError, LedgerError
 from ..spend.calling import run_async, run_sync
+from .source import CallView
 
 logger = logging.getLogger("routerlib")
 
 if TYPE_CHECKING:
     from ..providers.base import Deployment
-    from ..request import Request
     from ..spend import Budget, Ledger, SpendRecord
-    from ..types import Attempt, Cost, Usage
+    from ..types import Cost, Usage
     from .accounting import Accounting
 
 _CALLER_KEYS = ("user", "team", "tags")
 
 
-class BudgetedCall(Protocol):
-    """What a call's budget reads of its call (``Call`` is not imported here: it owns the budget)."""
+class BudgetedCall(CallView, Protocol):
+    """What a call's budget reads of its call: a source's view, and the clock and deadline to bound
+    each ledger operation by (``Call`` is not imported here: it owns the budget)."""
 
     @property
-    def call_id(self) -> str: ...
-    @property
-    def request(self) -> Request: ...
-    @property
-    def attempts(self) -> list[Attempt]: ...
-    @property
-    def prompt_tokens(self) -> Callable[[Deployment], int]: ...
-    @property
     def clock(self) -> Callable[[], float]: ...
+
     @property
     def deadline_at(self) -> float | None: ...
 

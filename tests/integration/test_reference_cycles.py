@@ -54,9 +54,13 @@ def _routerlib_garbage(run: Callable[[int], None]) -> list[str]:
 
 
 def _ours(o: Any) -> bool:
+    """Made by a call: routerlib's objects and frames, not the test servers of ``routerlib.testing``
+    (another test's server, shut down while these calls run, is not this call's garbage)."""
     if isinstance(o, types.FrameType):
-        return "/routerlib/" in o.f_code.co_filename
-    return type(o).__module__.startswith("routerlib")
+        name = o.f_code.co_filename
+        return "/routerlib/" in name and "/routerlib/testing" not in name
+    module = type(o).__module__
+    return module.startswith("routerlib") and not module.startswith("routerlib.testing")
 
 
 def _name(o: Any) -> str:
