@@ -13,6 +13,7 @@ from routerlib.cache.keys import (
     IN_KEY,
     OUT_OF_KEY,
     fingerprint,
+    group_scope,
     key_prefix,
     make_key,
     request_hash,
@@ -210,3 +211,19 @@ def test_the_key_is_the_same_in_another_process() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         assert out.stdout.strip() == here
+
+
+def test_a_group_scope_is_its_name_and_models_not_its_endpoints_or_keys(planner: Planner) -> None:
+    h = request_hash(req())
+    assert h is not None
+    east = dep(planner, api_base="https://east.example/v1")
+    west = dep(planner, api_base="https://west.example/v1", api_key="sk-other-key-0123456789abcdef")
+    big = dep(planner, "openai/gpt-4o")
+    scope = group_scope("chat", [east, west])
+    assert scope == group_scope("chat", [west, east, east])  # order and repeats do not matter
+    assert SECRET.encode() not in scope and b"east.example" not in scope
+    keyed = {make_key(h, d, "default", None, scope) for d in (east, west)}
+    assert len(keyed) == 1  # either deployment answers the group under one key
+    assert keyed.isdisjoint({make_key(h, east, "default"), make_key(h, west, "default")})
+    assert make_key(h, east, "default", None, group_scope("other", [east, west])) not in keyed
+    assert make_key(h, east, "default", None, group_scope("chat", [east, big])) not in keyed

@@ -196,3 +196,17 @@ async def test_apick_mirrors_pick() -> None:
     group, store, _ = setup([member(0), member(1)], "least-busy")
     deployment = await target(group, store).apick(FakeCall(request(), tried=frozenset({"d0"})))
     assert deployment.id == "d1"
+
+
+def test_the_cache_scope_is_the_group_over_the_deployments_a_call_may_go_to() -> None:
+    ms = [member(0, tags=frozenset({"eu"})), member(1, tags=frozenset({"default"}))]
+    group, store, _ = setup(ms)
+    t = target(group, store)
+    assert t.cache_scope is None  # nothing picked yet
+    t.pick(FakeCall(request()))
+    scope = t.cache_scope
+    assert scope is not None and b"'chat'" in scope
+    assert scope is group.untagged.memo("cache_scope", lambda _: b"")  # computed once per pool
+    tagged = target(group, store)
+    tagged.pick(FakeCall(request(metadata={"tags": ["eu"]}), call_id="call-2"))
+    assert tagged.cache_scope is not None

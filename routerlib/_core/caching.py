@@ -82,13 +82,19 @@ def _wait(call: Call, deployment: Deployment) -> float:
     return min(float(timeout), call.seconds_left())
 
 
+def _scope(call: Call) -> bytes | None:
+    """What the current target's answers are cached under when that is wider than the deployment
+    (a Router group: ``cache_scope``); None for a deployment of its own."""
+    return getattr(call.target, "cache_scope", None)
+
+
 # -- lookup
 def lookup(call: Call, deployment: Deployment) -> Response | Stream | None:
     """Before the first attempt: the cached answer (the call ends here), or None to send."""
     cache = call.cache
     if cache is None:
         return None
-    answer = cache.lookup(deployment, lambda: _wait(call, deployment))
+    answer = cache.lookup(deployment, lambda: _wait(call, deployment), _scope(call))
     if answer is None:
         return None
     response, record = _hit(call, deployment, answer)
@@ -106,7 +112,7 @@ async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream 
     cache = call.cache
     if cache is None:
         return None
-    answer = await cache.alookup(deployment, lambda: _wait(call, deployment))
+    answer = await cache.alookup(deployment, lambda: _wait(call, deployment), _scope(call))
     if answer is None:
         return None
     response, record = _hit(call, deployment, answer)
@@ -255,12 +261,12 @@ def store(call: Call, deployment: Deployment, response: Response) -> None:
     """A non-streamed attempt succeeded: store its answer at the cost that attempt had (an
     embedding call has no cache: ``start``)."""
     if call.cache is not None and not isinstance(response, EmbeddingResponse):
-        call.cache.store(deployment, response, call.attempts[-1].cost)
+        call.cache.store(deployment, response, call.attempts[-1].cost, _scope(call))
 
 
 async def astore(call: Call, deployment: Deployment, response: Response) -> None:
     if call.cache is not None and not isinstance(response, EmbeddingResponse):
-        await call.cache.astore(deployment, response, call.attempts[-1].cost)
+        await call.cache.astore(deployment, response, call.attempts[-1].cost, _scope(call))
 
 
 def abandon(call: Call) -> None:
@@ -285,6 +291,7 @@ class _StoringEnding:
     def __init__(self, call: Call, deployment: Deployment, inner: Ending) -> None:
         self._call = call
         self._deployment = deployment
+        self._scope = _scope(call)  # the target that opened the stream (it may have moved on by its end)
         self._inner = inner
         self._answer: tuple[ChatResponse, Cost | None] | None = None
         self.provider = inner.provider
@@ -308,7 +315,7 @@ class _StoringEnding:
         cache = self._call.cache
         if cache is not None:
             if self._answer is not None:
-                cache.store(self._deployment, *self._answer)
+                cache.store(self._deployment, *self._answer, self._scope)
             else:
                 cache.abandon()
 
@@ -317,7 +324,7 @@ class _StoringEnding:
         cache = self._call.cache
         if cache is not None:
             if self._answer is not None:
-                await cache.astore(self._deployment, *self._answer)
+                await cache.astore(self._deployment, *self._answer, self._scope)
             else:
                 await cache.aabandon()
 

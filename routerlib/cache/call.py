@@ -15,7 +15,9 @@
                                      themselves, the lock is released, nothing is written
 
 ``lookup`` keys by the first deployment; ``store`` keys by the deployment that answered (a
-fallback's answer is that fallback's entry, found by calls that start there). Everything
+fallback's answer is that fallback's entry, found by calls that start there). A deployment a
+Router picked from a group stands for the whole group (``scope``, ``keys.group_scope``): its
+answer is found by the next identical call to that group, whichever deployment it is routed to. Everything
 that can go wrong with the cache (down, corrupt, slow) ends in "send as if there were no
 cache", never in an error. Sync and async twins mirror each other line for line.
 """
@@ -56,7 +58,8 @@ class CallCache:
         self.control = control
         self.namespace = control.namespace or backend.namespace
         self._hash = h
-        self._looked_up: Deployment | None = None
+        #: Where the lookup keyed this call: the deployment, or the scope (bytes) it stood for.
+        self._looked_up: Deployment | bytes | None = None
         self._user = user
         self._kind = kind
         self._lookup_key: str | None = None
@@ -82,18 +85,23 @@ class CallCache:
             return None
         return cls(backend, control, h, user, "chat" if request.prompt is None else "text")
 
-    def key_for(self, deployment: Deployment) -> str | None:
-        if deployment is self._looked_up:
-            return self._lookup_key  # the answer came from the deployment looked up: keyed already
-        return make_key(self._hash, deployment, self.namespace, self._user)
+    def key_for(self, deployment: Deployment, scope: bytes | None = None) -> str | None:
+        """The key of this call's answer from ``deployment``, or from any deployment of ``scope``
+        (a Router group: ``keys.group_scope``)."""
+        looked_up = self._looked_up
+        if deployment is looked_up or (scope is not None and scope == looked_up):
+            return self._lookup_key  # the answer came from where it was looked up: keyed already
+        return make_key(self._hash, deployment, self.namespace, self._user, scope)
 
     # -- lookup
-    def lookup(self, deployment: Deployment, wait: Callable[[], float]) -> CachedAnswer | None:
-        """A valid, fresh answer for this call from ``deployment``, or None to send the call.
+    def lookup(self, deployment: Deployment, wait: Callable[[], float],
+               scope: bytes | None = None) -> CachedAnswer | None:
+        """A valid, fresh answer for this call from ``deployment`` (or its ``scope``), or None to
+        send the call.
 
         ``wait()`` is how long this call may wait for another's identical answer (asked only when
         it has to wait: a miss that leads pays nothing for it)."""
-        key = self._begin(deployment)
+        key = self._begin(deployment, scope)
         if key is None:
             return None
         if self.control.no_cache:
@@ -131,8 +139,9 @@ class CallCache:
             self._finish((key, answer.raw))
         return answer
 
-    async def alookup(self, deployment: Deployment, wait: Callable[[], float]) -> CachedAnswer | None:
-        key = self._begin(deployment)
+    async def alookup(self, deployment: Deployment, wait: Callable[[], float],
+                      scope: bytes | None = None) -> CachedAnswer | None:
+        key = self._begin(deployment, scope)
         if key is None:
             return None
         if self.control.no_cache:
@@ -165,11 +174,11 @@ class CallCache:
             self._finish((key, answer.raw))
         return answer
 
-    def _begin(self, deployment: Deployment) -> str | None:
+    def _begin(self, deployment: Deployment, scope: bytes | None) -> str | None:
         if self._lookup_key is not None or self._done:
             return None  # looked up once, before the first attempt; retries and fallbacks do not
-        key = self._lookup_key = self.key_for(deployment)
-        self._looked_up = deployment
+        key = self._lookup_key = self.key_for(deployment, scope)
+        self._looked_up = deployment if scope is None else scope
         return key
 
     def _join(self, key: str, *, follow: bool) -> Flight | None:
@@ -248,11 +257,11 @@ class CallCache:
 
     # -- the end of the call
     def _entry(self, deployment: Deployment, response: ModelResponse | TextCompletion,
-               cost: Cost | None) -> tuple[str, bytes] | None:
+               cost: Cost | None, scope: bytes | None) -> tuple[str, bytes] | None:
         """The answer's key and encoded entry, or None when it must not be stored."""
         if self.control.no_store or self._lookup_key is None:
             return None
-        key = self.key_for(deployment)
+        key = self.key_for(deployment, scope)
         if key is None:
             return None
         raw = encode(key, response, provider=deployment.provider, model=deployment.model, cost=cost,
@@ -261,11 +270,12 @@ class CallCache:
             return None  # a provider echoed a credential into its answer: never keep it for others
         return key, raw
 
-    def store(self, deployment: Deployment, response: ModelResponse | TextCompletion, cost: Cost | None) -> None:
-        """The call succeeded with ``response`` from ``deployment``: share and store it (once)."""
+    def store(self, deployment: Deployment, response: ModelResponse | TextCompletion, cost: Cost | None,
+              scope: bytes | None = None) -> None:
+        """The call succeeded with ``response`` from ``deployment`` (of ``scope``): share and store it (once)."""
         if self._done:
             return
-        entry = self._entry(deployment, response, cost)
+        entry = self._entry(deployment, response, cost, scope)
         self._finish(entry)
         if entry is not None or self._token is not None:
             key = entry[0] if entry is not None else self._lookup_key or ""
@@ -273,10 +283,10 @@ class CallCache:
                                         self._token)
 
     async def astore(self, deployment: Deployment, response: ModelResponse | TextCompletion,
-                     cost: Cost | None) -> None:
+                     cost: Cost | None, scope: bytes | None = None) -> None:
         if self._done:
             return
-        entry = self._entry(deployment, response, cost)
+        entry = self._entry(deployment, response, cost, scope)
         self._finish(entry)
         if entry is not None or self._token is not None:
             key = entry[0] if entry is not None else self._lookup_key or ""

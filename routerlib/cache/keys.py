@@ -10,8 +10,9 @@ every cache miss (measured in a whole call; see docs/cache.md)::
     make_key(h, deployment, ns, user)  "<format>:<routerlib version>:<namespace>:<256-bit hex digest>"
 
 ``make_key`` continues a copy of the request's hash with the resolved deployment (provider,
-model sent, endpoint, API version, prompt template, non-secret headers), the namespace and,
-with per-user scoping, the caller's user. Neither the API key nor any header or field that holds
+model sent, endpoint, API version, prompt template, non-secret headers) -- or, for a call a
+Router sends to a group, the group (``group_scope``: its name and models) --, the namespace
+and, with per-user scoping, the caller's user. Neither the API key nor any header or field that holds
 a credential enters either hash: rotating a key keeps the cache, and no key, log or dump of
 the cache can leak one. The user id is inside the hash, never in the clear.
 
@@ -42,7 +43,7 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,7 @@ __all__ = [
     "OUT_OF_KEY",
     "UncacheableError",
     "fingerprint",
+    "group_scope",
     "key_prefix",
     "make_key",
     "request_hash",
@@ -255,6 +257,20 @@ def _deployment_part(deployment: Deployment) -> bytes:
     return text
 
 
+def group_scope(name: str, deployments: Iterable[Deployment]) -> bytes:
+    """The key part of a Router group's answers: its name and the models its deployments serve.
+
+    A group is one model to its callers, so an answer from any of its deployments answers a call
+    to the group, whichever deployment that call is routed to (keyed per deployment, a group of
+    three endpoints would fetch each prompt three times). The models are part of it so that a
+    group reconfigured to serve another model does not return the old model's answers from a
+    persistent cache; endpoints, keys and weights are not, so adding an endpoint keeps the cache.
+    Tagged with a leading ``group`` so it never equals a deployment's part.
+    """
+    models = sorted({(d.spec.name, d.model) for d in deployments})
+    return repr(("group", name, models)).encode("utf-8", "surrogatepass")
+
+
 @functools.cache
 def key_prefix() -> str:
     """"<format>:<routerlib version>": entries written by another version are never read."""
@@ -262,13 +278,20 @@ def key_prefix() -> str:
     return f"v{FORMAT_VERSION}:{version}"
 
 
-def make_key(h: Any, deployment: Deployment, namespace: str, user: str | None = None) -> str | None:
+def make_key(h: Any, deployment: Deployment, namespace: str, user: str | None = None,
+             scope: bytes | None = None) -> str | None:
     """The storage key of the answer to ``h`` (a ``request_hash``) from ``deployment``, in ``namespace``
-    (and ``user``'s scope). None when the deployment has a value with no canonical form."""
-    try:
-        tail = _deployment_part(deployment)
-    except UncacheableError:
-        return None
+    (and ``user``'s scope). None when the deployment has a value with no canonical form.
+
+    ``scope`` replaces the deployment when the answer belongs to something wider: a Router group,
+    any of whose deployments may answer (``group_scope``)."""
+    if scope is not None:
+        tail = scope
+    else:
+        try:
+            tail = _deployment_part(deployment)
+        except UncacheableError:
+            return None
     h = h.copy()
     h.update(b"\x00" + repr((namespace, user)).encode("utf-8", "surrogatepass") + b"\x00" + tail)
     return f"{key_prefix()}:{namespace}:{h.hexdigest()}"

@@ -123,6 +123,16 @@ class GroupTarget:
     def kind(self) -> TargetKind:
         return self._kind
 
+    @property
+    def cache_scope(self) -> bytes | None:
+        """What the response cache keys this call's answers by: the group, so that an identical call
+        finds the answer whichever of its deployments it is routed to (``cache.keys.group_scope``:
+        the name and the models of the deployments the call may go to). None before the first pick."""
+        if self._state is None:
+            return None
+        name = self.group.name
+        return self._state[0].memo("cache_scope", lambda members: _group_scope(name, members))
+
     # -- picking
     def pick(self, call: CallView) -> Deployment:
         state = self._state or self._prepare(call)
@@ -349,3 +359,9 @@ def _tags(request: Request) -> frozenset[str]:
     if not tags:
         return frozenset()
     return frozenset((tags,) if isinstance(tags, str) else tags)
+
+
+def _group_scope(name: str, members: Sequence[Member]) -> bytes:
+    from ..cache.keys import group_scope  # the cache's module, loaded only by a Router that caches
+
+    return group_scope(name, (m.deployment for m in members))

@@ -315,3 +315,27 @@ def test_followers_of_a_failed_call_pick_again_within_max_parallel_requests() ->
         assert all(isinstance(r, routerlib.APIError) for r in results)
         assert _most_at_once(d.journal, 0.3) <= 2  # the limit holds when the followers send themselves
         assert router.health()["d"].in_flight == 0
+
+
+# -- a Router group is one model to the cache
+
+def test_an_answer_from_any_deployment_of_a_group_answers_the_group(tmp_path: Path) -> None:
+    from fault_server import entry, fault_servers
+
+    path = str(tmp_path / "cache.db")
+    with fault_servers("a", "b", "c") as servers:
+        router = routerlib.Router([entry(s) for s in servers], environ={}, cache=SQLiteCache(path))
+        answers = [router.completion("chat", [{"role": "user", "content": "same"}]) for _ in range(12)]
+        assert sum(s.count() for s in servers) == 1  # three deployments, one upstream request
+        assert [a.cache_hit for a in answers].count(False) == 1
+        streamed = router.completion("chat", [{"role": "user", "content": "same"}], stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) \
+            == answers[0].choices[0].message.content
+        assert sum(s.count() for s in servers) == 1
+
+        # The same group name serving another model does not return the first model's answers.
+        other = [entry(s) for s in servers]
+        other[0]["litellm_params"]["model"] = "openai/gpt-4o"
+        again = routerlib.Router(other, environ={}, cache=SQLiteCache(path))
+        assert not again.completion("chat", [{"role": "user", "content": "same"}]).cache_hit
+        assert sum(s.count() for s in servers) == 2
