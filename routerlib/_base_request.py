@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationInfo, f
 
 from . import _checks
 from ._secrets import redacted
+from .cache.control import CacheControl
 from .policy import RetryPolicy
 
 __all__ = ["MAY_HOLD_SECRETS", "BaseRequest", "check_call_options"]
@@ -64,10 +65,18 @@ class BaseRequest(BaseModel):
     output_cost_per_token: Decimal | None = Field(default=None, ge=0)
     input_cost_per_second: Decimal | None = Field(default=None, ge=0)
     output_cost_per_second: Decimal | None = Field(default=None, ge=0)
+    # -- response cache (behaviour: routerlib.cache): LiteLLM's per-call controls
+    cache: CacheControl | None = None
     # -- testing (behaviour: routerlib.providers.mock)
     #: LiteLLM's switch: the primary (and model_list deployments) fail with a mocked 500, so the
     #: fallbacks are exercised (answered for real, or by mock_response).
     mock_testing_fallbacks: bool | None = Field(default=None, strict=True)
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _check_cache(cls, cache: Any) -> CacheControl | None:
+        """{"no-cache", "no-store", "ttl", "s-maxage", "namespace"}, as LiteLLM names them."""
+        return None if cache is None else CacheControl.parse(cache)
 
     @field_validator("azure_ad_token")
     @classmethod

@@ -35,7 +35,6 @@ from ._base_request import MAY_HOLD_SECRETS, BaseRequest
 from ._messages import needs_normalising, normalise_messages
 from ._mock_rules import check_mock_error_name, check_tool_calls
 from ._secrets import redacted as redacted  # re-exported: planning quotes entries with it
-from .cache.control import CacheControl
 from .exceptions import InvalidRequestError
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -105,8 +104,6 @@ class ChatRequest(BaseRequest):
     bos_token: str | None = None
     eos_token: str | None = None
     hf_model_name: str | None = None
-    # -- response cache (behaviour: routerlib.cache): LiteLLM's per-call controls
-    cache: CacheControl | None = None
     # -- testing (behaviour: routerlib.providers.mock)
     #: The answer's text; or an exception (or "litellm.RateLimitError", ...) each attempt fails with.
     mock_response: str | InstanceOf[Exception] | None = None
@@ -174,12 +171,6 @@ class ChatRequest(BaseRequest):
 
             PromptTemplate.from_params(roles=roles)  # raises naming the bad key and the allowed ones
         return roles
-
-    @field_validator("cache", mode="before")
-    @classmethod
-    def _check_cache(cls, cache: Any) -> CacheControl | None:
-        """{"no-cache", "no-store", "ttl", "s-maxage", "namespace"}, as LiteLLM names them."""
-        return None if cache is None else CacheControl.parse(cache)
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -140,6 +140,8 @@ class EmbeddingParams(TypedDict, total=False):
     output_cost_per_token: Price
     input_cost_per_second: Price
     output_cost_per_second: Price
+    # -- response cache: {"no-cache": bool, "no-store": bool, "ttl": s, "s-maxage": s, "namespace": str}
+    cache: Mapping[str, Any]
     # -- testing
     mock_response: Sequence[float] | str | Exception  # the vector each input gets, or a failure
     mock_testing_fallbacks: bool

@@ -9,7 +9,7 @@ import pytest
 
 import routerlib
 from routerlib.cache.entry import InvalidEntryError, decode, encode
-from routerlib.types import Cost, ModelResponse, TextCompletion
+from routerlib.types import Cost, EmbeddingResponse, ModelResponse, TextCompletion
 
 KEY = "v1:0.1.0:default:abc"
 COST = Cost(total=Decimal("0.000123"), input=Decimal("0.0001"), output=Decimal("0.000023"), source="model_map",
@@ -51,6 +51,23 @@ def test_text_completions_and_estimated_usage_round_trip() -> None:
     answer = decode(KEY, encode(KEY, text, provider="p", model="m", cost=None, created=0), "text")
     assert isinstance(answer.response, TextCompletion) and answer.response.usage.estimated  # type: ignore[union-attr]
     assert answer.cost.total == 0 and answer.cost.saved is None and answer.cost.source == "unknown"
+
+
+def test_embeddings_round_trip_and_are_never_read_as_another_kind() -> None:
+    vectors = EmbeddingResponse.model_validate({
+        "object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 2, "total_tokens": 2},
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.25, -1.5]},
+                 {"object": "embedding", "index": 1, "embedding": "AACAPw=="}]})
+    raw = encode(KEY, vectors, provider="openai", model="text-embedding-3-small", cost=COST, created=2.0)
+    answer = decode(KEY, raw, "embedding")
+    assert isinstance(answer.response, EmbeddingResponse)
+    assert answer.response.model_dump() == vectors.model_dump() and answer.cost.saved == COST.total
+    for other in ("chat", "text"):
+        with pytest.raises(InvalidEntryError, match="expected"):
+            decode(KEY, raw, other)  # type: ignore[arg-type]
+    empty = raw.replace(raw.partition(b"\n")[2], b'{"object":"list","data":[],"model":"m"}')
+    with pytest.raises(InvalidEntryError, match="without choices or embeddings"):
+        decode(KEY, empty, "embedding")
 
 
 FIELDS = ("format", "routerlib", "key", "kind", "provider", "model", "created", "usage_estimated", "cost", "source",

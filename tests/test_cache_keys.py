@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 import routerlib
+from routerlib._embedding import EmbeddingRequest, build_embedding_request
 from routerlib._request import ChatRequest, build_request
 from routerlib.cache.keys import (
+    EMBEDDING_IN_KEY,
     FORMAT_VERSION,
     IN_KEY,
     OUT_OF_KEY,
@@ -42,8 +44,8 @@ def dep(planner: Planner, model: str = "openai/gpt-4o-mini", **entry: Any) -> De
     return planner.deployment(model, {"api_key": SECRET, **entry})
 
 
-def key(planner: Planner, request: ChatRequest, deployment: Deployment | None = None, namespace: str = "default",
-        user: str | None = None) -> str:
+def key(planner: Planner, request: ChatRequest | EmbeddingRequest, deployment: Deployment | None = None,
+        namespace: str = "default", user: str | None = None) -> str:
     h = request_hash(request)
     assert h is not None
     k = make_key(h, deployment or dep(planner), namespace, user)
@@ -56,6 +58,25 @@ def test_every_request_field_is_either_in_the_key_or_out_of_it_with_a_reason() -
     assert set(IN_KEY) | set(OUT_OF_KEY) == fields
     assert not set(IN_KEY) & set(OUT_OF_KEY)
     assert all(reason for reason in OUT_OF_KEY.values())
+
+
+def test_every_embedding_request_field_is_either_in_the_key_or_out_of_it_with_a_reason() -> None:
+    fields = set(EmbeddingRequest.model_fields)
+    assert set(EMBEDDING_IN_KEY) | (set(OUT_OF_KEY) & fields) == fields
+    assert not set(EMBEDDING_IN_KEY) & set(OUT_OF_KEY)
+
+
+def test_an_embedding_key_covers_its_input_and_parameters_only(planner: Planner) -> None:
+    def emb(**params: Any) -> EmbeddingRequest:
+        return build_embedding_request({"model": "openai/text-embedding-3-small", "input": "hi", **params})
+
+    same = {key(planner, r) for r in (emb(), emb(user="u1", timeout=5.0, metadata={"team": "t"}),
+                                      emb(api_key="sk-other-key-0123456789abcdef"))}
+    assert len(same) == 1
+    others = {key(planner, r) for r in (emb(input=["hi"]), emb(input="ho"), emb(dimensions=8),
+                                        emb(encoding_format="base64"))}
+    assert len(others) == 4 and not others & same
+    assert key(planner, emb()) != key(planner, req(messages=[{"role": "user", "content": "hi"}]))
 
 
 def test_argument_order_and_mapping_order_do_not_split_entries(planner: Planner) -> None:

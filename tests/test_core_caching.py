@@ -307,13 +307,23 @@ def test_a_text_completion_is_cached_as_text() -> None:
     assert not chat.cache_hit and len(transport.requests) == 2
 
 
-def test_embeddings_are_not_cached_and_still_answer() -> None:
+def test_embeddings_are_cached_by_their_input_and_parameters() -> None:
     import json as _json
 
     body = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1, "total_tokens": 1},
             "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}]}
     c, transport = client(HTTPResponse(200, {}, _json.dumps(body).encode()), cache=MemoryCache())
-    for _ in range(2):
-        response = c.embedding("openai/text-embedding-3-small", "x", api_key=KEY)
-        assert response.data[0].embedding == [0.5] and not response.cache_hit
-    assert len(transport.requests) == 2
+    prices = {"input_cost_per_token": "0.000001"}
+    first = c.embedding("openai/text-embedding-3-small", "x", api_key=KEY, **prices)
+    hit = c.embedding("openai/text-embedding-3-small", "x", api_key=KEY, **prices)
+    assert not first.cache_hit and hit.cache_hit and len(transport.requests) == 1
+    assert isinstance(hit, routerlib.EmbeddingResponse) and hit.data[0].embedding == [0.5]
+    assert hit.cost.total == 0 and hit.cost.saved == first.cost.total > 0
+    assert [a.outcome for a in hit.attempts] == ["cache_hit"]
+    c.embedding("openai/text-embedding-3-small", "x", api_key=KEY, dimensions=8)  # another parameter
+    c.embedding("openai/text-embedding-3-small", "y", api_key=KEY)  # another input
+    c.embedding("openai/text-embedding-3-small", "x", api_key=KEY, cache={"no-cache": True})
+    assert len(transport.requests) == 4
+    chat = c.completion("openai/text-embedding-3-small", [{"role": "user", "content": "x"}], api_key=KEY,
+                        mock_response="a chat")  # the same words as a chat are another request
+    assert not chat.cache_hit

@@ -31,10 +31,9 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..exceptions import LedgerError
-from ..types import EmbeddingResponse
 
 logger = logging.getLogger("routerlib")
 
@@ -52,10 +51,9 @@ if TYPE_CHECKING:
 
 
 def start(runtime: Runtime, request: Request) -> CallCache | None:
-    """This call's use of the client's cache, or None (no cache, or this call cannot use it:
-    embeddings are not cached yet)."""
+    """This call's use of the client's cache, or None (no cache, or this call cannot use it)."""
     backend = runtime.cache
-    if backend is None or request.operation == "embeddings":
+    if backend is None:
         return None
     return _call_cache().start(backend, request)
 
@@ -105,7 +103,7 @@ def lookup(call: Call, deployment: Deployment) -> Response | Stream | None:
             run_sync(call.runtime.budget.ledger, "record", record, timeout=_ledger_time(call))  # type: ignore[union-attr]
         except LedgerError as error:
             response.ledger_error = _reported(error)
-    return _replay(call, response) if call.request.stream else _finish(call, response)
+    return _replay(call, cast("ChatResponse", response)) if call.request.stream else _finish(call, response)
 
 
 async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream | None:
@@ -124,7 +122,7 @@ async def alookup(call: Call, deployment: Deployment) -> Response | AsyncStream 
                             timeout=_ledger_time(call))
         except LedgerError as error:
             response.ledger_error = _reported(error)
-    return _areplay(call, response) if call.request.stream else _finish(call, response)
+    return _areplay(call, cast("ChatResponse", response)) if call.request.stream else _finish(call, response)
 
 
 def _ledger_time(call: Call) -> float | None:
@@ -139,7 +137,7 @@ def _reported(error: LedgerError) -> LedgerError:
     return error
 
 
-def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[ChatResponse, SpendRecord | None]:
+def _hit(call: Call, deployment: Deployment, answer: CachedAnswer) -> tuple[Response, SpendRecord | None]:
     """Record the hit as an attempt (AttemptStart/AttemptEnd) and decorate the stored response."""
     call.begin(deployment)
     response = answer.response
@@ -258,14 +256,13 @@ def _areplay(call: Call, response: ChatResponse) -> AsyncStream:
 
 # -- the end of a call that was sent
 def store(call: Call, deployment: Deployment, response: Response) -> None:
-    """A non-streamed attempt succeeded: store its answer at the cost that attempt had (an
-    embedding call has no cache: ``start``)."""
-    if call.cache is not None and not isinstance(response, EmbeddingResponse):
+    """A non-streamed attempt succeeded: store its answer at the cost that attempt had."""
+    if call.cache is not None:
         call.cache.store(deployment, response, call.attempts[-1].cost, _scope(call))
 
 
 async def astore(call: Call, deployment: Deployment, response: Response) -> None:
-    if call.cache is not None and not isinstance(response, EmbeddingResponse):
+    if call.cache is not None:
         await call.cache.astore(deployment, response, call.attempts[-1].cost, _scope(call))
 
 

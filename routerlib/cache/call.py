@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from .control import CacheControl
 from .credentials import shows_credential
-from .entry import CachedAnswer, InvalidEntryError, Kind, decode, encode
+from .entry import Answer, CachedAnswer, InvalidEntryError, Kind, decode, encode
 from .keys import make_key, request_hash, user_scope
 from .single_flight import Flight, Published
 
 if TYPE_CHECKING:
+    from .._embedding import Request
     from ..providers.base import Deployment
-    from ..request import ChatRequest
-    from ..types import Cost, ModelResponse, TextCompletion
+    from ..types import Cost
     from .base import CacheBackend
 
 __all__ = ["CallCache"]
@@ -71,7 +71,7 @@ class CallCache:
         self.pick_again = False
 
     @classmethod
-    def start(cls, backend: CacheBackend, request: ChatRequest) -> CallCache | None:
+    def start(cls, backend: CacheBackend, request: Request) -> CallCache | None:
         control: CacheControl = getattr(request, "cache", None) or _NO_CONTROL
         if control.no_cache and control.no_store:
             return None
@@ -83,7 +83,7 @@ class CallCache:
         h = request_hash(request)
         if h is None:
             return None
-        return cls(backend, control, h, user, "chat" if request.prompt is None else "text")
+        return cls(backend, control, h, user, _kind(request))
 
     def key_for(self, deployment: Deployment, scope: bytes | None = None) -> str | None:
         """The key of this call's answer from ``deployment``, or from any deployment of ``scope``
@@ -256,7 +256,7 @@ class CallCache:
         return None
 
     # -- the end of the call
-    def _entry(self, deployment: Deployment, response: ModelResponse | TextCompletion,
+    def _entry(self, deployment: Deployment, response: Answer,
                cost: Cost | None, scope: bytes | None) -> tuple[str, bytes] | None:
         """The answer's key and encoded entry, or None when it must not be stored."""
         if self.control.no_store or self._lookup_key is None:
@@ -270,7 +270,7 @@ class CallCache:
             return None  # a provider echoed a credential into its answer: never keep it for others
         return key, raw
 
-    def store(self, deployment: Deployment, response: ModelResponse | TextCompletion, cost: Cost | None,
+    def store(self, deployment: Deployment, response: Answer, cost: Cost | None,
               scope: bytes | None = None) -> None:
         """The call succeeded with ``response`` from ``deployment`` (of ``scope``): share and store it (once)."""
         if self._done:
@@ -282,7 +282,7 @@ class CallCache:
             self.backend.set_and_unlock(key, entry[1] if entry else None, self.control.ttl, self._lookup_key,
                                         self._token)
 
-    async def astore(self, deployment: Deployment, response: ModelResponse | TextCompletion,
+    async def astore(self, deployment: Deployment, response: Answer,
                      cost: Cost | None, scope: bytes | None = None) -> None:
         if self._done:
             return
@@ -322,3 +322,10 @@ class CallCache:
 
 
 _NO_CONTROL = CacheControl()
+
+
+def _kind(request: Request) -> Kind:
+    """What this call's answer will be (a stored answer of another kind is never returned)."""
+    if request.operation == "embeddings":
+        return "embedding"
+    return "chat" if request.prompt is None else "text"

@@ -12,7 +12,7 @@ for example::
 
 The head is an array (the fields in this order) because it is read on every hit and an array
 decodes fastest; the response is parsed and validated in one step by pydantic's JSON
-validator. ``kind`` is "chat" or "text"; ``created`` is epoch seconds (for s-maxage);
+validator. ``kind`` is "chat", "text" or "embedding"; ``created`` is epoch seconds (for s-maxage);
 ``cost`` is what the answer cost when it was fetched (exact decimal text; null when no price
 was known), so that a hit can say what it saved; ``source``, ``estimated`` and ``priced_as``
 say how that cost was priced, as on the original response.
@@ -20,7 +20,8 @@ The key is stored inside the value and checked on read, with the format and the 
 version: an entry written by another version, under another key, or of the wrong shape
 (corrupt, truncated, foreign) is *invalid*: never returned, and the caller deletes it so
 that the next answer replaces it. Nothing a provider could have put in a response is trusted
-until pydantic has validated it into a ``ModelResponse`` / ``TextCompletion`` again.
+until pydantic has validated it into a ``ModelResponse`` / ``TextCompletion`` /
+``EmbeddingResponse`` again.
 """
 
 from __future__ import annotations
@@ -36,19 +37,22 @@ from typing import Literal, cast
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from ..types import Cost, ModelResponse, TextCompletion
+from ..types import Cost, EmbeddingResponse, ModelResponse, TextCompletion
 from .keys import FORMAT_VERSION
 
-__all__ = ["CachedAnswer", "InvalidEntryError", "decode", "encode", "kind_of"]
+__all__ = ["Answer", "CachedAnswer", "InvalidEntryError", "decode", "encode", "kind_of"]
 
-Kind = Literal["chat", "text"]
+Kind = Literal["chat", "text", "embedding"]
+#: What a stored answer is: a chat completion, a raw-prompt completion, or an embedding.
+Answer = ModelResponse | TextCompletion | EmbeddingResponse
 
 
 _ZERO = Decimal(0)
 _HEAD_FIELDS = 12
 _Source = Literal["model_map", "override", "per_second", "unknown"]
 _SOURCES = frozenset({"model_map", "override", "per_second", "unknown"})
-_KINDS = ("chat", "text")
+_KINDS: tuple[Kind, ...] = ("chat", "text", "embedding")
+_MODELS: dict[str, type[Answer]] = {"chat": ModelResponse, "text": TextCompletion, "embedding": EmbeddingResponse}
 #: A saved cost has at most this many digits before the point (a trillion), and this many after it.
 _MAX_COST_DIGITS, _MAX_COST_PLACES = 12, 40
 #: A head is a dozen short fields (the key is ~100 characters); anything longer is not one of ours,
@@ -62,7 +66,7 @@ class CachedAnswer:
 
     __slots__ = ("cost", "created", "model", "provider", "raw", "response")
 
-    def __init__(self, response: ModelResponse | TextCompletion, provider: str, model: str, cost: Cost,
+    def __init__(self, response: Answer, provider: str, model: str, cost: Cost,
                  created: float, raw: bytes) -> None:
         self.response = response
         self.provider = provider
@@ -78,15 +82,17 @@ class CachedAnswer:
         return max(0.0, now - self.created)
 
 
-def kind_of(response: ModelResponse | TextCompletion) -> Kind:
-    return "text" if isinstance(response, TextCompletion) else "chat"
+def kind_of(response: Answer) -> Kind:
+    if isinstance(response, TextCompletion):
+        return "text"
+    return "embedding" if isinstance(response, EmbeddingResponse) else "chat"
 
 
 def _version() -> str:
     return str(getattr(sys.modules.get("routerlib"), "__version__", "0"))
 
 
-def encode(key: str, response: ModelResponse | TextCompletion, *, provider: str, model: str,
+def encode(key: str, response: Answer, *, provider: str, model: str,
            cost: Cost | None, created: float) -> bytes:
     """The stored bytes of ``response`` under ``key``.
 
@@ -168,7 +174,7 @@ def _parse_head(head: bytes) -> _Head:
         raise InvalidEntryError("created in the future")
     if not isinstance(usage_estimated, bool):
         raise InvalidEntryError("usage_estimated of the wrong shape")
-    return (version, routerlib_version, stored_key, cast(Kind, stored_kind), provider, model, float(created),
+    return (version, routerlib_version, stored_key, stored_kind, provider, model, float(created),
             usage_estimated, _hit_cost(*data[8:]))
 
 
@@ -201,11 +207,11 @@ def _decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
     if stored_kind != kind:
         raise InvalidEntryError(f"a {stored_kind!r} answer, {kind!r} expected")
     try:
-        response = (TextCompletion if kind == "text" else ModelResponse).model_validate_json(body)
+        response = _MODELS[kind].model_validate_json(body)
     except (ValidationError, ValueError, RecursionError):
         raise InvalidEntryError("the response does not validate") from None
-    if not response.choices:
-        raise InvalidEntryError("a response without choices")
+    if not (response.data if isinstance(response, EmbeddingResponse) else response.choices):
+        raise InvalidEntryError("a response without choices or embeddings")
     if _sets_routerlib_fields(response) or _sets_routerlib_fields(response.usage):
         raise InvalidEntryError("the response sets routerlib's own fields")
     if response.usage is not None and usage_estimated:

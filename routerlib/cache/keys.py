@@ -33,8 +33,9 @@ Not in the key (``OUT_OF_KEY`` lists each with the reason): stream and stream_op
 cached answer replays as a stream or not), credentials, timeouts and retry settings, prices,
 metadata, fallbacks and model lists (the key is that of the deployment that answers), and the
 OpenAI ``user`` and ``safety_identifier`` (they identify the caller for abuse monitoring and
-do not change the answer; scope entries per user with ``per_user=True`` instead). A test
-keeps ``IN_KEY`` and ``OUT_OF_KEY`` covering every request field.
+do not change the answer; scope entries per user with ``per_user=True`` instead). An embedding
+request's part is its ``EMBEDDING_IN_KEY`` fields. Tests keep ``IN_KEY``, ``EMBEDDING_IN_KEY``
+and ``OUT_OF_KEY`` covering every field of both requests.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ import pydantic_core
 from .._secrets import is_credential_header
 
 if TYPE_CHECKING:
+    from .._embedding import Request
     from ..providers.base import Deployment
-    from ..request import ChatRequest
 
 __all__ = [
+    "EMBEDDING_IN_KEY",
     "FORMAT_VERSION",
     "IN_KEY",
     "OUT_OF_KEY",
@@ -80,6 +82,13 @@ IN_KEY: tuple[str, ...] = (
     "logprobs", "top_logprobs", "web_search_options", "service_tier", "repetition_penalty", "router_preference",
     "best_of", "echo", "suffix", "extra_body", "headers", "deployment_id", "initial_prompt_value", "roles",
     "final_prompt_value", "bos_token", "eos_token", "hf_model_name", "mock_response", "mock_tool_calls",
+)
+
+#: Embedding request fields that enter the key (its other fields are shared with chat requests,
+#: and kept out for the reasons ``OUT_OF_KEY`` gives). ``input`` never names a chat field, so an
+#: embedding's key can never equal a chat call's.
+EMBEDDING_IN_KEY: tuple[str, ...] = (
+    "input", "dimensions", "encoding_format", "extra_body", "headers", "deployment_id", "mock_response",
 )
 
 #: Request fields kept out of the key, each with the reason.
@@ -180,16 +189,16 @@ def _unkeyed_header(name: str) -> bool:
     return is_credential_header(lower) or any(part in lower for part in _UNKEYED_HEADER_PARTS)
 
 
-_IN_KEY = frozenset(IN_KEY)
+_IN_KEY = {"chat": frozenset(IN_KEY), "embeddings": frozenset(EMBEDDING_IN_KEY)}
 
 
-def _request_part(request: ChatRequest) -> dict[str, Any]:
+def _request_part(request: Request) -> dict[str, Any]:
     """The request's fields that enter the key, canonical. Only the fields the caller gave are
     looked at (pydantic records them): the others are None, and None never enters the key."""
     values = request.__dict__
     part: dict[str, Any] = {}
     # Sorted: a set's order changes between processes (string hashing is salted), the key must not.
-    for name in sorted(request.__pydantic_fields_set__ & _IN_KEY):
+    for name in sorted(request.__pydantic_fields_set__ & _IN_KEY[request.operation]):
         value = values[name]
         if value is None or value == ():
             continue
@@ -220,7 +229,7 @@ def _json(data: Any) -> bytes:
         raise UncacheableError(str(exc)) from None
 
 
-def request_hash(request: ChatRequest) -> Any:
+def request_hash(request: Request) -> Any:
     """A BLAKE2b hash object fed with the canonical request part, or None when it cannot be cached.
 
     ``make_key`` copies it and adds the deployment, so the request is encoded once per call
@@ -233,7 +242,7 @@ def request_hash(request: ChatRequest) -> Any:
         return None
 
 
-def fingerprint(request: ChatRequest) -> str | None:
+def fingerprint(request: Request) -> str | None:
     """The hex digest of ``request_hash`` (for tests and debugging)."""
     h = request_hash(request)
     return None if h is None else str(h.hexdigest())
@@ -297,6 +306,6 @@ def make_key(h: Any, deployment: Deployment, namespace: str, user: str | None = 
     return f"{key_prefix()}:{namespace}:{h.hexdigest()}"
 
 
-def user_scope(request: ChatRequest) -> str | None:
-    """The caller's user for per-user scoping (``ChatRequest.caller``; a blank name is no user)."""
+def user_scope(request: Request) -> str | None:
+    """The caller's user for per-user scoping (``BaseRequest.caller``; a blank name is no user)."""
     return request.caller

@@ -267,3 +267,31 @@ def test_aembedding_falls_back_after_retries(servers: Servers) -> None:
     assert [r["path"] for r in servers.requests] == ["/fail/503/v1/embeddings"] * 3 + [
         "/v1beta/models/gemini-embedding-001:batchEmbedContents"]
     assert len(waits) == 2 and response.provider == "gemini"
+
+
+def test_an_identical_embedding_is_answered_from_the_cache_in_another_process(servers: Servers,
+                                                                              tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from routerlib.cache import SQLiteCache
+
+    path = tmp_path / "cache.db"
+    ledger = SQLiteLedger(tmp_path / "spend.db")
+    client = routerlib.Client(cache=SQLiteCache(str(path)), ledger=ledger)
+    first = client.embedding("openai/text-embedding-3-small", TEXTS, api_base=servers.openai, api_key=KEY)
+    hit = client.embedding("openai/text-embedding-3-small", TEXTS, api_base=servers.openai, api_key=KEY)
+    assert len(servers.requests) == 1 and hit.cache_hit and not first.cache_hit
+    assert [d.embedding for d in hit.data] == [d.embedding for d in first.data]
+    assert hit.cost.total == 0 and hit.cost.saved == first.cost.total > 0
+    assert [r.cache_hit for r in ledger.records()] == [False, True]
+    script = ("import sys, routerlib\nfrom routerlib.cache import SQLiteCache\n"
+              "r = routerlib.Client(cache=SQLiteCache(sys.argv[1])).embedding('openai/text-embedding-3-small', "
+              "sys.argv[3:], api_base=sys.argv[2], api_key='another-key-0123456789')\n"
+              "print(r.cache_hit, r.data[0].embedding)")
+    out = subprocess.run([sys.executable, "-c", script, str(path), servers.openai, *TEXTS], capture_output=True,
+                         text=True, check=True, timeout=60).stdout.split(" ", 1)
+    assert out[0] == "True" and json.loads(out[1]) == first.data[0].embedding
+    assert len(servers.requests) == 1
+    client.embedding("openai/text-embedding-3-small", TEXTS, api_base=servers.openai, api_key=KEY, dimensions=2)
+    assert len(servers.requests) == 2
