@@ -159,6 +159,9 @@ def _header_secrets(value: str) -> list[str]:
 
 def deployment_secrets(deployment: DeploymentLike) -> tuple[str, ...]:
     """Every credential value ``deployment`` sends (see the module docstring), longest first."""
+    if not deployment.headers and not deployment.spec.extra_headers and "@" not in deployment.api_base \
+            and not deployment.bearer_token:
+        return (deployment.api_key,) if deployment.api_key else ()  # the common case: a key and nothing else
     found: list[str] = []
     for value in (deployment.api_key, deployment.bearer_token):
         if value:

@@ -301,6 +301,8 @@ class StaticTarget:
     """
 
     __slots__ = ("_deployment", "_planner", "_primary", "_request", "kind", "name", "spec")
+    #: Answers are cached per deployment (``Target.cache_scope``).
+    cache_scope = None
 
     def __init__(self, spec: Target, planner: Planner, request: Request, primary: Deployment | None) -> None:
         self.spec = spec

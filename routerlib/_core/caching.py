@@ -83,7 +83,8 @@ def _wait(call: Call, deployment: Deployment) -> float:
 def _scope(call: Call) -> bytes | None:
     """What the current target's answers are cached under when that is wider than the deployment
     (a Router group: ``cache_scope``); None for a deployment of its own."""
-    return getattr(call.target, "cache_scope", None)
+    target = call.target
+    return None if target is None else target.cache_scope
 
 
 # -- lookup

@@ -78,6 +78,13 @@ class Target(Protocol):
     @property
     def kind(self) -> TargetKind: ...
 
+    @property
+    def cache_scope(self) -> bytes | None:
+        """What the response cache keys this target's answers by when that is wider than the
+        deployment that gave them (a Router group: any of its deployments answers it); None: the
+        deployment."""
+        ...
+
     def pick(self, call: CallView) -> Deployment:
         """The deployment for the next attempt. Raises a typed error when none can be had."""
         ...

@@ -72,7 +72,7 @@ class CallCache:
 
     @classmethod
     def start(cls, backend: CacheBackend, request: Request) -> CallCache | None:
-        control: CacheControl = getattr(request, "cache", None) or _NO_CONTROL
+        control = request.cache or _NO_CONTROL
         if control.no_cache and control.no_store:
             return None
         user = None

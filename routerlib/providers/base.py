@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .._checks import check_deployment
@@ -236,11 +235,17 @@ class Deployment:
                 f"api_base={strip_userinfo(self.api_base)!r}, api_version={self.api_version!r}, "
                 f"headers={redacted(self.headers, headers=True)!r}, options={self.options!r})")
 
-    @cached_property
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every credential value this deployment sends: the key, the bearer token, the values of
-        credential headers (``routerlib._secrets``); for ``error.redact(*deployment.secrets)``."""
-        return deployment_secrets(self)
+        credential headers (``routerlib._secrets``); for ``error.redact(*deployment.secrets)``.
+
+        Computed once per deployment (a frozen instance's ``__dict__`` holds it; not
+        ``functools.cached_property``, which takes a lock on every read before Python 3.12)."""
+        found: tuple[str, ...] | None = self.__dict__.get("_secrets")
+        if found is None:
+            found = self.__dict__["_secrets"] = deployment_secrets(self)
+        return found
 
     @property
     def provider(self) -> str:

@@ -99,6 +99,8 @@ class DirectTarget:
 
     __slots__ = ("_deployment", "_resolve", "kind", "last", "name")
     honours_preference = True
+    #: Answers are cached per deployment (``Target.cache_scope``).
+    cache_scope = None
 
     def __init__(self, name: str, resolve: Callable[[], Deployment], kind: TargetKind = "fallback") -> None:
         self.name = name
