@@ -234,17 +234,25 @@ def test_the_key_is_the_same_in_another_process() -> None:
         assert out.stdout.strip() == here
 
 
-def test_a_group_scope_is_its_name_and_models_not_its_endpoints_or_keys(planner: Planner) -> None:
+def test_a_group_scope_is_its_name_and_deployments_without_their_keys(planner: Planner) -> None:
     h = request_hash(req())
     assert h is not None
     east = dep(planner, api_base="https://east.example/v1")
     west = dep(planner, api_base="https://west.example/v1", api_key="sk-other-key-0123456789abcdef")
-    big = dep(planner, "openai/gpt-4o")
+    west_same = dep(planner, api_base="https://west.example/v1")  # another key: the same deployment part
     scope = group_scope("chat", [east, west])
-    assert scope == group_scope("chat", [west, east, east])  # order and repeats do not matter
-    assert SECRET.encode() not in scope and b"east.example" not in scope
+    assert scope is not None and scope == group_scope("chat", [west_same, east, east])  # order, repeats, keys
+    assert SECRET.encode() not in scope and b"sk-other" not in scope
     keyed = {make_key(h, d, "default", None, scope) for d in (east, west)}
     assert len(keyed) == 1  # either deployment answers the group under one key
     assert keyed.isdisjoint({make_key(h, east, "default"), make_key(h, west, "default")})
-    assert make_key(h, east, "default", None, group_scope("other", [east, west])) not in keyed
-    assert make_key(h, east, "default", None, group_scope("chat", [east, big])) not in keyed
+    others = [group_scope("other", [east, west]),  # another group
+              group_scope("chat", [east]),  # a call whose tags exclude west
+              group_scope("chat", [east, dep(planner, api_base="https://elsewhere.example/v1")]),  # another server
+              group_scope("chat", [east, dep(planner, "openai/gpt-4o")]),  # another model
+              group_scope("chat", [east, dep(planner, api_base="https://west.example/v1",
+                                             headers={"x-filter": "strict"})])]  # another non-secret header
+    assert all(make_key(h, east, "default", None, other) not in keyed for other in others)
+    odd = Deployment(spec=east.spec, model="gpt-4o-mini", api_base=east.api_base, api_key=SECRET,
+                     options=DeploymentOptions(template=object()))  # a template with no canonical form
+    assert make_key(h, odd, "default") is None and group_scope("chat", [east, odd]) is None

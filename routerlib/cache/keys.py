@@ -266,18 +266,24 @@ def _deployment_part(deployment: Deployment) -> bytes:
     return text
 
 
-def group_scope(name: str, deployments: Iterable[Deployment]) -> bytes:
-    """The key part of a Router group's answers: its name and the models its deployments serve.
+def group_scope(name: str, deployments: Iterable[Deployment]) -> bytes | None:
+    """The key part of a Router group's answers: its name and every deployment a call may go to,
+    each as ``_deployment_part`` reads it (provider, model sent, endpoint, API version, template,
+    non-secret headers). None when one has no canonical form (the call is then not cached).
 
     A group is one model to its callers, so an answer from any of its deployments answers a call
     to the group, whichever deployment that call is routed to (keyed per deployment, a group of
-    three endpoints would fetch each prompt three times). The models are part of it so that a
-    group reconfigured to serve another model does not return the old model's answers from a
-    persistent cache; endpoints, keys and weights are not, so adding an endpoint keeps the cache.
-    Tagged with a leading ``group`` so it never equals a deployment's part.
+    three endpoints would fetch each prompt three times). The deployments are in it whole, not
+    just their model names: two Routers sharing a cache may give one group name to different
+    servers of a model of the same name (a fine-tune served by each tenant), and a call whose
+    tags exclude a deployment must not get that deployment's answer. Keys and weights are not in
+    it. Tagged with a leading ``group`` so it never equals a deployment's part.
     """
-    models = sorted({(d.spec.name, d.model) for d in deployments})
-    return repr(("group", name, models)).encode("utf-8", "surrogatepass")
+    try:
+        parts = sorted({_deployment_part(d) for d in deployments})
+    except UncacheableError:
+        return None
+    return repr(("group", name, parts)).encode("utf-8", "surrogatepass")
 
 
 @functools.cache

@@ -127,7 +127,8 @@ class GroupTarget:
     def cache_scope(self) -> bytes | None:
         """What the response cache keys this call's answers by: the group, so that an identical call
         finds the answer whichever of its deployments it is routed to (``cache.keys.group_scope``:
-        the name and the models of the deployments the call may go to). None before the first pick."""
+        the name and the deployments the call may go to). None before the first pick, or when a
+        deployment has no canonical form."""
         if self._state is None:
             return None
         name = self.group.name
@@ -361,7 +362,7 @@ def _tags(request: Request) -> frozenset[str]:
     return frozenset((tags,) if isinstance(tags, str) else tags)
 
 
-def _group_scope(name: str, members: Sequence[Member]) -> bytes:
+def _group_scope(name: str, members: Sequence[Member]) -> bytes | None:
     from ..cache.keys import group_scope  # the cache's module, loaded only by a Router that caches
 
     return group_scope(name, (m.deployment for m in members))

@@ -333,9 +333,26 @@ def test_an_answer_from_any_deployment_of_a_group_answers_the_group(tmp_path: Pa
             == answers[0].choices[0].message.content
         assert sum(s.count() for s in servers) == 1
 
-        # The same group name serving another model does not return the first model's answers.
+        # The same group name served by other servers (another tenant's fine-tune of the same
+        # name), or by another model, does not return these servers' answers.
+        with fault_servers("x") as (x,):
+            elsewhere = routerlib.Router([entry(x)], environ={}, cache=SQLiteCache(path))
+            assert not elsewhere.completion("chat", [{"role": "user", "content": "same"}]).cache_hit
+            assert x.count() == 1
         other = [entry(s) for s in servers]
         other[0]["litellm_params"]["model"] = "openai/gpt-4o"
         again = routerlib.Router(other, environ={}, cache=SQLiteCache(path))
         assert not again.completion("chat", [{"role": "user", "content": "same"}]).cache_hit
         assert sum(s.count() for s in servers) == 2
+
+
+def test_a_call_whose_tags_exclude_a_deployment_never_gets_its_answer() -> None:
+    from fault_server import entry, fault_servers
+
+    with fault_servers("us", "eu") as (us, eu):
+        router = routerlib.Router([entry(us, tags=["us"]), entry(eu, tags=["eu"])], environ={}, cache=MemoryCache())
+        ask = lambda tag: router.completion("chat", [{"role": "user", "content": "same"}],  # noqa: E731
+                                            metadata={"tags": [tag]})
+        assert not ask("us").cache_hit and not ask("eu").cache_hit
+        assert ask("eu").cache_hit and ask("us").cache_hit
+        assert us.count() == 1 and eu.count() == 1
