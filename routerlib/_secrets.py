@@ -11,6 +11,8 @@ What counts as a credential of a deployment (``Deployment.secrets``):
   A false positive only hides a harmless value from a repr; a miss would leak;
 - for ``Authorization: <scheme> <token>`` values, the token alone too (an echo quotes it
   without its scheme), and for ``Basic``, the decoded ``user:password`` and the password;
+- for cookie headers, each cookie's value alone too (a gateway echoing the cookies it parsed
+  quotes each value without its name);
 - the password of a ``user:password@`` in ``api_base`` (refused at validation, kept here as
   a second line of defence).
 
@@ -137,9 +139,17 @@ def _split_userinfo(url: str) -> tuple[str | None, str]:
     return rest[:at], f"{scheme}://{rest[at + 1:]}"
 
 
-def _header_secrets(value: str) -> list[str]:
-    """A credential header's value, its token without the auth scheme, and Basic's decoded parts."""
+def _header_secrets(value: str, *, cookie: bool = False) -> list[str]:
+    """A credential header's value, its token without the auth scheme, and Basic's decoded parts;
+    for a cookie header, each cookie's value too (a gateway may echo the cookies it parsed, each
+    value alone)."""
     found = [value]
+    if cookie:
+        for pair in value.split(";"):
+            crumb = pair.partition("=")[2].strip()
+            if crumb:
+                found.append(crumb)
+        return found
     scheme, space, token = value.strip().partition(" ")
     token = token.strip()
     if space and token:
@@ -169,7 +179,7 @@ def deployment_secrets(deployment: DeploymentLike) -> tuple[str, ...]:
     for headers in (deployment.spec.extra_headers, deployment.headers):
         for name, value in headers.items():
             if isinstance(name, str) and isinstance(value, str) and value and is_credential_header(name):
-                found.extend(_header_secrets(value))
+                found.extend(_header_secrets(value, cookie="cookie" in name.lower()))
     password = _userinfo_password(deployment.api_base)
     if password:
         found.append(password)

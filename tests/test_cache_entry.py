@@ -65,9 +65,15 @@ def test_embeddings_round_trip_and_are_never_read_as_another_kind() -> None:
     for other in ("chat", "text"):
         with pytest.raises(InvalidEntryError, match="expected"):
             decode(KEY, raw, other)  # type: ignore[arg-type]
-    empty = raw.replace(raw.partition(b"\n")[2], b'{"object":"list","data":[],"model":"m"}')
-    with pytest.raises(InvalidEntryError, match="without choices or embeddings"):
-        decode(KEY, empty, "embedding")
+    assert decode(KEY, raw, "embedding", inputs=2).response.data[1].index == 1
+    for inputs in (1, 3):  # one vector per input, or the entry is not the answer to this request
+        with pytest.raises(InvalidEntryError, match="one per input"):
+            decode(KEY, raw, "embedding", inputs=inputs)
+    body = raw.partition(b"\n")[2]
+    for forged in (b'{"object":"list","data":[],"model":"m"}',
+                   body.replace(b'"index":0', b'"index":9'), body.replace(b'"index":1', b'"index":0')):
+        with pytest.raises(InvalidEntryError, match="one per input"):
+            decode(KEY, raw.replace(body, forged), "embedding", inputs=2)
 
 
 FIELDS = ("format", "routerlib", "key", "kind", "provider", "model", "created", "usage_estimated", "cost", "source",

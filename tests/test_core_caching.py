@@ -327,3 +327,23 @@ def test_embeddings_are_cached_by_their_input_and_parameters() -> None:
     chat = c.completion("openai/text-embedding-3-small", [{"role": "user", "content": "x"}], api_key=KEY,
                         mock_response="a chat")  # the same words as a chat are another request
     assert not chat.cache_hit
+
+
+def test_a_stored_embedding_that_does_not_fit_the_inputs_is_a_miss_and_replaced() -> None:
+    import json as _json
+
+    body = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 2, "total_tokens": 2},
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5]},
+                     {"object": "embedding", "index": 1, "embedding": [0.25]}]}
+    cache = MemoryCache()
+    c, transport = client(HTTPResponse(200, {}, _json.dumps(body).encode()), cache=cache)
+    c.embedding("openai/text-embedding-3-small", ["x", "y"], api_key=KEY)
+    (key,) = list(cache._entries)
+    raw = cache.get(key)
+    assert raw is not None
+    one_vector = raw.replace(b',{"object":"embedding","index":1,"embedding":[0.25]}', b"")
+    assert one_vector != raw
+    cache.set(key, one_vector)  # as anyone who can write to a shared cache could
+    again = c.embedding("openai/text-embedding-3-small", ["x", "y"], api_key=KEY)
+    assert not again.cache_hit and len(again.data) == 2 and len(transport.requests) == 2
+    assert cache.get(key) != one_vector  # the fresh answer replaced it

@@ -86,6 +86,17 @@ def test_deployment_secrets_lists_every_credential_it_sends() -> None:
     assert list(secrets) == sorted(secrets, key=len, reverse=True), "longest first"
 
 
+def test_each_cookie_value_is_a_secret_of_its_own() -> None:
+    dep = _deployment(api_key=KEY, headers={"Cookie": "session=sess-value-0123456789; theme=dark"})
+    assert "session=sess-value-0123456789; theme=dark" in dep.secrets and "sess-value-0123456789" in dep.secrets
+    assert "Cookie" not in str(dep.secrets)
+    assert "sess-value-0123456789" not in Redactor(dep.secrets).text("echoed: sess-value-0123456789")
+
+    from routerlib.cache.credentials import shows_credential  # the cache's echo check reads the same list
+
+    assert shows_credential(b'{"cookies":{"session":"sess-value-0123456789"}}', dep.secrets)
+
+
 def test_deployment_repr_and_id_show_no_credential() -> None:
     spec = ProviderSpec(name="gw", adapter=builtin_specs()["openai"].adapter, extra_headers={"api-key": "row-secret-1"})
     dep = _deployment(spec, api_key=KEY, bearer_token="entra-token-0123456789",

@@ -50,10 +50,12 @@ _POLL_FIRST, _POLL_MAX = 0.01, 0.2
 class CallCache:
     """One call's use of a cache. Made by ``start``; used by one call only."""
 
-    __slots__ = ("_done", "_flight", "_hash", "_kind", "_looked_up", "_lookup_key", "_token", "_user", "backend",
+    __slots__ = ("_done", "_flight", "_hash", "_inputs", "_kind", "_looked_up", "_lookup_key", "_token", "_user",
+                 "backend",
                  "control", "namespace", "pick_again")
 
-    def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind) -> None:
+    def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind,
+                 inputs: int | None = None) -> None:
         self.backend = backend
         self.control = control
         self.namespace = control.namespace or backend.namespace
@@ -62,6 +64,8 @@ class CallCache:
         self._looked_up: Deployment | bytes | None = None
         self._user = user
         self._kind = kind
+        #: An embedding call's input count: a stored answer must hold one vector per input, in order.
+        self._inputs = inputs
         self._lookup_key: str | None = None
         self._flight: Flight | None = None
         self._token: str | None = None
@@ -83,7 +87,9 @@ class CallCache:
         h = request_hash(request)
         if h is None:
             return None
-        return cls(backend, control, h, user, _kind(request))
+        if request.operation == "embeddings":
+            return cls(backend, control, h, user, "embedding", request.count)
+        return cls(backend, control, h, user, "chat" if request.prompt is None else "text")
 
     def key_for(self, deployment: Deployment, scope: bytes | None = None) -> str | None:
         """The key of this call's answer from ``deployment``, or from any deployment of ``scope``
@@ -195,7 +201,7 @@ class CallCache:
             return None
         key, raw = published
         try:
-            answer = decode(key, raw, self._kind)
+            answer = decode(key, raw, self._kind, self._inputs)
         except InvalidEntryError:
             return None
         return answer if self._fresh(answer) else None
@@ -209,7 +215,7 @@ class CallCache:
         if raw is None:
             return None, False
         try:
-            answer = decode(key, raw, self._kind)
+            answer = decode(key, raw, self._kind, self._inputs)
         except InvalidEntryError:
             return None, True
         return (answer if self._fresh(answer) else None), False
@@ -323,9 +329,3 @@ class CallCache:
 
 _NO_CONTROL = CacheControl()
 
-
-def _kind(request: Request) -> Kind:
-    """What this call's answer will be (a stored answer of another kind is never returned)."""
-    if request.operation == "embeddings":
-        return "embedding"
-    return "chat" if request.prompt is None else "text"

@@ -182,21 +182,22 @@ def _parse_head(head: bytes) -> _Head:
 _CLOCK_SKEW = 300.0
 
 
-def decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
+def decode(key: str, raw: bytes, kind: Kind, inputs: int | None = None) -> CachedAnswer:
     """The answer stored in ``raw`` for ``key``, or ``InvalidEntryError`` saying why it cannot be used.
+    ``inputs``: an embedding call's input count (its answer holds one vector per input, in order).
 
     Every failure while decoding or validating is an ``InvalidEntryError`` (the caller then treats
     the entry as a miss and deletes it): a forged or corrupt entry must never fail the call.
     """
     try:
-        return _decode(key, raw, kind)
+        return _decode(key, raw, kind, inputs)
     except InvalidEntryError:
         raise
     except Exception as exc:  # anything else a hostile entry can provoke: still only a bad entry
         raise InvalidEntryError(f"undecodable ({type(exc).__name__})") from None
 
 
-def _decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
+def _decode(key: str, raw: bytes, kind: Kind, inputs: int | None) -> CachedAnswer:
     head, _, body = raw.partition(b"\n")
     version, routerlib_version, stored_key, stored_kind, provider, model, created, usage_estimated, cost = \
         _parse_head(head)
@@ -210,8 +211,13 @@ def _decode(key: str, raw: bytes, kind: Kind) -> CachedAnswer:
         response = _MODELS[kind].model_validate_json(body)
     except (ValidationError, ValueError, RecursionError):
         raise InvalidEntryError("the response does not validate") from None
-    if not (response.data if isinstance(response, EmbeddingResponse) else response.choices):
-        raise InvalidEntryError("a response without choices or embeddings")
+    if isinstance(response, EmbeddingResponse):
+        # Stored from an answer already checked and put in input order (``in_input_order``): anything
+        # else is not what routerlib wrote, and would pair vectors with the wrong inputs.
+        if not response.data or (inputs is not None and [e.index for e in response.data] != list(range(inputs))):
+            raise InvalidEntryError("embeddings that are not one per input, in order")
+    elif not response.choices:
+        raise InvalidEntryError("a response without choices")
     if _sets_routerlib_fields(response) or _sets_routerlib_fields(response.usage):
         raise InvalidEntryError("the response sets routerlib's own fields")
     if response.usage is not None and usage_estimated:
