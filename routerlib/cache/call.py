@@ -17,8 +17,8 @@
 ``lookup`` keys by the first deployment; ``store`` keys by the deployment that answered (a
 fallback's answer is that fallback's entry, found by calls that start there). A deployment a
 Router picked from a group stands for the whole group (``scope``, ``keys.group_scope``): its
-answer is found by the next identical call to that group, whichever deployment it is routed to. Everything
-that can go wrong with the cache (down, corrupt, slow) ends in "send as if there were no
+answer is found by the next identical call to that group, whichever deployment it is routed
+to. Everything that can go wrong with the cache (down, corrupt, slow) ends in "send as if there were no
 cache", never in an error. Sync and async twins mirror each other line for line.
 """
 
@@ -51,8 +51,7 @@ class CallCache:
     """One call's use of a cache. Made by ``start``; used by one call only."""
 
     __slots__ = ("_done", "_flight", "_hash", "_inputs", "_kind", "_looked_up", "_lookup_key", "_token", "_user",
-                 "backend",
-                 "control", "namespace", "pick_again")
+                 "backend", "control", "namespace", "pick_again")
 
     def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind,
                  inputs: int | None = None) -> None:

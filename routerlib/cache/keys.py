@@ -11,9 +11,9 @@ every cache miss (measured in a whole call; see docs/cache.md)::
 
 ``make_key`` continues a copy of the request's hash with the resolved deployment (provider,
 model sent, endpoint, API version, prompt template, non-secret headers) -- or, for a call a
-Router sends to a group, the group (``group_scope``: its name and models) --, the namespace
-and, with per-user scoping, the caller's user. Neither the API key nor any header or field that holds
-a credential enters either hash: rotating a key keeps the cache, and no key, log or dump of
+Router sends to a group, the group (``group_scope``: its name and each of its deployments) --,
+the namespace and, with per-user scoping, the caller's user. Neither the API key nor any header
+or field that holds a credential enters either hash: rotating a key keeps the cache, and no key, log or dump of
 the cache can leak one. The user id is inside the hash, never in the clear.
 
 Canonical form (so that spelling does not split entries):
