@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationInfo, f
 
 from . import _checks
 from ._secrets import redacted
-from .cache.control import CacheControl
+from .cache.control import CacheControl, check_namespace
 from .policy import RetryPolicy
 
 __all__ = ["MAY_HOLD_SECRETS", "BaseRequest", "check_call_options"]
@@ -130,7 +130,8 @@ class BaseRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _check_metadata(cls, metadata: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """user, team and tags attribute spend: check them now, not when the record is written."""
+        """user, team and tags attribute spend, redis_namespace scopes the cache: check them now, not
+        when the record is written or the cache read."""
         if metadata:
             for name in ("user", "team"):
                 value = metadata.get(name)
@@ -140,6 +141,8 @@ class BaseRequest(BaseModel):
             if tags is not None and not isinstance(tags, str) and not (
                     isinstance(tags, list | tuple) and all(isinstance(t, str) and t for t in tags)):
                 raise ValueError(f"metadata.tags={tags!r}: must be a string or a list of non-empty strings")
+            if metadata.get("redis_namespace") is not None:  # LiteLLM's per-call cache namespace
+                check_namespace(metadata["redis_namespace"], "metadata.redis_namespace")
         return metadata
 
     @model_validator(mode="after")

@@ -512,12 +512,23 @@ def _unknown_parameter_error(names: Sequence[str], accepted: frozenset[str] | se
                              ) -> InvalidRequestError:
     parts = []
     for name in names:
+        known = _KNOWN_ELSEWHERE.get(name)
+        if known is not None:
+            parts.append(f"{name!r} ({known})")
+            continue
         close = difflib.get_close_matches(name, sorted(accepted), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         parts.append(f"{name!r}{hint}")
-    return InvalidRequestError(
-        f"unknown parameter {', '.join(parts)}; provider-specific parameters go in extra_body={{...}}",
-        code="unknown_parameter")
+    tail = "" if all(name in _KNOWN_ELSEWHERE for name in names) else \
+        "; provider-specific parameters go in extra_body={...}"
+    return InvalidRequestError(f"unknown parameter {', '.join(parts)}{tail}", code="unknown_parameter")
+
+
+#: LiteLLM keywords whose job routerlib does elsewhere: the error says where, not "did you mean".
+_KNOWN_ELSEWHERE = {
+    "caching": "routerlib caches every call of a client that has a cache: Client(cache=MemoryCache()) or "
+               "Router(cache=...); per call, cache={'no-cache': True} or {'no-store': True}; see docs/cache.md",
+}
 
 
 def _shown(name: str, value: Any) -> str:

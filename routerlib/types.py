@@ -333,6 +333,7 @@ class _RouterlibFields(_OpenModel):
             "api_base": answered.api_base if answered is not None else None,
             "model_id": answered.deployment_id if answered is not None else None,  # a Router's deployment id
             "litellm_model_name": self.__dict__.get("model"),
+            "cache_hit": self.cache_hit,  # LiteLLM's hit marker (routerlib's own: ``response.cache_hit``)
         }
 
 

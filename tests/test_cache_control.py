@@ -33,12 +33,21 @@ def test_litellm_controls_are_accepted() -> None:
     ({"s-maxage": -1}, "must be >= 0"),
     ({"namespace": ""}, "1 to 128 characters"), ({"namespace": "a b"}, "1 to 128"),
     ({"namespace": "x" * 129}, "1 to 128"), ({"namespace": "a*"}, "1 to 128"), ({"namespace": 3}, "1 to 128"),
-    ("no-cache", "must be a dict of cache controls"), (True, "must be a dict"),
+    ("no-cache", "must be a dict of cache controls"), (True, "the cache itself is the client's: Client(cache="),
+    ({"use-cache": "yes"}, "must be true or false"),
+    ({"s-max-age": 5, "s-maxage": 6}, "given twice"), ({"s-max-age": -1}, "must be >= 0"),
 ])
 def test_bad_controls_are_refused_before_anything_is_sent(cache: Any, message: str) -> None:
     with pytest.raises(routerlib.InvalidRequestError, match="cache") as info:
         build(cache)
     assert message in str(info.value)
+
+
+def test_litellm_spellings_use_cache_and_s_max_age() -> None:
+    assert CacheControl.parse({"s-max-age": 30}) == CacheControl(s_maxage=30.0)
+    assert CacheControl.parse({"s-max-age": 30, "s-maxage": 30}) == CacheControl(s_maxage=30.0)
+    assert CacheControl.parse({"use-cache": True, "ttl": 5}) == CacheControl(ttl=5.0)  # opting in: the default
+    assert CacheControl.parse({"use-cache": False}) == CacheControl(no_cache=True, no_store=True)
 
 
 def test_namespace_check() -> None:

@@ -78,6 +78,19 @@ def test_a_hit_sends_nothing_costs_nothing_and_is_an_observed_attempt() -> None:
     assert ledger.total() == USAGE_COST
 
 
+def test_litellm_hit_markers_and_namespaces() -> None:
+    c, transport = client(ok(), cache=MemoryCache())
+    assert call(c)._hidden_params["cache_hit"] is False
+    assert call(c)._hidden_params["cache_hit"] is True  # what LiteLLM code reads to count hits
+    other = call(c, metadata={"redis_namespace": "tenant-b"})  # LiteLLM's per-call namespace
+    assert not other.cache_hit and len(transport.requests) == 2
+    assert call(c, metadata={"redis_namespace": "tenant-b"}).cache_hit
+    assert call(c, cache={"namespace": "tenant-b"}).cache_hit  # the same namespace, either spelling
+    assert not call(c, cache={"use-cache": False}).cache_hit and len(transport.requests) == 3
+    with pytest.raises(routerlib.InvalidRequestError, match=r"metadata\.redis_namespace"):
+        call(c, metadata={"redis_namespace": "a b"})
+
+
 def test_a_hit_is_not_charged_to_a_budget_that_is_spent() -> None:
     ledger = MemoryLedger()
     c, transport = client(ok(), cache=MemoryCache(), ledger=ledger,

@@ -668,3 +668,9 @@ def test_chat_and_embedding_requests_share_the_call_options() -> None:
     assert {"model", "fallbacks", "num_retries", "api_key", "metadata", "input_cost_per_token"} <= shared
     assert shared <= set(ChatRequest.model_fields) and shared <= set(EmbeddingRequest.model_fields)
     assert "messages" not in EmbeddingRequest.model_fields and "input" not in ChatRequest.model_fields
+
+
+def test_litellm_caching_keyword_says_where_caching_is_configured() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_request({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "caching": True})
+    assert "Client(cache=MemoryCache())" in str(info.value) and "extra_body" not in str(info.value)

@@ -76,6 +76,9 @@ def test_reading_a_litellm_setting_says_where_it_goes() -> None:
     assert not hasattr(routerlib, "success_callback")
     with pytest.raises(AttributeError, match=r"has no attribute 'no_such_thing'$"):
         routerlib.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
+    for name in ("Cache", "enable_cache", "disable_cache"):  # litellm.cache = litellm.Cache(...) reads first
+        with pytest.raises(AttributeError, match=r"Client\(.*cache="):
+            getattr(routerlib, name)
 
 
 def test_patching_an_existing_name_still_works() -> None:

@@ -54,10 +54,10 @@ class CallCache:
                  "backend", "control", "namespace", "pick_again")
 
     def __init__(self, backend: CacheBackend, control: CacheControl, h: Any, user: str | None, kind: Kind,
-                 inputs: int | None = None) -> None:
+                 inputs: int | None = None, namespace: str | None = None) -> None:
         self.backend = backend
         self.control = control
-        self.namespace = control.namespace or backend.namespace
+        self.namespace = namespace or backend.namespace
         self._hash = h
         #: Where the lookup keyed this call: the deployment, or the scope (bytes) it stood for.
         self._looked_up: Deployment | bytes | None = None
@@ -86,9 +86,11 @@ class CallCache:
         h = request_hash(request)
         if h is None:
             return None
+        # The call's namespace: cache={"namespace": ...}, else LiteLLM's metadata["redis_namespace"].
+        namespace = control.namespace or (request.metadata.get("redis_namespace") if request.metadata else None)
         if request.operation == "embeddings":
-            return cls(backend, control, h, user, "embedding", request.count)
-        return cls(backend, control, h, user, "chat" if request.prompt is None else "text")
+            return cls(backend, control, h, user, "embedding", request.count, namespace)
+        return cls(backend, control, h, user, "chat" if request.prompt is None else "text", None, namespace)
 
     def key_for(self, deployment: Deployment, scope: bytes | None = None) -> str | None:
         """The key of this call's answer from ``deployment``, or from any deployment of ``scope``

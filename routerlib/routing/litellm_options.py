@@ -66,8 +66,8 @@ LITELLM_ROUTER_OPTIONS: dict[str, tuple[tuple[Any, ...], str]] = {
     "max_fallbacks": ((None,), "routerlib tries each listed fallback once: list only those you want tried"),
     "default_litellm_params": ((None,), "routerlib keeps no default call parameters: pass them with each call"),
     "cache_kwargs": ((None,), "configure the cache you pass: cache=RedisCache(url, ttl=...) (docs/cache.md)"),
-    "caching_groups": ((None,), "a cached answer belongs to the deployment that gave it; sharing cached answers "
-                       "across groups is not supported"),
+    "caching_groups": ((None,), "a cached answer belongs to the group that gave it (any of its deployments "
+                       "answers the group); sharing cached answers across groups is not supported"),
     "client_ttl": (ANY, ""),  # routerlib's transports keep their connections: no SDK client to re-create
     "polling_interval": ((None,), "routerlib has no request queue (calls are sent at once): remove it, and bound "
                          "concurrency with max_parallel_requests"),
