@@ -159,6 +159,12 @@ class Client:
     def providers(self) -> ProviderRegistry:
         return self._registry
 
+    @property
+    def cache(self) -> CacheBackend | None:
+        """The response cache this client reads and writes (None: none), e.g. to ``clear()`` it; a
+        Router built with ``cache_responses=True`` made its own, and this is it."""
+        return self._runtime.cache
+
     # -- public calls
     def completion(self, model: str, messages: Sequence[Mapping[str, Any] | BaseModel] | None = None,
                    **params: Unpack[CompletionParams]) -> ModelResponse | Stream:

@@ -484,3 +484,16 @@ def test_a_bad_constructor_argument_is_a_typed_error_at_construction(kwargs: dic
         routerlib.Client(**kwargs)
     assert isinstance(info.value, TypeError | ValueError)  # what Python code usually catches
     assert next(iter(kwargs)) in str(info.value)
+
+
+def test_the_cache_a_client_or_router_uses_is_public() -> None:
+    from routerlib.cache import MemoryCache
+
+    assert routerlib.Client().cache is None
+    cache = MemoryCache()
+    assert routerlib.Client(cache=cache).cache is cache
+    router = routerlib.Router([{"model_name": "chat", "litellm_params": {"model": "openai/gpt-4o-mini",
+                                                                         "api_key": "sk-test-0123456789"}}],
+                              cache_responses=True, environ={})
+    assert isinstance(router.cache, MemoryCache)
+    router.cache.clear()
