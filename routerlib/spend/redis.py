@@ -454,8 +454,7 @@ class RedisLedger(LedgerBase):
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        # A blocking pool: past its size a call waits for a free connection (bounded by the call's
-        # own wait_for) instead of failing with "Too many connections" under a burst of calls.
+        # A blocking pool: past its size a call waits (within its own bound) rather than fail a burst.
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             self._url, max_connections=ASYNC_CONNECTIONS, timeout=None, decode_responses=True,
             retry=Retry(NoBackoff(), 0), socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
