@@ -360,3 +360,19 @@ def test_a_stored_embedding_that_does_not_fit_the_inputs_is_a_miss_and_replaced(
     again = c.embedding("openai/text-embedding-3-small", ["x", "y"], api_key=KEY)
     assert not again.cache_hit and len(again.data) == 2 and len(transport.requests) == 2
     assert cache.get(key) != one_vector  # the fresh answer replaced it
+
+
+def test_cache_controls_on_a_client_without_a_cache_warn_once() -> None:
+    from routerlib._core import caching
+
+    caching.controls_without_cache.cache_clear()
+    c, transport = client(ok())
+    with pytest.warns(routerlib.RouterlibWarning, match="no cache: nothing is read or stored"):
+        call(c, cache={"ttl": 60})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call(c, cache={"ttl": 60})  # once per process
+        call(c)
+    assert len(transport.requests) == 3

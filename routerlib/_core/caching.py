@@ -59,6 +59,21 @@ def start(runtime: Runtime, request: Request) -> CallCache | None:
 
 
 @functools.cache
+def controls_without_cache() -> None:
+    """A call gave ``cache={...}`` to a client without a cache: warned once per process, since the
+    controls then do nothing (code ported from LiteLLM, whose cache is a module setting, would
+    otherwise believe it caches)."""
+    import warnings
+
+    from .._warnings import RouterlibWarning, caller_stacklevel
+
+    warnings.warn(RouterlibWarning(
+        "cache={...} was given to a call whose client has no cache: nothing is read or stored. Give the client "
+        "one: Client(cache=MemoryCache()) or Router(cache=...) (routerlib.completion() has none; see "
+        "docs/cache.md)"), stacklevel=caller_stacklevel())
+
+
+@functools.cache
 def _call_cache() -> type[CallCache]:
     """``CallCache``, loaded with the first call on a client that has a cache (not at import)."""
     from ..cache.call import CallCache

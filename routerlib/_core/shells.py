@@ -36,6 +36,8 @@ def run_sync(runtime: Runtime, request: Request) -> Response | Stream:
     call = Call(runtime, request)
     if runtime.cache is not None:
         call.cache = caching.start(runtime, request)
+    elif request.cache is not None:
+        caching.controls_without_cache()
     try:
         while (deployment := call.next_deployment()) is not None:
             if not call.fits(deployment):
@@ -129,6 +131,8 @@ async def run_async(runtime: Runtime, request: Request) -> Response | AsyncStrea
     call = Call(runtime, request)
     if runtime.cache is not None:
         call.cache = caching.start(runtime, request)
+    elif request.cache is not None:
+        caching.controls_without_cache()
     try:
         while (deployment := await call.anext_deployment()) is not None:
             if not call.fits(deployment):
