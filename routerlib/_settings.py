@@ -24,9 +24,9 @@ _LOGGING = ("Python's logging: logging.getLogger('routerlib') (retries at INFO, 
             f"WARNING, never a key or request content); to watch calls use {_CLIENT}(observers=[...])")
 _TRANSPORT = f"{_CLIENT}(transport=..., async_transport=...) (the HTTP transport is a value of the client)"
 _UNSUPPORTED = "not supported by routerlib"
-_CACHE_OBJECTS = (f"a cache object of routerlib.cache given to the client: {_CLIENT}(cache="
-                  "MemoryCache(max_entries=..., ttl=...) | SQLiteCache(path, ttl=...) | "
-                  "RedisCache('redis://host:port/0', ttl=...)) or Router(cache=...); see docs/cache.md")
+#: Where a response cache goes: LiteLLM's cache, caching, Cache(...) and enable_cache all point here.
+_CACHE = (f"{_CLIENT}(cache=routerlib.cache.MemoryCache() | SQLiteCache(path) | RedisCache(url)) "
+          "(or Router(cache=...)); see docs/cache.md")
 
 #: LiteLLM's commonly set module settings -> where that setting goes in routerlib.
 LITELLM_SETTINGS: dict[str, str] = {
@@ -87,16 +87,14 @@ LITELLM_SETTINGS: dict[str, str] = {
                   f"{_CLIENT}(model_map=...) or client.register_model(name, ...)",
     "max_budget": f"{_CLIENT}(budgets=[routerlib.Budget(limit, scope='global', window=...)])",
     "budget_duration": f"{_CLIENT}(budgets=[routerlib.Budget(limit, window='day'|'month'|...)])",
-    "cache": f"{_CLIENT}(cache=routerlib.cache.MemoryCache() | SQLiteCache(path) | RedisCache(url)) "
-             "(or Router(cache=...)); per call: cache={'no-cache': True, 'ttl': ...}",
-    "caching": f"{_CLIENT}(cache=routerlib.cache.MemoryCache() | SQLiteCache(path) | RedisCache(url)) "
-               "(or Router(cache=...))",
+    "cache": f"{_CACHE}; per call: cache={{'no-cache': True, 'ttl': ...}}",
+    "caching": _CACHE,
     # LiteLLM's cache objects and switches, read before any assignment (litellm.cache = litellm.Cache(...))
-    "Cache": _CACHE_OBJECTS,
-    "enable_cache": _CACHE_OBJECTS,
+    "Cache": _CACHE,
+    "enable_cache": _CACHE,
     "disable_cache": f"{_CLIENT}(...) without cache= (the default), or per call "
                      "cache={'no-cache': True, 'no-store': True}",
-    "update_cache": _CACHE_OBJECTS,
+    "update_cache": _CACHE,
 }
 
 
